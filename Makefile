@@ -1,0 +1,46 @@
+# EmitHub — build, run, test, publish, bench.
+# Everything a fresh machine of this kind needs is installed by these targets.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIG ?= Release
+RID ?= linux-x64
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+.PHONY: all build run test test-deps publish bench bench-micro clean restore
+
+all: build
+
+restore:
+	$(DOTNET) restore EmitHub.sln
+
+build: restore
+	$(DOTNET) build EmitHub.sln -c $(CONFIG) --no-restore
+
+## run: build and start the server on the defaults (127.0.0.1:8080).
+run:
+	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) --
+
+## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws).
+test-deps:
+	@python3 -c 'import websockets' 2>/dev/null || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
+	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm install --no-audit --no-fund --silent)
+
+## test: every test (unit and end-to-end); fails when no test ran.
+test: test-deps build
+	bash tests/run-tests.sh $(CONFIG)
+
+## publish: native AOT binary at dist/emit-hub; fails on any trim/AOT warning.
+publish:
+	bash tools/publish.sh $(RID)
+
+bench-micro: build
+	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- --filter '*' --job short
+
+bench: publish
+	bash bench/run-bench.sh
+
+clean:
+	rm -rf dist */*/bin */*/obj

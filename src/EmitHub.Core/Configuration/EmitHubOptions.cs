@@ -1,0 +1,100 @@
+namespace EmitHub.Core.Configuration;
+
+/// <summary>
+/// Every setting of <c>emit_hub.toml</c> (SPEC §1 and the seed). Property names map to TOML keys in
+/// snake_case; sections are the nested option objects. Defaults are the SPEC's.
+/// Loading, precedence (defaults &lt; TOML &lt; EMIT_HUB_* &lt; CLI) and validation live in EmitHub.Cli.
+/// </summary>
+public sealed class EmitHubOptions
+{
+    /// <summary>TOML <c>host</c>, env <c>EMIT_HUB_HOST</c>. Address to bind. Default <c>127.0.0.1</c>.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>TOML <c>port</c>, env <c>EMIT_HUB_PORT</c>. TCP port, 1–65535. Default 8080.</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>TOML <c>db_path</c>, env <c>EMIT_HUB_DB_PATH</c>. Directory of the FASTER log. Default <c>emit_hub_data</c>.</summary>
+    public string DbPath { get; set; } = "emit_hub_data";
+
+    /// <summary>TOML <c>max_connections_per_channel</c>, env <c>EMIT_HUB_MAX_CONNECTIONS</c>. Default for a channel's <c>max_connections</c>. Default 1000.</summary>
+    public int MaxConnectionsPerChannel { get; set; } = 1000;
+
+    /// <summary>TOML <c>message_size_limit</c>, env <c>EMIT_HUB_MESSAGE_SIZE_LIMIT</c>. Bytes of a broadcast's UTF-8 content or a WebSocket message payload. Default 1 MiB (1,048,576).</summary>
+    public long MessageSizeLimit { get; set; } = 1024 * 1024;
+
+    /// <summary>TOML <c>log_level</c>, env <c>EMIT_HUB_LOG_LEVEL</c>: trace|debug|info|warn|error. Default <c>info</c>.</summary>
+    public string LogLevel { get; set; } = "info";
+
+    /// <summary>TOML <c>log_format</c>, env <c>EMIT_HUB_LOG_FORMAT</c>: text|json. Default <c>text</c>.</summary>
+    public string LogFormat { get; set; } = "text";
+
+    /// <summary>TOML <c>api_key</c>, env <c>EMIT_HUB_API_KEY</c>. When set, <c>/api/v1/channels…</c> needs <c>Authorization: Bearer &lt;key&gt;</c>. Default unset.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>TOML section <c>[cors]</c>.</summary>
+    public CorsOptions Cors { get; set; } = new();
+
+    /// <summary>TOML section <c>[websocket]</c>.</summary>
+    public WebSocketOptions WebSocket { get; set; } = new();
+
+    /// <summary>TOML section <c>[persistence]</c>.</summary>
+    public PersistenceOptions Persistence { get; set; } = new();
+}
+
+/// <summary>TOML section <c>[cors]</c> (SPEC §2 "CORS", §6).</summary>
+public sealed class CorsOptions
+{
+    /// <summary>TOML <c>allowed_origins</c>, env <c>EMIT_HUB_CORS_ORIGINS</c> (comma-separated).
+    /// <c>"*"</c> allows any origin; <c>"localhost"</c> allows <c>http://localhost</c> and <c>http://127.0.0.1</c> on any port. Default <c>["localhost"]</c>.</summary>
+    public List<string> AllowedOrigins { get; set; } = ["localhost"];
+
+    /// <summary>TOML <c>allowed_methods</c>. Default GET, POST, PUT, PATCH, DELETE, OPTIONS.</summary>
+    public List<string> AllowedMethods { get; set; } = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+    /// <summary>TOML <c>allowed_headers</c>. Default Content-Type, Authorization, Accept.</summary>
+    public List<string> AllowedHeaders { get; set; } = ["Content-Type", "Authorization", "Accept"];
+
+    /// <summary>TOML <c>max_age</c>: seconds a browser may cache a preflight. Default 3600.</summary>
+    public int MaxAge { get; set; } = 3600;
+}
+
+/// <summary>TOML section <c>[websocket]</c> (SPEC §3, §4).</summary>
+public sealed class WebSocketOptions
+{
+    /// <summary>TOML <c>connection_timeout</c>, env <c>EMIT_HUB_WS_TIMEOUT</c>. Seconds allowed for the opening handshake and for the peer's close frame. Default 30.</summary>
+    public int ConnectionTimeout { get; set; } = 30;
+
+    /// <summary>TOML <c>max_continuation_size</c>. Bytes of one fragmented message (each fragment counts ≥ 16). Default = <see cref="EmitHubOptions.MessageSizeLimit"/> when null.</summary>
+    public long? MaxContinuationSize { get; set; }
+
+    /// <summary>TOML <c>ping_interval</c>, env <c>EMIT_HUB_WS_PING_INTERVAL</c>. Seconds between server pings. Default 30.</summary>
+    public int PingInterval { get; set; } = 30;
+
+    /// <summary>TOML <c>pong_timeout</c>. Seconds a pong may take after a ping before the connection is closed 1001. Default 10.</summary>
+    public int PongTimeout { get; set; } = 10;
+
+    /// <summary>TOML <c>max_pending_bytes</c>. Outbound bytes queued per connection before it is closed 1008 "slow consumer". Default 1 MiB.</summary>
+    public long MaxPendingBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>TOML <c>echo_path</c>. When set (e.g. <c>/echo</c>) that path is a WebSocket echo endpoint for conformance suites. Default unset.</summary>
+    public string? EchoPath { get; set; }
+}
+
+/// <summary>TOML section <c>[persistence]</c> (SPEC §5).</summary>
+public sealed class PersistenceOptions
+{
+    /// <summary>TOML <c>persist_messages_default</c>, env <c>EMIT_HUB_PERSIST_MESSAGES</c>. Default of a new channel's <c>persist_messages</c>. Default false.</summary>
+    public bool PersistMessagesDefault { get; set; }
+
+    /// <summary>TOML <c>max_messages_per_channel</c>. Stored messages kept per channel (oldest dropped first). Default 10,000.</summary>
+    public int MaxMessagesPerChannel { get; set; } = 10_000;
+
+    /// <summary>TOML <c>message_retention_days</c>, env <c>EMIT_HUB_MESSAGE_RETENTION_DAYS</c>. Days a stored message is kept. Default 30.</summary>
+    public int MessageRetentionDays { get; set; } = 30;
+
+    /// <summary>TOML <c>auto_backup</c>, env <c>EMIT_HUB_AUTO_BACKUP</c>. Copy a consistent snapshot into <c>db_path/backups/</c>. Default false.</summary>
+    public bool AutoBackup { get; set; }
+
+    /// <summary>TOML <c>backup_interval_hours</c>. Hours between automatic backups. Default 24.</summary>
+    public int BackupIntervalHours { get; set; } = 24;
+}

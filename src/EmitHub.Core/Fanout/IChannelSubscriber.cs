@@ -1,0 +1,25 @@
+namespace EmitHub.Core.Fanout;
+
+/// <summary>
+/// A receiver of a channel's messages: in production a WebSocket connection (EmitHub.Net), in tests and
+/// benchmarks an in-memory fake. Implementations must never block the caller.
+/// </summary>
+public interface IChannelSubscriber
+{
+    /// <summary>Identifies the connection in envelopes (<c>connection_id</c>) and logs.</summary>
+    Guid ConnectionId { get; }
+
+    /// <summary>
+    /// Queues <paramref name="message"/> for sending without blocking. On success the subscriber has taken its
+    /// own reference (<see cref="OutboundMessage.AddRef"/>) and releases it after the send completes. Returns
+    /// false when the subscriber is closing or its outbound bound (<c>max_pending_bytes</c>) would be passed; in the
+    /// latter case the subscriber closes itself with 1008 "slow consumer" (SPEC §3). Never throws.
+    /// </summary>
+    bool TryEnqueue(OutboundMessage message);
+
+    /// <summary>
+    /// Asks the connection to close with <paramref name="closeCode"/> (RFC 6455 §7.4) after the messages already
+    /// queued are sent. Idempotent; the first call's code wins. Never blocks.
+    /// </summary>
+    void Close(ushort closeCode, string reason);
+}
