@@ -1,0 +1,28 @@
+using System.Text.Json.Serialization;
+
+namespace EmitHub.Net.Api;
+
+/// <summary>Body of every error answer (SPEC §2): <c>{"error": sentence, "code": snake_case}</c>.</summary>
+/// <param name="Error">What was wrong and what is allowed.</param>
+/// <param name="Code">Stable snake_case code.</param>
+public sealed record ErrorBody(string Error, string Code);
+
+/// <summary><c>GET /health</c> body (seed).</summary>
+public sealed record HealthBody(string Status, string Service, string Version, DateTimeOffset Timestamp);
+
+/// <summary><c>GET /ready</c> body (seed): <c>checks</c> maps database and memory to <c>ok</c> or a failure.</summary>
+public sealed record ReadyBody(string Status, ReadyChecks Checks);
+
+/// <summary>The two readiness checks.</summary>
+public sealed record ReadyChecks(string Database, string Memory);
+
+/// <summary><c>GET /</c> body (SPEC §6).</summary>
+public sealed record ServiceInfoBody(string Service, string Version, string Docs, string Health, string Api);
+
+/// <summary>JSON contracts owned by EmitHub.Net, serialized by source generation (AOT-clean).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(HealthBody))]
+[JsonSerializable(typeof(ReadyBody))]
+[JsonSerializable(typeof(ServiceInfoBody))]
+public sealed partial class NetJsonContext : JsonSerializerContext;

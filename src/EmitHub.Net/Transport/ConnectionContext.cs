@@ -1,0 +1,276 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Net.Transport;
+
+/// <summary>
+/// One accepted TCP connection: a receive loop filling <see cref="Input"/> and a send loop draining
+/// <see cref="Output"/>, both over System.IO.Pipelines. The transport knows no HTTP; HTTP (and, after an upgrade,
+/// WebSocket) read <see cref="Input"/> and write <see cref="Output"/>.
+/// <para>
+/// Idle connections hold no buffers: each receive first waits with a zero-byte receive and only then rents pipe
+/// memory. Input is bounded: the receive loop stops reading the socket when <see cref="InputPauseThreshold"/> bytes
+/// are unread and resumes below <see cref="InputResumeThreshold"/> (TCP flow control pushes back on the peer).
+/// Socket failures are values; the first <see cref="ConnectionCloseReason"/> recorded wins.
+/// </para>
+/// </summary>
+public sealed class ConnectionContext
+{
+    /// <summary>Unread input bytes at which the receive loop pauses: 1 MiB + 128 KiB, enough for the largest
+    /// request (1 MiB default message limit + 64 KiB slack + 40 KiB head) and the same order as Kestrel's 1 MiB.</summary>
+    public const long InputPauseThreshold = (1024 + 128) * 1024;
+
+    /// <summary>Unread input bytes below which the receive loop resumes: half the pause threshold.</summary>
+    public const long InputResumeThreshold = InputPauseThreshold / 2;
+
+    /// <summary>Unsent output bytes at which writers' <c>FlushAsync</c> waits for the send loop: 1 MiB.</summary>
+    public const long OutputPauseThreshold = 1024 * 1024;
+
+    /// <summary>Smallest pipe buffer asked for per receive: 4 KiB (one pool block).</summary>
+    private const int MinimumReceiveBuffer = 4096;
+
+    /// <summary>How long a closing connection keeps reading (and discarding) after its last response so the peer
+    /// sees that response instead of a reset caused by unread data: 1 s.</summary>
+    private static readonly TimeSpan s_lingerTime = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a closing connection waits for its queued output to be sent: 5 s.</summary>
+    private static readonly TimeSpan s_drainTime = TimeSpan.FromSeconds(5);
+
+    private readonly Socket _socket;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly SocketOperation _receiver = new();
+    private readonly SocketOperation _sender = new();
+    private readonly CancellationTokenSource _closed = new();
+    private readonly ILogger _logger;
+    private IConnectionHeartbeatHandler? _heartbeatHandler;
+    private int _closeReason;
+
+    internal ConnectionContext(long id, Socket socket, MemoryPool<byte> pool, TimeProvider time, ILogger logger)
+    {
+        Id = id;
+        _socket = socket;
+        _logger = logger;
+        Time = time;
+        MemoryPool = pool;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        LocalEndPoint = socket.LocalEndPoint;
+        _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+            InputPauseThreshold, InputResumeThreshold, MinimumReceiveBuffer, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+            OutputPauseThreshold, OutputPauseThreshold / 2, MinimumReceiveBuffer, useSynchronizationContext: false));
+    }
+
+    /// <summary>Server-unique connection number (also the heartbeat registration key).</summary>
+    public long Id { get; }
+
+    /// <summary>The peer's address.</summary>
+    public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>The local address the connection was accepted on.</summary>
+    public EndPoint? LocalEndPoint { get; }
+
+    /// <summary>Bytes received from the peer. Only the protocol currently owning the connection reads it.</summary>
+    public PipeReader Input => _input.Reader;
+
+    /// <summary>Bytes to send to the peer. <c>FlushAsync</c> hands them to the send loop, which sends every queued
+    /// segment in one gathered send. Only the owning protocol writes it.</summary>
+    public PipeWriter Output => _output.Writer;
+
+    /// <summary>The server's time source (the heartbeat runs on it).</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>The pool both pipes rent from.</summary>
+    public MemoryPool<byte> MemoryPool { get; }
+
+    /// <summary>Cancelled once the connection is fully closed (socket disposed).</summary>
+    public CancellationToken ConnectionClosed => _closed.Token;
+
+    /// <summary>Why the connection ended, or <see cref="ConnectionCloseReason.None"/> while open.</summary>
+    public ConnectionCloseReason CloseReason => (ConnectionCloseReason)Volatile.Read(ref _closeReason);
+
+    /// <summary>Records why the connection ends. Only the first call wins (compare-and-swap); later reasons are
+    /// symptoms of the first and are ignored.</summary>
+    /// <returns>True when this call recorded the reason.</returns>
+    public bool TrySetCloseReason(ConnectionCloseReason reason) =>
+        reason != ConnectionCloseReason.None &&
+        Interlocked.CompareExchange(ref _closeReason, (int)reason, 0) == 0;
+
+    /// <summary>Installs the handler the heartbeat calls every tick (about 1 s), replacing the previous one. HTTP
+    /// installs its timeout handler; a protocol that takes over after an upgrade installs its own; null stops
+    /// heartbeat calls for this connection.</summary>
+    public void SetHeartbeatHandler(IConnectionHeartbeatHandler? handler) => Volatile.Write(ref _heartbeatHandler, handler);
+
+    internal void OnHeartbeat(DateTimeOffset now) => Volatile.Read(ref _heartbeatHandler)?.OnHeartbeat(now);
+
+    /// <summary>Closes the connection at once without sending queued output (records <paramref name="reason"/> if
+    /// none was recorded). Both loops end; the owning protocol's reads complete.</summary>
+    public void Abort(ConnectionCloseReason reason)
+    {
+        TrySetCloseReason(reason);
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        _socket.Dispose();
+    }
+
+    /// <summary>
+    /// Runs the connection: starts the receive and send loops, runs <paramref name="application"/> (which owns
+    /// <see cref="Input"/>/<see cref="Output"/>), then sends what is queued, shuts down the sending side, lingers
+    /// briefly, and disposes the socket. Never throws.
+    /// </summary>
+    internal async Task RunAsync(Func<ConnectionContext, Task> application)
+    {
+        var receiving = ReceiveLoopAsync();
+        var sending = SendLoopAsync();
+        try
+        {
+            await application(this).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            TrySetCloseReason(ConnectionCloseReason.InternalError);
+            TransportLog.ConnectionFailed(_logger, Id, e);
+        }
+
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await sending.WaitAsync(s_drainTime).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            TrySetCloseReason(ConnectionCloseReason.SocketError);
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+            await LingerAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        _socket.Dispose();
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await receiving.ConfigureAwait(false);
+        TrySetCloseReason(ConnectionCloseReason.ResponseClose);
+        TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
+        _closed.Cancel();
+        _receiver.Dispose();
+        _sender.Dispose();
+    }
+
+    private async Task LingerAsync()
+    {
+        // Unread bytes at close() make the kernel send RST, which can destroy our last response in the peer's
+        // buffer; so read and discard until the peer closes or the linger time passes.
+        using var cts = new CancellationTokenSource(s_lingerTime);
+        try
+        {
+            while (true)
+            {
+                var result = await _input.Reader.ReadAsync(cts.Token).ConfigureAwait(false);
+                _input.Reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (InvalidOperationException)
+        {
+            // The application already completed the reader.
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var writer = _input.Writer;
+        try
+        {
+            while (true)
+            {
+                // Zero-byte receive: wait for readability without holding a buffer.
+                var ready = await _receiver.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                if (!ready.Succeeded)
+                {
+                    RecordSocketError(ready.Error);
+                    return;
+                }
+                var memory = writer.GetMemory(MinimumReceiveBuffer);
+                var received = await _receiver.ReceiveAsync(_socket, memory).ConfigureAwait(false);
+                if (!received.Succeeded)
+                {
+                    RecordSocketError(received.Error);
+                    return;
+                }
+                if (received.BytesTransferred == 0)
+                {
+                    TrySetCloseReason(ConnectionCloseReason.RemoteClosed);
+                    return;
+                }
+                writer.Advance(received.BytesTransferred);
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+        {
+            // Socket disposed by Abort or the reader completed: the connection is ending anyway.
+        }
+        finally
+        {
+            await writer.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    var sent = await _sender.SendAsync(_socket, buffer).ConfigureAwait(false);
+                    if (!sent.Succeeded)
+                    {
+                        RecordSocketError(sent.Error);
+                        return;
+                    }
+                }
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void RecordSocketError(SocketError error) =>
+        TrySetCloseReason(error is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted
+            ? ConnectionCloseReason.RemoteClosed
+            : error == SocketError.OperationAborted ? ConnectionCloseReason.ServerShutdown : ConnectionCloseReason.SocketError);
+}

@@ -1,0 +1,98 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace EmitHub.Net.Transport;
+
+/// <summary>Outcome of one socket receive or send: bytes moved and the socket error, as a value (never thrown).</summary>
+/// <param name="BytesTransferred">Bytes received or sent.</param>
+/// <param name="Error"><see cref="SocketError.Success"/> or the failure.</param>
+internal readonly record struct SocketOperationResult(int BytesTransferred, SocketError Error)
+{
+    public bool Succeeded => Error == SocketError.Success;
+}
+
+/// <summary>
+/// One reusable <see cref="SocketAsyncEventArgs"/> per direction of a connection, awaited as a
+/// <see cref="ValueTask{T}"/>: no allocation per operation and failures come back as <see cref="SocketError"/>
+/// values instead of exceptions (a peer reset is routine, not exceptional).
+/// </summary>
+internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<SocketOperationResult>
+{
+    private ManualResetValueTaskSourceCore<SocketOperationResult> _core;
+    private List<ArraySegment<byte>>? _bufferList;
+
+    public SocketOperation() : base(unsafeSuppressExecutionContextFlow: true)
+    {
+        _core.RunContinuationsAsynchronously = true;
+    }
+
+    protected override void OnCompleted(SocketAsyncEventArgs e) => _core.SetResult(new(BytesTransferred, SocketError));
+
+    public ValueTask<SocketOperationResult> ReceiveAsync(Socket socket, Memory<byte> buffer)
+    {
+        _core.Reset();
+        SetBuffer(buffer);
+        try
+        {
+            if (socket.ReceiveAsync(this))
+            {
+                return new ValueTask<SocketOperationResult>(this, _core.Version);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return ValueTask.FromResult(new SocketOperationResult(0, SocketError.OperationAborted));
+        }
+        return ValueTask.FromResult(new SocketOperationResult(BytesTransferred, SocketError));
+    }
+
+    public ValueTask<SocketOperationResult> SendAsync(Socket socket, in ReadOnlySequence<byte> buffers)
+    {
+        _core.Reset();
+        if (buffers.IsSingleSegment)
+        {
+            if (BufferList != null)
+            {
+                BufferList = null;
+            }
+            SetBuffer(MemoryMarshal.AsMemory(buffers.First));
+        }
+        else
+        {
+            // Gathered send: one system call for every queued segment.
+            SetBuffer(null, 0, 0);
+            _bufferList ??= new List<ArraySegment<byte>>();
+            _bufferList.Clear();
+            foreach (var segment in buffers)
+            {
+                if (!MemoryMarshal.TryGetArray(segment, out var array))
+                {
+                    throw new InvalidOperationException("Pipe memory is not array-backed.");
+                }
+                _bufferList.Add(array);
+            }
+            BufferList = _bufferList;
+        }
+        try
+        {
+            if (socket.SendAsync(this))
+            {
+                return new ValueTask<SocketOperationResult>(this, _core.Version);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return ValueTask.FromResult(new SocketOperationResult(0, SocketError.OperationAborted));
+        }
+        return ValueTask.FromResult(new SocketOperationResult(BytesTransferred, SocketError));
+    }
+
+    public SocketOperationResult GetResult(short token) => _core.GetResult(token);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

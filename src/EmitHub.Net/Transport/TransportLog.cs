@@ -1,0 +1,24 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Net.Transport;
+
+/// <summary>Log messages of the transport (event ids 1000–1099).</summary>
+internal static partial class TransportLog
+{
+    [LoggerMessage(1000, LogLevel.Information, "Listening on {EndPoint}")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(1001, LogLevel.Error, "Accept failed with {Error} (out of file descriptors?); {Suppressed} more in the last second; backing off")]
+    public static partial void AcceptExhausted(ILogger logger, SocketError error, int suppressed);
+
+    [LoggerMessage(1002, LogLevel.Warning, "Accept failed with {Error}")]
+    public static partial void AcceptFailed(ILogger logger, SocketError error);
+
+    [LoggerMessage(1003, LogLevel.Debug, "Connection {ConnectionId} from {RemoteEndPoint} closed: {Reason}")]
+    public static partial void ConnectionClosed(ILogger logger, long connectionId, EndPoint? remoteEndPoint, ConnectionCloseReason reason);
+
+    [LoggerMessage(1004, LogLevel.Error, "Connection {ConnectionId} failed unexpectedly")]
+    public static partial void ConnectionFailed(ILogger logger, long connectionId, Exception exception);
+}
