@@ -8,7 +8,7 @@ namespace EmitHub.Net.Api;
 public sealed record ErrorBody(string Error, string Code);
 
 /// <summary><c>GET /health</c> body (seed).</summary>
-public sealed record HealthBody(string Status, string Service, string Version, DateTimeOffset Timestamp);
+public sealed record HealthBody(string Status, string Service, string Version, [property: JsonConverter(typeof(EmitHub.Core.Channels.Rfc3339Converter))] DateTimeOffset Timestamp);
 
 /// <summary><c>GET /ready</c> body (seed): <c>checks</c> maps database and memory to <c>ok</c> or a failure.</summary>
 public sealed record ReadyBody(string Status, ReadyChecks Checks);

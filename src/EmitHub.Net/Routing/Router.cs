@@ -1,0 +1,299 @@
+using EmitHub.Core.Channels;
+using EmitHub.Core.Configuration;
+using EmitHub.Net.Api;
+using EmitHub.Net.Http;
+
+namespace EmitHub.Net.Routing;
+
+/// <summary>
+/// Maps requests to endpoints (SPEC §2, §3, §6): exact paths, 404 for unknown paths and unknown or malformed
+/// channel ids, 405 with <c>Allow</c> for a wrong method on a known path, CORS on every answer, and the API key on
+/// <c>/api/v1/channels…</c> (except the WebSocket upgrade and preflights). Settings are read from
+/// <see cref="LiveOptions.Current"/> once per request, so hot reload applies to the next request.
+/// </summary>
+public sealed class Router : IHttpApplication
+{
+    /// <summary>Base path of the channel API.</summary>
+    public const string ChannelsPath = "/api/v1/channels";
+
+    private readonly LiveOptions _options;
+    private readonly ChannelEndpoints _channels;
+    private readonly SystemEndpoints _system;
+    private readonly Func<IWebSocketUpgrade?> _webSocket;
+
+    /// <summary>Creates the router.</summary>
+    /// <param name="options">Live configuration.</param>
+    /// <param name="registry">The channel registry (Core).</param>
+    /// <param name="webSocket">Returns the upgrade seam, or null while WebSocket is not available (then 501).</param>
+    /// <param name="version">Service version for health and info.</param>
+    /// <param name="time">Clock for health timestamps.</param>
+    public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time)
+    {
+        _options = options;
+        _webSocket = webSocket;
+        _channels = new ChannelEndpoints(registry);
+        _system = new SystemEndpoints(registry, version, time);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask HandleAsync(HttpRequestContext context, CancellationToken cancellationToken)
+    {
+        var options = _options.Current;
+        var head = context.Head;
+        var response = context.Response;
+        var cors = CorsPolicy.Evaluate(options.Cors, head.GetField("Origin"));
+
+        // A preflight never needs the key and is answered for any path (the browser asks before the real request).
+        if (head.Method == "OPTIONS" && head.GetField("Origin") != null && head.GetField("Access-Control-Request-Method") != null)
+        {
+            CorsPolicy.WritePreflight(response, options.Cors, cors);
+            return;
+        }
+
+        await RouteAsync(context, options, cancellationToken).ConfigureAwait(false);
+        if (context.UpgradeTo == null)
+        {
+            CorsPolicy.Apply(response, cors);
+        }
+    }
+
+    private async ValueTask RouteAsync(HttpRequestContext context, EmitHubOptions options, CancellationToken ct)
+    {
+        var head = context.Head;
+        var response = context.Response;
+        var path = head.Path;
+        // HEAD is GET without a body (RFC 9110 §9.3.2); the response writer drops the body.
+        var method = head.Method == "HEAD" ? "GET" : head.Method;
+
+        switch (path)
+        {
+            case "/":
+                if (Allow(context, method, "GET"))
+                {
+                    _system.WriteInfo(response);
+                }
+                return;
+            case "/docs":
+                if (Allow(context, method, "GET"))
+                {
+                    _system.WriteDocs(response);
+                }
+                return;
+            case "/health":
+            case "/api/v1/health":
+                if (Allow(context, method, "GET"))
+                {
+                    _system.WriteHealth(response);
+                }
+                return;
+            case "/ready":
+            case "/api/v1/ready":
+                if (Allow(context, method, "GET"))
+                {
+                    _system.WriteReady(response);
+                }
+                return;
+        }
+
+        if (options.WebSocket.EchoPath is { Length: > 0 } echoPath && path == echoPath)
+        {
+            RouteWebSocket(context, method, channelId: null);
+            return;
+        }
+
+        if (!path.StartsWith(ChannelsPath, StringComparison.Ordinal))
+        {
+            NotFound(response, path);
+            return;
+        }
+        var rest = path.AsSpan(ChannelsPath.Length);
+        if (rest.Length > 0 && rest[0] != '/')
+        {
+            NotFound(response, path);
+            return;
+        }
+
+        // /api/v1/channels/{id}/ws: the WebSocket upgrade is open (browsers cannot send Authorization on it).
+        string? idText = null;
+        string? action = null;
+        if (rest.Length > 0)
+        {
+            rest = rest[1..];
+            var slash = rest.IndexOf('/');
+            idText = (slash < 0 ? rest : rest[..slash]).ToString();
+            if (slash >= 0)
+            {
+                action = rest[(slash + 1)..].ToString();
+                if (action.Length == 0 || action.Contains('/'))
+                {
+                    NotFound(response, path);
+                    return;
+                }
+            }
+            if (idText.Length == 0)
+            {
+                NotFound(response, path);
+                return;
+            }
+        }
+
+        var allowed = (idText, action) switch
+        {
+            (null, _) => "GET, POST",
+            (_, null) => "GET, PATCH, DELETE",
+            (_, "start" or "pause" or "stop") => "PUT",
+            (_, "broadcast") => "POST",
+            (_, "messages" or "ws") => "GET",
+            _ => null,
+        };
+        if (allowed == null)
+        {
+            NotFound(response, path);
+            return;
+        }
+        if (action == "ws")
+        {
+            if (Allow(context, method, allowed))
+            {
+                RouteWebSocket(context, method, idText);
+            }
+            return;
+        }
+        if (!Allow(context, method, allowed))
+        {
+            return;
+        }
+        if (options.ApiKey is { Length: > 0 } apiKey && !ApiKeyAuthorization.IsAuthorized(context.Head.GetField("Authorization"), apiKey))
+        {
+            response.WriteError(401, "unauthorized", "This endpoint needs the header 'Authorization: Bearer <api key>'; the key is missing or wrong.");
+            response.AddHeader("WWW-Authenticate", "Bearer");
+            return;
+        }
+
+        if (idText == null)
+        {
+            if (method == "GET")
+            {
+                _channels.List(response);
+            }
+            else if (RequireJson(context))
+            {
+                await _channels.CreateAsync(context, ct).ConfigureAwait(false);
+            }
+            return;
+        }
+
+        if (!Guid.TryParse(idText, out var id))
+        {
+            ChannelEndpoints.WriteUnknownChannel(response, idText);
+            return;
+        }
+        switch (action)
+        {
+            case null when method == "GET":
+                _channels.Get(response, id);
+                break;
+            case null when method == "PATCH":
+                if (RequireJson(context))
+                {
+                    await _channels.PatchAsync(context, id, ct).ConfigureAwait(false);
+                }
+                break;
+            case null:
+                await _channels.DeleteAsync(response, id, ct).ConfigureAwait(false);
+                break;
+            case "start":
+            case "pause":
+            case "stop":
+                await _channels.ChangeStatusAsync(response, id, action, ct).ConfigureAwait(false);
+                break;
+            case "broadcast":
+                if (RequireJson(context))
+                {
+                    await _channels.BroadcastAsync(context, id, ct).ConfigureAwait(false);
+                }
+                break;
+            case "messages":
+                await _channels.MessagesAsync(context, id, ct).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private void RouteWebSocket(HttpRequestContext context, string method, string? channelId)
+    {
+        var response = context.Response;
+        if (!Allow(context, method, "GET"))
+        {
+            return;
+        }
+        if (channelId != null && (!Guid.TryParse(channelId, out var id) || _channels.Registry.Get(id) == null))
+        {
+            ChannelEndpoints.WriteUnknownChannel(response, channelId);
+            return;
+        }
+        var head = context.Head;
+        if (!head.UpgradeWebSocket || !head.ConnectionUpgrade)
+        {
+            response.WriteError(426, "upgrade_required", "This path is a WebSocket endpoint; send 'Upgrade: websocket' and 'Connection: Upgrade' (RFC 6455).");
+            response.AddHeader("Upgrade", "websocket");
+            response.AddHeader("Connection", "Upgrade");
+            return;
+        }
+        if (_webSocket() is { } upgrade)
+        {
+            context.UpgradeTo = upgrade;
+            return;
+        }
+        response.WriteError(501, "websocket_unavailable", "WebSocket connections are not available in this build yet.");
+    }
+
+    /// <summary>True when <paramref name="method"/> is in <paramref name="allowed"/>; else writes 405 with
+    /// <c>Allow</c> (or, for a plain OPTIONS, 204 with <c>Allow</c>).</summary>
+    private static bool Allow(HttpRequestContext context, string method, string allowed)
+    {
+        foreach (var range in allowed.AsSpan().Split(','))
+        {
+            if (allowed.AsSpan()[range].Trim().SequenceEqual(method))
+            {
+                return true;
+            }
+        }
+        var response = context.Response;
+        var allowHeader = allowed.Contains("GET", StringComparison.Ordinal) ? allowed + ", HEAD, OPTIONS" : allowed + ", OPTIONS";
+        if (method == "OPTIONS")
+        {
+            response.WriteEmpty(204);
+        }
+        else
+        {
+            response.WriteError(405, "method_not_allowed", $"{method} is not allowed on {context.Head.Path}; allowed: {allowed}.");
+        }
+        response.AddHeader("Allow", allowHeader);
+        return false;
+    }
+
+    private static bool RequireJson(HttpRequestContext context)
+    {
+        if (IsJsonContentType(context.Head.GetField("Content-Type")))
+        {
+            return true;
+        }
+        context.Response.WriteError(415, "unsupported_media_type", "The body must be JSON: send 'Content-Type: application/json'.");
+        return false;
+    }
+
+    /// <summary>True for <c>application/json</c> with any parameters, case-insensitive (RFC 9110 §8.3.1).</summary>
+    public static bool IsJsonContentType(string? contentType)
+    {
+        if (contentType == null)
+        {
+            return false;
+        }
+        var semicolon = contentType.IndexOf(';');
+        var mediaType = (semicolon < 0 ? contentType : contentType[..semicolon]).Trim(' ', '\t');
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static void NotFound(HttpResponse response, string path) =>
+        response.WriteError(404, "not_found", $"No endpoint at {path}; see /docs for the API.");
+}

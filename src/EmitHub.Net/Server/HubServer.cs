@@ -1,0 +1,201 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using EmitHub.Core.Channels;
+using EmitHub.Core.Configuration;
+using EmitHub.Net.Http;
+using EmitHub.Net.Routing;
+using EmitHub.Net.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Net.Server;
+
+/// <summary>
+/// The EmitHub HTTP/1.1 server: listener, heartbeat, connections and router over one <see cref="ChannelRegistry"/>.
+/// Binds <see cref="EmitHubOptions.Host"/>:<see cref="EmitHubOptions.Port"/> of <see cref="LiveOptions.Startup"/>
+/// (port 0 picks a free port, see <see cref="LocalEndPoint"/>); everything else is read live per request.
+/// </summary>
+public sealed class HubServer : IAsyncDisposable
+{
+    /// <summary>How long <see cref="StopAsync"/> lets requests in progress finish before aborting connections: 2 s.</summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
+
+    private readonly LiveOptions _options;
+    private readonly ChannelRegistry _registry;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Heartbeat _heartbeat;
+    private readonly ConcurrentDictionary<long, (HttpConnection Http, Task Task)> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private SocketListener? _listener;
+    private Task? _acceptLoop;
+    private long _nextConnectionId;
+    private int _stopped;
+
+    /// <summary>Creates a server; nothing is bound until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">Live configuration (bind address from <see cref="LiveOptions.Startup"/>).</param>
+    /// <param name="registry">Initialized channel registry.</param>
+    /// <param name="loggerFactory">Loggers for transport, HTTP and server.</param>
+    /// <param name="time">Clock of the heartbeat and every timeout (a fake one in tests).</param>
+    public HubServer(LiveOptions options, ChannelRegistry registry, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        _options = options;
+        _registry = registry;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("EmitHub.Net.Server");
+        _time = time;
+        _heartbeat = new Heartbeat(time);
+    }
+
+    /// <summary>Version reported by <c>/health</c> and <c>/</c> (assembly informational version without build metadata).</summary>
+    public static string Version { get; } = GetVersion();
+
+    /// <summary>HTTP limits and timeouts; change only before <see cref="StartAsync"/> (tests shorten them).</summary>
+    public HttpLimits Limits { get; set; } = new();
+
+    /// <summary>The WebSocket implementation that takes over upgraded connections; null answers real upgrade
+    /// requests with 501. May be set before or after <see cref="StartAsync"/>.</summary>
+    public IWebSocketUpgrade? WebSocketUpgrade { get; set; }
+
+    /// <summary>The bound address (with the real port). Valid after <see cref="StartAsync"/>.</summary>
+    public IPEndPoint LocalEndPoint => _listener?.LocalEndPoint ?? throw new InvalidOperationException("The server is not started.");
+
+    /// <summary>The heartbeat (one timer for every timeout); exposed for the WebSocket layer and tests.</summary>
+    public Heartbeat Heartbeat => _heartbeat;
+
+    /// <summary>Connections currently open (HTTP and upgraded).</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Binds the listener and starts accepting.</summary>
+    /// <exception cref="SocketException">The address cannot be bound.</exception>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var startup = _options.Startup;
+        var endPoint = new IPEndPoint(ResolveHost(startup.Host), startup.Port);
+        _listener = new SocketListener(endPoint, _loggerFactory.CreateLogger("EmitHub.Net.Transport"));
+        if (string.IsNullOrEmpty(_options.Current.ApiKey) && !IPAddress.IsLoopback(endPoint.Address))
+        {
+            ServerLog.NoApiKeyOnPublicAddress(_logger, _listener.LocalEndPoint);
+        }
+
+        var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time);
+        var httpContext = new HttpServerContext(Limits, () => _options.Current.MessageSizeLimit, _heartbeat, router,
+            _loggerFactory.CreateLogger("EmitHub.Net.Http"));
+        var transportLogger = _loggerFactory.CreateLogger("EmitHub.Net.Transport");
+        _heartbeat.Start();
+        _acceptLoop = Task.Run(() => _listener.AcceptLoopAsync(socket => OnAccepted(socket, httpContext, transportLogger), _stopping.Token));
+        return Task.CompletedTask;
+    }
+
+    private static IPAddress ResolveHost(string host)
+    {
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return address;
+        }
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return IPAddress.Loopback;
+        }
+        var addresses = Dns.GetHostAddresses(host);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0];
+    }
+
+    private void OnAccepted(Socket socket, HttpServerContext httpContext, ILogger transportLogger)
+    {
+        var id = Interlocked.Increment(ref _nextConnectionId);
+        var connection = new ConnectionContext(id, socket, MemoryPool<byte>.Shared, _time, transportLogger);
+        var http = new HttpConnection(connection, httpContext);
+        _heartbeat.Register(connection);
+        var run = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _connections[id] = (http, run.Task);
+        if (_stopping.IsCancellationRequested)
+        {
+            http.BeginStop();
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static async state =>
+        {
+            var (server, connection, http, run) = state;
+            try
+            {
+                await connection.RunAsync(_ => http.RunAsync(server._stopping.Token)).ConfigureAwait(false);
+            }
+            finally
+            {
+                server._heartbeat.Unregister(connection);
+                server._connections.TryRemove(connection.Id, out _);
+                run.TrySetResult();
+            }
+        }, (this, connection, http, run), preferLocal: false);
+    }
+
+    /// <summary>
+    /// Stops accepting, lets requests in progress finish (up to <see cref="ShutdownGrace"/> or until
+    /// <paramref name="cancellationToken"/>), asks upgraded connections to close (their token is cancelled), then
+    /// aborts whatever is still open.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+        ServerLog.Stopping(_logger, _connections.Count);
+        _stopping.Cancel();
+        _listener?.Dispose();
+        if (_acceptLoop != null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+        foreach (var pair in _connections)
+        {
+            pair.Value.Http.BeginStop();
+        }
+
+        var all = Task.WhenAll(_connections.Values.Select(c => c.Task));
+        try
+        {
+            await all.WaitAsync(ShutdownGrace, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+        }
+        var aborted = 0;
+        foreach (var pair in _connections)
+        {
+            aborted++;
+            pair.Value.Http.Connection.Abort(ConnectionCloseReason.ServerShutdown);
+        }
+        try
+        {
+            await Task.WhenAll(_connections.Values.Select(c => c.Task)).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        _heartbeat.Dispose();
+        ServerLog.Stopped(_logger, aborted);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private static string GetVersion()
+    {
+        var informational = typeof(HubServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        if (string.IsNullOrEmpty(informational))
+        {
+            return typeof(HubServer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+        }
+        var plus = informational.IndexOf('+');
+        return plus < 0 ? informational : informational[..plus];
+    }
+}

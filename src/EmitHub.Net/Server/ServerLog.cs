@@ -1,0 +1,17 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Net.Server;
+
+/// <summary>Log messages of <see cref="HubServer"/> (event ids 1200–1299).</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(1200, LogLevel.Warning, "No API key is configured and the server listens on {EndPoint}, which is not loopback: anyone who can reach it can manage channels. Set api_key or EMIT_HUB_API_KEY.")]
+    public static partial void NoApiKeyOnPublicAddress(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(1201, LogLevel.Information, "Stopping: {Count} connections open")]
+    public static partial void Stopping(ILogger logger, int count);
+
+    [LoggerMessage(1202, LogLevel.Information, "Stopped; {Aborted} connections had to be aborted")]
+    public static partial void Stopped(ILogger logger, int aborted);
+}
