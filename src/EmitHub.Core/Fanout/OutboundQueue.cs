@@ -55,6 +55,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     private bool _overLimit;
     private bool _disposed;
     private bool _waiterArmed;
+    private bool _wakeRequested;
 
     // Consumer side: the batch handed to the last Drain, released by ReleaseSent. Only the consumer touches it
     // (the swap with _queued happens under _lock).
@@ -182,8 +183,9 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             {
                 throw new InvalidOperationException("Only the send loop may wait on an OutboundQueue, one wait at a time.");
             }
-            if (_queuedCount > 0)
+            if (_queuedCount > 0 || _wakeRequested)
             {
+                _wakeRequested = false;
                 return new ValueTask<bool>(true);
             }
             if (_completed || _disposed)
@@ -254,6 +256,31 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             _pendingBytes -= _inFlightBytes;
         }
         _inFlightBytes = 0;
+    }
+
+    /// <summary>
+    /// Makes the pending or next <see cref="WaitAsync"/> return true even when nothing is queued, so the send loop
+    /// runs once for work kept outside the queue (a pong due for the latest ping). Never blocks.
+    /// </summary>
+    public void Wake()
+    {
+        bool wake;
+        lock (_lock)
+        {
+            if (_completed || _disposed)
+            {
+                return;
+            }
+            wake = DisarmWaiter();
+            if (!wake)
+            {
+                _wakeRequested = true;
+            }
+        }
+        if (wake)
+        {
+            _signal.SetResult(true);
+        }
     }
 
     /// <summary>
