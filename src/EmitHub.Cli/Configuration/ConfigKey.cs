@@ -378,7 +378,8 @@ public sealed class StringListKey : ConfigKey
         {
             if (item.Value is not StringValueSyntax { Value: { } text })
             {
-                return ConfigValueError.WrongType;
+                // The array itself has the right type; "the wrong type (array)" would mislead.
+                return ConfigValueError.InvalidValue;
             }
             items.Add(text);
         }
