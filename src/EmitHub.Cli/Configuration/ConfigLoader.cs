@@ -154,7 +154,7 @@ public static class ConfigLoader
                     var column = message.Span.Start.Column + 1;
                     diagnostics.Add(new ConfigDiagnostic(ConfigSeverity.Error,
                         string.Create(CultureInfo.InvariantCulture,
-                            $"{filePath} line {line}, column {column}: the file is not valid TOML: {message.Message}."),
+                            $"{filePath} line {line}, column {column}: the file is not valid TOML: {message.Message.TrimEnd('.')}."),
                         null, line));
                 }
                 return;

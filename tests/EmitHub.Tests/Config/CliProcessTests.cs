@@ -55,6 +55,7 @@ public sealed class CliProcessTests : IDisposable
         { "", [], "EMIT_HUB_LOG_LEVEL=loud", "Environment variable EMIT_HUB_LOG_LEVEL=\"loud\" is not valid: log_level must be one of \"trace\", \"debug\", \"info\", \"warn\", \"error\"." },
         { "", ["--config", "missing.toml"], "", "Configuration file missing.toml (named by --config) does not exist." },
         { "", ["--no-such-option"], "", "emit-hub: Unrecognized command or argument '--no-such-option'." },
+        { "db_path = \"test.toml\"\n", [], "", "db_path \"test.toml\" is an existing file: db_path must be a directory (created if missing)." },
     };
 
     [Theory]
