@@ -1,9 +1,6 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using EmitHub.Core.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -25,12 +22,6 @@ namespace EmitHub.Cli.Logging;
 public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
 {
     private const int QueueCapacity = 1024;
-
-    private static readonly JsonWriterOptions s_jsonOptions = new()
-    {
-        // Log lines are read by people and log shippers, not embedded in HTML: keep non-ASCII text readable.
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
 
     private readonly LiveOptions _options;
     private readonly TextWriter _output;
@@ -171,60 +162,102 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
     private string FormatJson<TState>(string category, LogLevel level, EventId eventId, TState state,
         Exception? exception, Func<TState, Exception?, string> formatter)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, s_jsonOptions))
+        var sb = new StringBuilder(256);
+        sb.Append("{\"timestamp\":\"")
+            .Append(_time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .Append("\",\"level\":\"").Append(LevelName(level)).Append("\",\"target\":");
+        AppendJsonString(sb, category);
+        sb.Append(",\"message\":");
+        AppendJsonString(sb, formatter(state, exception));
+        if (eventId.Id != 0)
         {
-            writer.WriteStartObject();
-            writer.WriteString("timestamp",
-                _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-            writer.WriteString("level", LevelName(level));
-            writer.WriteString("target", category);
-            writer.WriteString("message", formatter(state, exception));
-            if (eventId.Id != 0)
-            {
-                writer.WriteNumber("event_id", eventId.Id);
-            }
-            if (state is IReadOnlyList<KeyValuePair<string, object?>> fields && fields.Count > 1)
-            {
-                writer.WriteStartObject("fields");
-                foreach (var (name, value) in fields)
-                {
-                    if (name == "{OriginalFormat}")
-                    {
-                        continue;
-                    }
-                    WriteField(writer, name, value);
-                }
-                writer.WriteEndObject();
-            }
-            if (exception is not null)
-            {
-                writer.WriteString("exception", exception.ToString());
-            }
-            writer.WriteEndObject();
+            sb.Append(",\"event_id\":").Append(eventId.Id.ToString(CultureInfo.InvariantCulture));
         }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
+        if (state is IReadOnlyList<KeyValuePair<string, object?>> fields && fields.Count > 1)
+        {
+            sb.Append(",\"fields\":{");
+            var first = true;
+            foreach (var (name, value) in fields)
+            {
+                if (name == "{OriginalFormat}")
+                {
+                    continue;
+                }
+                if (!first)
+                {
+                    sb.Append(',');
+                }
+                first = false;
+                AppendJsonString(sb, name);
+                sb.Append(':');
+                AppendJsonValue(sb, value);
+            }
+            sb.Append('}');
+        }
+        if (exception is not null)
+        {
+            sb.Append(",\"exception\":");
+            AppendJsonString(sb, exception.ToString());
+        }
+        sb.Append("}\n");
+        return sb.ToString();
     }
 
-    private static void WriteField(Utf8JsonWriter writer, string name, object? value)
+    private static void AppendJsonValue(StringBuilder sb, object? value)
     {
         switch (value)
         {
-            case null: writer.WriteNull(name); break;
-            case bool b: writer.WriteBoolean(name, b); break;
-            case int i: writer.WriteNumber(name, i); break;
-            case long l: writer.WriteNumber(name, l); break;
-            case uint u: writer.WriteNumber(name, u); break;
-            case ulong ul: writer.WriteNumber(name, ul); break;
-            case short s: writer.WriteNumber(name, s); break;
-            case ushort us: writer.WriteNumber(name, us); break;
-            case byte by: writer.WriteNumber(name, by); break;
-            case double d when double.IsFinite(d): writer.WriteNumber(name, d); break;
-            case float f when float.IsFinite(f): writer.WriteNumber(name, f); break;
-            case decimal m: writer.WriteNumber(name, m); break;
-            case IFormattable formattable: writer.WriteString(name, formattable.ToString(null, CultureInfo.InvariantCulture)); break;
-            default: writer.WriteString(name, value.ToString()); break;
+            case null: sb.Append("null"); break;
+            case bool b: sb.Append(b ? "true" : "false"); break;
+            case int or long or uint or ulong or short or ushort or byte or sbyte or decimal:
+                sb.Append(((IFormattable)value).ToString(null, CultureInfo.InvariantCulture));
+                break;
+            case double d when double.IsFinite(d): sb.Append(d.ToString("R", CultureInfo.InvariantCulture)); break;
+            case float f when float.IsFinite(f): sb.Append(f.ToString("R", CultureInfo.InvariantCulture)); break;
+            case IFormattable formattable: AppendJsonString(sb, formattable.ToString(null, CultureInfo.InvariantCulture)); break;
+            default: AppendJsonString(sb, value.ToString() ?? ""); break;
         }
+    }
+
+    /// <summary>
+    /// Appends a JSON string literal (RFC 8259 §7). Non-ASCII text is kept as is, unlike the framework's encoders,
+    /// which escape every character outside the Basic Multilingual Plane and would turn the seed's emoji into
+    /// surrogate escapes; a lone surrogate becomes U+FFFD so the line stays valid UTF-8.
+    /// </summary>
+    internal static void AppendJsonString(StringBuilder sb, string text)
+    {
+        sb.Append('"');
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (c < ' ')
+                    {
+                        sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    }
+                    else if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                    {
+                        sb.Append(c).Append(text[++i]);
+                    }
+                    else if (char.IsSurrogate(c))
+                    {
+                        sb.Append('\uFFFD');
+                    }
+                    else
+                    {
+                        sb.Append(c);
+                    }
+                    break;
+            }
+        }
+        sb.Append('"');
     }
 
     private sealed class Logger(string category, EmitHubConsoleLoggerProvider provider) : ILogger

@@ -51,11 +51,24 @@ public class ConsoleLoggerTests
         Assert.Equal("INFO", root.GetProperty("level").GetString());
         Assert.Equal("emit_hub", root.GetProperty("target").GetString());
         Assert.Equal("📡 Starting EmitHub on 0.0.0.0:8080", root.GetProperty("message").GetString());
+        Assert.Contains("\"message\":\"📡 Starting", lines[0], StringComparison.Ordinal);
         Assert.Equal(2, root.GetProperty("event_id").GetInt32());
         Assert.Equal("0.0.0.0", root.GetProperty("fields").GetProperty("Host").GetString());
         Assert.Equal(8080, root.GetProperty("fields").GetProperty("Port").GetInt32());
         using var second = JsonDocument.Parse(lines[1]);
         Assert.Equal("WARN", second.RootElement.GetProperty("level").GetString());
+    }
+
+    [Fact]
+    public void Json_keeps_emoji_as_UTF8_and_escapes_what_JSON_requires()
+    {
+        var sb = new System.Text.StringBuilder();
+
+        EmitHubConsoleLoggerProvider.AppendJsonString(sb, "📡 \"q\" \\ \n\t\u0001 é \ud800x");
+
+        Assert.Equal("\"📡 \\\"q\\\" \\\\ \\n\\t\\u0001 é \ufffdx\"", sb.ToString());
+        using var json = JsonDocument.Parse(sb.ToString());
+        Assert.Equal("📡 \"q\" \\ \n\t\u0001 é \ufffdx", json.RootElement.GetString());
     }
 
     [Theory]
