@@ -23,41 +23,12 @@ public static class EmitHubCli
     /// <summary>Exit code when the server fails to start or crashes.</summary>
     public const int ExitRuntimeError = 1;
 
-    private static readonly Option<string?> s_config = new("--config", "-c")
-    {
-        Description = "TOML configuration file (default: EMIT_HUB_CONFIG, else ./emit_hub.toml if present).",
-        HelpName = "PATH",
-    };
-
-    private static readonly Option<bool> s_generateConfig = new("--generate-config")
-    {
-        Description = "Print a complete, commented emit_hub.toml with every key at its default, and exit.",
-    };
-
-    private static readonly Option<bool> s_showEnvVars = new("--show-env-vars")
-    {
-        Description = "List every EMIT_HUB_* environment variable with its meaning, default and current value, and exit.",
-    };
-
-    // Values are taken as text and validated by the configuration loader, so a bad --port gets the same
-    // sentence and exit code as a bad port in the file.
-    private static readonly Option<string?> s_host = new("--host")
-    {
-        Description = "Address to bind; overrides host (TOML) and EMIT_HUB_HOST.",
-        HelpName = "ADDRESS",
-    };
-
-    private static readonly Option<string?> s_port = new("--port", "-p")
-    {
-        Description = "TCP port (1-65535); overrides port (TOML) and EMIT_HUB_PORT.",
-        HelpName = "PORT",
-    };
-
-    private static readonly Option<string?> s_logLevel = new("--log-level")
-    {
-        Description = "trace, debug, info, warn or error; overrides log_level (TOML) and EMIT_HUB_LOG_LEVEL.",
-        HelpName = "LEVEL",
-    };
+    private const string ConfigOption = "--config";
+    private const string GenerateConfigOption = "--generate-config";
+    private const string ShowEnvVarsOption = "--show-env-vars";
+    private const string HostOption = "--host";
+    private const string PortOption = "--port";
+    private const string LogLevelOption = "--log-level";
 
     /// <summary>Parses <paramref name="args"/> and runs the command. Returns the process exit code.</summary>
     /// <param name="args">The process arguments.</param>
@@ -81,17 +52,53 @@ public static class EmitHubCli
         return await parseResult.InvokeAsync(invocation).ConfigureAwait(false);
     }
 
-    /// <summary>Builds the root command with every option and its action.</summary>
+    /// <summary>Builds the root command with every option and its action (new option objects on each call).</summary>
     public static RootCommand CreateRootCommand(Action<IServiceCollection>? configureServices = null)
     {
+        var config = new Option<string?>(ConfigOption, "-c")
+        {
+            Description = "TOML configuration file (default: EMIT_HUB_CONFIG, else ./emit_hub.toml if present).",
+            HelpName = "PATH",
+        };
+
+        var generateConfig = new Option<bool>(GenerateConfigOption)
+        {
+            Description = "Print a complete, commented emit_hub.toml with every key at its default, and exit.",
+        };
+
+        var showEnvVars = new Option<bool>(ShowEnvVarsOption)
+        {
+            Description = "List every EMIT_HUB_* environment variable with its meaning, default and current value, and exit.",
+        };
+
+        // Values are taken as text and validated by the configuration loader, so a bad --port gets the same
+        // sentence and exit code as a bad port in the file.
+        var host = new Option<string?>(HostOption)
+        {
+            Description = "Address to bind; overrides host (TOML) and EMIT_HUB_HOST.",
+            HelpName = "ADDRESS",
+        };
+
+        var port = new Option<string?>(PortOption, "-p")
+        {
+            Description = "TCP port (1-65535); overrides port (TOML) and EMIT_HUB_PORT.",
+            HelpName = "PORT",
+        };
+
+        var logLevel = new Option<string?>(LogLevelOption)
+        {
+            Description = "trace, debug, info, warn or error; overrides log_level (TOML) and EMIT_HUB_LOG_LEVEL.",
+            HelpName = "LEVEL",
+        };
+
         var root = new RootCommand("EmitHub - self-hosted real-time broadcasting hub (REST channels, WebSocket clients).")
         {
-            s_config,
-            s_generateConfig,
-            s_showEnvVars,
-            s_host,
-            s_port,
-            s_logLevel,
+            config,
+            generateConfig,
+            showEnvVars,
+            host,
+            port,
+            logLevel,
         };
         foreach (var option in root.Options)
         {
@@ -108,16 +115,16 @@ public static class EmitHubCli
     public static IReadOnlyList<CommandLineOverride> GetOverrides(ParseResult parseResult)
     {
         var overrides = new List<CommandLineOverride>();
-        Add(s_host, "host");
-        Add(s_port, "port");
-        Add(s_logLevel, "log_level");
+        Add(HostOption, "host");
+        Add(PortOption, "port");
+        Add(LogLevelOption, "log_level");
         return overrides;
 
-        void Add(Option<string?> option, string key)
+        void Add(string option, string key)
         {
-            if (parseResult.GetValue(option) is { } value)
+            if (parseResult.GetValue<string?>(option) is { } value)
             {
-                overrides.Add(new CommandLineOverride(option.Name, key, value));
+                overrides.Add(new CommandLineOverride(option, key, value));
             }
         }
     }
@@ -125,21 +132,21 @@ public static class EmitHubCli
     private static async Task<int> InvokeAsync(ParseResult parseResult, Action<IServiceCollection>? configureServices)
     {
         var output = parseResult.InvocationConfiguration.Output;
-        if (parseResult.GetValue(s_generateConfig))
+        if (parseResult.GetValue<bool>(GenerateConfigOption))
         {
             await output.WriteAsync(ConfigTemplate.Generate()).ConfigureAwait(false);
             await output.FlushAsync().ConfigureAwait(false);
             return 0;
         }
         var environment = ConfigFile.ReadProcessEnvironment();
-        if (parseResult.GetValue(s_showEnvVars))
+        if (parseResult.GetValue<bool>(ShowEnvVarsOption))
         {
             await output.WriteAsync(EnvVarReport.Generate(environment)).ConfigureAwait(false);
             await output.FlushAsync().ConfigureAwait(false);
             return 0;
         }
 
-        var file = ConfigFile.Locate(parseResult.GetValue(s_config), environment);
+        var file = ConfigFile.Locate(parseResult.GetValue<string?>(ConfigOption), environment);
         var overrides = GetOverrides(parseResult);
         var loaded = ConfigFile.Load(file, environment, overrides);
         if (!loaded.IsValid)
