@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Text;
 using EmitHub.Cli.Configuration;
 using EmitHub.Cli.Hosting;
 using EmitHub.Cli.Logging;
@@ -35,6 +36,8 @@ public static class EmitHubCli
     /// <param name="configureServices">Passed to <see cref="EmitHubHost.Build"/> (tests, or the lead's wiring).</param>
     public static async Task<int> RunAsync(string[] args, Action<IServiceCollection>? configureServices = null)
     {
+        // Logs carry the seed's emoji and JSON lines must be UTF-8, whatever LANG says (LANG=C in some images).
+        Console.OutputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
         var root = CreateRootCommand(configureServices);
         var parseResult = root.Parse(args);
         if (parseResult.Action is ParseErrorAction)
