@@ -36,6 +36,7 @@ public sealed partial class FasterChannelStore : IChannelStore
     private long _nextOrder;
     private int _commitRequested;
     private TaskCompletionSource<bool> _round = NewRound();
+    private InflightCommit? _inflight;
     private Task? _committer;
     private IDevice? _device;
     private FasterLog? _log;
@@ -311,6 +312,14 @@ public sealed partial class FasterChannelStore : IChannelStore
                 return;
             }
             ObjectDisposedException.ThrowIf(_disposed != 0 && round.Task.IsCompleted, this);
+            // The commit in flight may already cover the record (it was enqueued before that commit read the tail);
+            // otherwise the next round must run, and asking for it after reading it guarantees it starts later.
+            if (Volatile.Read(ref _inflight) is { } inflight && inflight.Tail >= untilAddress && !inflight.Round.Task.IsCompleted)
+            {
+                await inflight.Round.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            RequestCommit();
             await round.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -357,6 +366,8 @@ public sealed partial class FasterChannelStore : IChannelStore
             // Swap before committing: a waiter that reads the new round is served by the next commit, which its
             // own RequestCommit has already asked for.
             var round = Interlocked.Exchange(ref _round, NewRound());
+            // Read before committing: the commit covers at least this tail.
+            Volatile.Write(ref _inflight, new InflightCommit(round, log.TailAddress));
             try
             {
                 await log.CommitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -374,6 +385,9 @@ public sealed partial class FasterChannelStore : IChannelStore
             round.TrySetResult(true);
         }
     }
+
+    /// <summary>The commit round being committed and the tail it covers at least.</summary>
+    private sealed record InflightCommit(TaskCompletionSource<bool> Round, long Tail);
 
     /// <summary>One channel's state in memory: its last saved record and its message index.</summary>
     private sealed class ChannelState(ChannelRecord record, long order)
