@@ -85,6 +85,18 @@ internal static class StoreTestSupport
         return files.OrderBy(f => int.Parse(f[(f.LastIndexOf('.') + 1)..])).Last();
     }
 
+    /// <summary>Bytes of all files under <paramref name="path"/>; FASTER deletes truncated segments in the
+    /// background, so a file may vanish while we look.</summary>
     public static long DirectorySize(string path) =>
-        new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f =>
+        {
+            try
+            {
+                return f.Length;
+            }
+            catch (FileNotFoundException)
+            {
+                return 0;
+            }
+        });
 }
