@@ -238,6 +238,45 @@ public class WebSocketProtocolViolationTests
     }
 
     [Fact]
+    public void The_final_fragment_counts_toward_max_continuation_size_too()
+    {
+        var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 40);
+        AssertFails(
+            [
+                0x01, 0x80, 0, 0, 0, 0, // FIN=0 TEXT MASK=1 len=0 (counts 16)
+                0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (32)
+                0x80, 0x80, 0, 0, 0, 0, // FIN=1 CONT MASK=1 len=0 (48 > 40)
+            ],
+            1009, WebSocketProtocolError.FragmentedMessageTooBig, limits);
+    }
+
+    [Fact]
+    public void A_single_frame_message_is_bounded_by_message_size_limit_only()
+    {
+        // max_continuation_size applies to fragmented messages; one FIN=1 frame of 100 bytes is fine with a 40-byte budget.
+        var limits = new WebSocketReaderLimits(MaxMessageSize: 100, MaxContinuationSize: 40);
+        Assert.Equal(["text:" + new string('k', 100)], ReaderDriver.Run(ClientFrame.Text(new string('k', 100)), limits));
+    }
+
+    [Fact]
+    public void Fragment_payload_counts_its_real_length_when_over_16_bytes()
+    {
+        var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 50);
+        // 17 + 17 + 16 = 50 fits; one more byte would not.
+        Assert.Equal(
+            ["text:" + new string('a', 17) + new string('b', 17) + new string('c', 16)],
+            ReaderDriver.Run(ClientFrame.Concat(
+                ClientFrame.Text(new string('a', 17), fin: false),
+                ClientFrame.Continuation(new string('b', 17), fin: false),
+                ClientFrame.Continuation(new string('c', 16), fin: true)), limits));
+        var over = ReaderDriver.Run(ClientFrame.Concat(
+            ClientFrame.Text(new string('a', 17), fin: false),
+            ClientFrame.Continuation(new string('b', 17), fin: false),
+            ClientFrame.Continuation(new string('c', 17), fin: true)), limits);
+        Assert.Equal(["error:1009:FragmentedMessageTooBig", "finished"], over);
+    }
+
+    [Fact]
     public void Four_empty_fragments_fit_exactly_in_64_bytes_of_continuation_budget()
     {
         var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 64);
