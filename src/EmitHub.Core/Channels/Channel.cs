@@ -1,0 +1,121 @@
+using System.Threading.RateLimiting;
+using EmitHub.Core.Storage;
+
+namespace EmitHub.Core.Channels;
+
+/// <summary>
+/// The live state of one channel. Every mutation (status, settings, sequence, joins) happens under
+/// <see cref="Gate"/>; the broadcast fan-out iterates the copy-on-write subscriber array.
+/// </summary>
+internal sealed class Channel
+{
+    /// <summary>How many recent messages a persisting channel keeps in memory to join a replay to the live stream.</summary>
+    public const int RecentCapacity = 256;
+
+    public Channel(Guid id, string name, string? description, ChannelStatus status, DateTimeOffset createdAt,
+        DateTimeOffset updatedAt, ChannelSettings settings, string epoch)
+    {
+        Id = id;
+        Name = name;
+        Description = description;
+        Status = status;
+        CreatedAt = createdAt;
+        UpdatedAt = updatedAt;
+        Settings = settings;
+        Epoch = epoch;
+        LastBroadcasts = new MessageRing(settings.ReplayLast);
+        Recent = new MessageRing(settings.PersistMessages ? RecentCapacity : 0);
+        BroadcastLimiter = RateLimits.Create(settings.RateLimitPerMinute);
+    }
+
+    public Lock Gate { get; } = new();
+    public Guid Id { get; }
+    public string Name { get; set; }
+    public string? Description { get; set; }
+    public ChannelStatus Status { get; set; }
+    public DateTimeOffset CreatedAt { get; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public ChannelSettings Settings { get; private set; }
+    public string Epoch { get; set; }
+    public long LastSequence { get; set; }
+    public long MessagesSent { get; set; }
+
+    /// <summary>Joined plus joining (replaying) connections: what <c>max_connections</c> bounds.</summary>
+    public int Connections { get; set; }
+    public bool Deleted { get; set; }
+    public SubscriberSet Subscribers { get; } = new();
+    public RateLimiter? BroadcastLimiter { get; private set; }
+    public MessageRing LastBroadcasts { get; }
+    public MessageRing Recent { get; }
+
+    public void ApplySettings(ChannelSettings next)
+    {
+        var previous = Settings;
+        Settings = next;
+        LastBroadcasts.Resize(next.ReplayLast);
+        Recent.Resize(next.PersistMessages ? RecentCapacity : 0);
+        if (previous.RateLimitPerMinute != next.RateLimitPerMinute)
+        {
+            BroadcastLimiter?.Dispose();
+            BroadcastLimiter = RateLimits.Create(next.RateLimitPerMinute);
+        }
+    }
+
+    public ChannelSnapshot Snapshot() => new(Id, Name, Description, Status, CreatedAt, UpdatedAt,
+        ChannelSettingsJson.From(Settings), new ChannelStats(Subscribers.Count, MessagesSent));
+
+    public ChannelRecord ToRecord() => new(Id, Name, Description, Status, CreatedAt, UpdatedAt, Settings, Epoch, LastSequence, MessagesSent);
+
+    public void ReleaseResources()
+    {
+        LastBroadcasts.Clear();
+        Recent.Clear();
+        BroadcastLimiter?.Dispose();
+        BroadcastLimiter = null;
+    }
+}
+
+/// <summary>Token buckets for <c>rate_limit_per_minute</c> (SPEC §6: at most N in any 60 s, refilled at N per minute).</summary>
+internal static class RateLimits
+{
+    private static readonly TimeSpan s_minimumPeriod = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A bucket of capacity N refilled smoothly at N per minute, or null for 0 (unlimited).</summary>
+    public static RateLimiter? Create(int perMinute)
+    {
+        if (perMinute <= 0)
+        {
+            return null;
+        }
+        // Refill in small steps rather than N tokens once a minute, so a client cannot get 2N across a boundary.
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks / perMinute, s_minimumPeriod.Ticks));
+        var tokensPerPeriod = (int)Math.Max(1, Math.Round(perMinute * period.TotalMinutes));
+        return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = perMinute,
+            TokensPerPeriod = tokensPerPeriod,
+            ReplenishmentPeriod = period,
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+
+    /// <summary>Takes one token; on refusal gives whole seconds (≥ 1) until the next one.</summary>
+    public static bool TryAcquire(RateLimiter? limiter, out int retryAfterSeconds)
+    {
+        retryAfterSeconds = 0;
+        if (limiter is null)
+        {
+            return true;
+        }
+        using var lease = limiter.AttemptAcquire(1);
+        if (lease.IsAcquired)
+        {
+            return true;
+        }
+        retryAfterSeconds = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
+            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
+            : 1;
+        return false;
+    }
+}

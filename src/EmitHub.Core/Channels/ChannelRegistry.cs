@@ -1,0 +1,513 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using EmitHub.Core.Configuration;
+using EmitHub.Core.Fanout;
+using EmitHub.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Core.Channels;
+
+/// <summary>
+/// Owns every channel: the status machine (SPEC §2), sequences, rate limits, the store writes and the fan-out of
+/// envelopes to subscribers (SPEC §3, §6). Thread-safe. Each channel's changes are serialized by its own lock;
+/// the store record of a change is enqueued under that lock (so the log has the changes in order) and awaited
+/// outside it (so a slow commit never blocks other channels).
+/// </summary>
+public sealed partial class ChannelRegistry : IAsyncDisposable
+{
+    private readonly LiveOptions _options;
+    private readonly IChannelStore _store;
+    private readonly IFrameEncoder _encoder;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<Guid, Channel> _channels = new();
+    private volatile bool _ready;
+
+    /// <summary>Creates an empty registry; call <see cref="InitializeAsync"/> to load the stored channels.</summary>
+    public ChannelRegistry(LiveOptions options, IChannelStore store, IFrameEncoder encoder, TimeProvider time, ILogger<ChannelRegistry> logger)
+    {
+        _options = options;
+        _store = store;
+        _encoder = encoder;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>True once recovery finished and the store is healthy (<c>/ready</c>).</summary>
+    public bool IsReady => _ready && _store.IsHealthy;
+
+    /// <summary>True once recovery finished.</summary>
+    public bool IsRecovered => _ready;
+
+    /// <summary>The store behind the registry (health checks, maintenance).</summary>
+    public IChannelStore Store => _store;
+
+    /// <summary>
+    /// Loads channels from the store: same ids, settings and status. Persisting channels continue their sequence
+    /// and epoch and get their <c>replay_last</c> envelopes back; other channels restart at sequence 0 with a new epoch.
+    /// </summary>
+    public async ValueTask InitializeAsync(CancellationToken cancellationToken)
+    {
+        var recovery = await _store.RecoverAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var warning in recovery.Warnings)
+        {
+            LogRecoveryWarning(warning);
+        }
+        foreach (var record in recovery.Channels)
+        {
+            var persist = record.Settings.PersistMessages;
+            var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
+                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch());
+            if (persist)
+            {
+                recovery.LastSequences.TryGetValue(record.Id, out var last);
+                channel.LastSequence = last;
+                channel.MessagesSent = Math.Max(record.MessagesSent, last);
+                await RestoreRecentAsync(channel, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                channel.MessagesSent = record.MessagesSent;
+            }
+            _channels[channel.Id] = channel;
+        }
+        _ready = true;
+        LogRecovered(_channels.Count);
+    }
+
+    private async ValueTask RestoreRecentAsync(Channel channel, CancellationToken cancellationToken)
+    {
+        var from = Math.Max(0, channel.LastSequence - Channel.RecentCapacity);
+        var stored = await _store.ReadMessagesAsync(channel.Id, from, Channel.RecentCapacity, cancellationToken).ConfigureAwait(false);
+        lock (channel.Gate)
+        {
+            foreach (var message in stored)
+            {
+                var frame = EnvelopeWriter.FromJson(_encoder, message.EnvelopeJson.Span, message.Sequence);
+                channel.Recent.Add(frame);
+                if (message.EnvelopeJson.Span.StartsWith("{\"status\":\"broadcast\""u8))
+                {
+                    channel.LastBroadcasts.Add(frame);
+                }
+                frame.Release();
+            }
+        }
+    }
+
+    /// <summary>Every channel, oldest first.</summary>
+    public IReadOnlyList<ChannelSnapshot> List()
+    {
+        var list = new List<ChannelSnapshot>(_channels.Count);
+        foreach (var channel in _channels.Values)
+        {
+            lock (channel.Gate)
+            {
+                if (!channel.Deleted)
+                {
+                    list.Add(channel.Snapshot());
+                }
+            }
+        }
+        list.Sort(static (a, b) => a.CreatedAt != b.CreatedAt ? a.CreatedAt.CompareTo(b.CreatedAt) : a.Id.CompareTo(b.Id));
+        return list;
+    }
+
+    /// <summary>The channel, or null when unknown.</summary>
+    public ChannelSnapshot? Get(Guid id)
+    {
+        if (!_channels.TryGetValue(id, out var channel))
+        {
+            return null;
+        }
+        lock (channel.Gate)
+        {
+            return channel.Deleted ? null : channel.Snapshot();
+        }
+    }
+
+    /// <summary>Creates a channel in status <c>Created</c>; settings left out take their defaults (SPEC §2).</summary>
+    public async ValueTask<ChannelResult> CreateAsync(ChannelCreateRequest request, CancellationToken cancellationToken)
+    {
+        var options = _options.Current;
+        var defaults = new ChannelSettings(
+            MaxConnections: options.MaxConnectionsPerChannel,
+            AllowClientMessages: false,
+            PersistMessages: options.Persistence.PersistMessagesDefault,
+            RateLimitPerMinute: 60,
+            ReplayLast: 0);
+        var now = Now();
+        var channel = new Channel(Guid.NewGuid(), request.Name, request.Description, ChannelStatus.Created, now, now,
+            request.Settings.ApplyTo(defaults), NewEpoch());
+        ValueTask saved;
+        ChannelSnapshot snapshot;
+        lock (channel.Gate)
+        {
+            _channels[channel.Id] = channel;
+            saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
+            snapshot = channel.Snapshot();
+        }
+        if (!await CommitAsync(saved).ConfigureAwait(false))
+        {
+            return StoreFailed();
+        }
+        LogCreated(channel.Id, channel.Name);
+        return ChannelResult.Ok(snapshot);
+    }
+
+    /// <summary>Merges a patch: only the fields present change; inside <c>settings</c> only the keys present.</summary>
+    public async ValueTask<ChannelResult> UpdateAsync(Guid id, ChannelPatchRequest patch, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(id, out var channel))
+        {
+            return NotFound(id);
+        }
+        ValueTask saved;
+        ChannelSnapshot snapshot;
+        lock (channel.Gate)
+        {
+            if (channel.Deleted)
+            {
+                return NotFound(id);
+            }
+            if (patch.Name is not null)
+            {
+                channel.Name = patch.Name;
+            }
+            if (patch.HasDescription)
+            {
+                channel.Description = patch.Description;
+            }
+            channel.ApplySettings(patch.Settings.ApplyTo(channel.Settings));
+            channel.UpdatedAt = Now();
+            saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
+            snapshot = channel.Snapshot();
+        }
+        return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
+    }
+
+    /// <summary>Created/Paused/Stopped → Active (idempotent on Active). Clients of a paused channel get <c>resumed</c>.</summary>
+    public ValueTask<ChannelResult> StartAsync(Guid id, CancellationToken cancellationToken) =>
+        TransitionAsync(id, ChannelStatus.Active, cancellationToken);
+
+    /// <summary>Active → Paused (idempotent on Paused); 409 from Created or Stopped. Clients get <c>paused</c>.</summary>
+    public ValueTask<ChannelResult> PauseAsync(Guid id, CancellationToken cancellationToken) =>
+        TransitionAsync(id, ChannelStatus.Paused, cancellationToken);
+
+    /// <summary>Active/Paused → Stopped (idempotent on Stopped); 409 from Created. Clients get <c>stopped</c>, then close 1001.</summary>
+    public ValueTask<ChannelResult> StopAsync(Guid id, CancellationToken cancellationToken) =>
+        TransitionAsync(id, ChannelStatus.Stopped, cancellationToken);
+
+    private async ValueTask<ChannelResult> TransitionAsync(Guid id, ChannelStatus target, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(id, out var channel))
+        {
+            return NotFound(id);
+        }
+        ValueTask saved;
+        ChannelSnapshot snapshot;
+        IChannelSubscriber[] toClose = [];
+        lock (channel.Gate)
+        {
+            if (channel.Deleted)
+            {
+                return NotFound(id);
+            }
+            var from = channel.Status;
+            if (from == target)
+            {
+                return ChannelResult.Ok(channel.Snapshot());
+            }
+            if (target == ChannelStatus.Paused && from != ChannelStatus.Active)
+            {
+                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
+                    $"Channel {channel.Name} is {from}; only an Active channel can be paused.");
+            }
+            if (target == ChannelStatus.Stopped && from == ChannelStatus.Created)
+            {
+                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
+                    $"Channel {channel.Name} was never started; only an Active or Paused channel can be stopped.");
+            }
+            channel.Status = target;
+            channel.UpdatedAt = Now();
+            switch (target)
+            {
+                case ChannelStatus.Active when from == ChannelStatus.Paused:
+                    PublishNotice(channel, "resumed", $"Channel {channel.Name} resumed");
+                    break;
+                case ChannelStatus.Paused:
+                    PublishNotice(channel, "paused", $"Channel {channel.Name} is paused");
+                    break;
+                case ChannelStatus.Stopped:
+                    PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped");
+                    toClose = channel.Subscribers.Clear();
+                    channel.Connections -= toClose.Length;
+                    break;
+            }
+            saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
+            snapshot = channel.Snapshot();
+        }
+        foreach (var subscriber in toClose)
+        {
+            subscriber.Close(1001, "Channel stopped");
+        }
+        LogStatusChanged(channel.Id, target);
+        return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
+    }
+
+    /// <summary>Deletes a channel: its clients get <c>stopped</c> then close 1001; its stored data is dropped.</summary>
+    public async ValueTask<ChannelResult> DeleteAsync(Guid id, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(id, out var channel))
+        {
+            return NotFound(id);
+        }
+        ValueTask saved;
+        IChannelSubscriber[] toClose;
+        ChannelSnapshot snapshot;
+        lock (channel.Gate)
+        {
+            if (channel.Deleted)
+            {
+                return NotFound(id);
+            }
+            channel.Deleted = true;
+            PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped");
+            toClose = channel.Subscribers.Clear();
+            channel.Connections -= toClose.Length;
+            snapshot = channel.Snapshot();
+            saved = _store.DeleteChannelAsync(id, cancellationToken);
+            channel.ReleaseResources();
+            _channels.TryRemove(id, out _);
+        }
+        foreach (var subscriber in toClose)
+        {
+            subscriber.Close(1001, "Channel deleted");
+        }
+        LogDeleted(id);
+        return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
+    }
+
+    /// <summary>
+    /// Publishes a broadcast (SPEC §2): 404 unknown, 409 not Active, 413 content over <c>message_size_limit</c>
+    /// UTF-8 bytes, 429 over <c>rate_limit_per_minute</c>. On a persisting channel the result is returned only
+    /// after the message is committed to the store (a success means durable).
+    /// </summary>
+    public async ValueTask<BroadcastResult> BroadcastAsync(Guid id, BroadcastRequest request, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(id, out var channel))
+        {
+            return new BroadcastResult(ChannelError.NotFound, null, $"Channel {id} does not exist.", "channel_not_found");
+        }
+        var limit = _options.Current.MessageSizeLimit;
+        var size = Encoding.UTF8.GetByteCount(request.Content);
+        if (size > limit)
+        {
+            return new BroadcastResult(ChannelError.TooLarge, null,
+                $"Field 'content' is {size} bytes of UTF-8; message_size_limit allows at most {limit}.", "message_too_large");
+        }
+        var status = channel.Status;
+        if (status != ChannelStatus.Active || channel.Deleted)
+        {
+            return NotActiveBroadcast(channel, status);
+        }
+        if (!RateLimits.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
+        {
+            return new BroadcastResult(ChannelError.RateLimited, null,
+                $"Channel {channel.Name} allows {channel.Settings.RateLimitPerMinute} broadcasts per minute; retry in {retryAfter} s.",
+                "rate_limited", retryAfter);
+        }
+
+        ValueTask stored = ValueTask.CompletedTask;
+        BroadcastAck ack;
+        lock (channel.Gate)
+        {
+            if (channel.Status != ChannelStatus.Active || channel.Deleted)
+            {
+                return NotActiveBroadcast(channel, channel.Status);
+            }
+            var sequence = channel.LastSequence + 1;
+            var now = Now();
+            var writer = EnvelopeWriter.ForCurrentThread();
+            var json = writer.Begin(_encoder, request.Content.Length * 3 / 2 + request.DataJson.Length + 192);
+            EnvelopeWriter.WriteHead(json, "broadcast", request.Content, channel.Id, now);
+            if (request.DataJson.IsEmpty)
+            {
+                json.WriteNull("data"u8);
+            }
+            else
+            {
+                json.WritePropertyName("data"u8);
+                json.WriteRawValue(request.DataJson.Span, skipInputValidation: true);
+            }
+            json.WriteNumber("sequence"u8, sequence);
+            json.WriteEndObject();
+            var frame = writer.Complete(_encoder, sequence, out var payload);
+            stored = Emit(channel, frame, payload, now, isBroadcast: true, cancellationToken, out var recipients);
+            ack = new BroadcastAck(sequence, recipients, now);
+        }
+        if (!await CommitAsync(stored).ConfigureAwait(false))
+        {
+            return new BroadcastResult(ChannelError.Unavailable, null,
+                "The message could not be committed to the store; it was not acknowledged.", "store_unavailable");
+        }
+        return new BroadcastResult(ChannelError.None, ack);
+    }
+
+    /// <summary>
+    /// Assigns the next sequence, stores (persisting channels), remembers for replay and fans out. Caller holds
+    /// the channel lock and gives up its reference to <paramref name="frame"/>.
+    /// </summary>
+    private ValueTask Emit(Channel channel, OutboundMessage frame, ReadOnlyMemory<byte> payload, DateTimeOffset now,
+        bool isBroadcast, CancellationToken cancellationToken, out int recipients)
+    {
+        channel.LastSequence = frame.Sequence;
+        channel.MessagesSent++;
+        var stored = ValueTask.CompletedTask;
+        if (channel.Settings.PersistMessages)
+        {
+            // The store copies the envelope synchronously, so the pooled frame may be released right after.
+            stored = _store.AppendMessageAsync(new StoredMessage(channel.Id, frame.Sequence, now, payload), cancellationToken);
+            channel.Recent.Add(frame);
+        }
+        if (isBroadcast)
+        {
+            channel.LastBroadcasts.Add(frame);
+        }
+        recipients = channel.Subscribers.Publish(frame);
+        frame.Release();
+        return stored;
+    }
+
+    private static BroadcastResult NotActiveBroadcast(Channel channel, ChannelStatus status) =>
+        new(ChannelError.Conflict, null,
+            $"Channel {channel.Name} is {status}; broadcasts are accepted only while it is Active (PUT …/start).", "channel_not_active");
+
+    /// <summary>
+    /// Stored history (SPEC §2, §6): 404 unknown channel, 409 when the channel does not persist messages.
+    /// <c>next_after</c> is the last sequence returned, or <paramref name="after"/> when the page is empty.
+    /// </summary>
+    public async ValueTask<HistoryResult> GetMessagesAsync(Guid id, long after, int limit, CancellationToken cancellationToken)
+    {
+        if (!TryGetLive(id, out var channel))
+        {
+            return new HistoryResult(ChannelError.NotFound, [], after, $"Channel {id} does not exist.", "channel_not_found");
+        }
+        if (!channel.Settings.PersistMessages)
+        {
+            return new HistoryResult(ChannelError.Conflict, [], after,
+                $"Channel {channel.Name} does not persist messages; set settings.persist_messages to true to keep history.",
+                "persistence_disabled");
+        }
+        var messages = await _store.ReadMessagesAsync(id, after, limit, cancellationToken).ConfigureAwait(false);
+        var envelopes = new ReadOnlyMemory<byte>[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
+        {
+            envelopes[i] = messages[i].EnvelopeJson;
+        }
+        var nextAfter = messages.Count > 0 ? messages[^1].Sequence : after;
+        return new HistoryResult(ChannelError.None, envelopes, nextAfter);
+    }
+
+    /// <summary>Applies retention to the store (called periodically by the host).</summary>
+    public ValueTask ApplyRetentionAsync(CancellationToken cancellationToken)
+    {
+        var persistence = _options.Current.Persistence;
+        return _store.ApplyRetentionAsync(_time.GetUtcNow(), persistence.MessageRetentionDays, persistence.MaxMessagesPerChannel, cancellationToken);
+    }
+
+    /// <summary>
+    /// Graceful stop: every subscriber gets close 1001 ("server shutting down"), then the store is flushed.
+    /// </summary>
+    public async ValueTask ShutdownAsync(CancellationToken cancellationToken)
+    {
+        foreach (var channel in _channels.Values)
+        {
+            IChannelSubscriber[] toClose;
+            lock (channel.Gate)
+            {
+                toClose = channel.Subscribers.Clear();
+                channel.Connections -= toClose.Length;
+            }
+            foreach (var subscriber in toClose)
+            {
+                subscriber.Close(1001, "Server shutting down");
+            }
+        }
+        await _store.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            lock (channel.Gate)
+            {
+                channel.ReleaseResources();
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private void PublishNotice(Channel channel, string status, string message)
+    {
+        var frame = BuildNotice(channel.Id, status, message);
+        channel.Subscribers.Publish(frame);
+        frame.Release();
+    }
+
+    private OutboundMessage BuildNotice(Guid channelId, string status, string message)
+    {
+        var writer = EnvelopeWriter.ForCurrentThread();
+        var json = writer.Begin(_encoder, message.Length * 3 + 160);
+        EnvelopeWriter.WriteHead(json, status, message, channelId, Now());
+        json.WriteNull("data"u8);
+        json.WriteEndObject();
+        return writer.Complete(_encoder, 0);
+    }
+
+    private bool TryGetLive(Guid id, out Channel channel) => _channels.TryGetValue(id, out channel!) && !channel.Deleted;
+
+    private static ChannelResult NotFound(Guid id) =>
+        ChannelResult.Fail(ChannelError.NotFound, "channel_not_found", $"Channel {id} does not exist.");
+
+    private static ChannelResult StoreFailed() =>
+        ChannelResult.Fail(ChannelError.Unavailable, "store_unavailable", "The change could not be committed to the store.");
+
+    private async ValueTask<bool> CommitAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogCommitFailed(ex);
+            return false;
+        }
+    }
+
+    private DateTimeOffset Now() => Rfc3339.Truncate(_time.GetUtcNow());
+
+    private static string NewEpoch() => Guid.NewGuid().ToString("N")[..16];
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Recovered {Count} channel(s) from the store")]
+    private partial void LogRecovered(int count);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Store recovery: {Warning}")]
+    private partial void LogRecoveryWarning(string warning);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Channel {ChannelId} created: {Name}")]
+    private partial void LogCreated(Guid channelId, string name);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Channel {ChannelId} is now {Status}")]
+    private partial void LogStatusChanged(Guid channelId, ChannelStatus status);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "Channel {ChannelId} deleted")]
+    private partial void LogDeleted(Guid channelId);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "Store commit failed")]
+    private partial void LogCommitFailed(Exception exception);
+}

@@ -1,0 +1,324 @@
+using System.Text;
+using System.Text.Json;
+
+namespace EmitHub.Core.Channels;
+
+/// <summary>Optional settings of a create or patch body; null means "not given".</summary>
+public sealed record ChannelSettingsPatch(
+    int? MaxConnections = null,
+    bool? AllowClientMessages = null,
+    bool? PersistMessages = null,
+    int? RateLimitPerMinute = null,
+    int? ReplayLast = null)
+{
+    /// <summary>Applies the given keys over <paramref name="current"/>.</summary>
+    public ChannelSettings ApplyTo(ChannelSettings current) => new(
+        MaxConnections ?? current.MaxConnections,
+        AllowClientMessages ?? current.AllowClientMessages,
+        PersistMessages ?? current.PersistMessages,
+        RateLimitPerMinute ?? current.RateLimitPerMinute,
+        ReplayLast ?? current.ReplayLast);
+}
+
+/// <summary><c>POST /channels</c> body.</summary>
+public sealed record ChannelCreateRequest(string Name, string? Description, ChannelSettingsPatch Settings);
+
+/// <summary><c>PATCH /channels/{id}</c> body: only fields present change (<see cref="HasDescription"/> distinguishes
+/// an explicit <c>null</c> from an absent description).</summary>
+public sealed record ChannelPatchRequest(string? Name, bool HasDescription, string? Description, ChannelSettingsPatch Settings);
+
+/// <summary><c>POST /channels/{id}/broadcast</c> body. <see cref="DataJson"/> holds the raw JSON of <c>data</c>
+/// (empty when absent or null).</summary>
+public sealed record BroadcastRequest(string Content, string MessageType, ReadOnlyMemory<byte> DataJson);
+
+/// <summary>
+/// Parses and validates the REST JSON bodies (SPEC §2, §4, §6): nesting deeper than 64, duplicate member names,
+/// wrong types, fractions and out-of-range numbers are refused with a sentence naming the field and what is
+/// allowed. Unknown fields are ignored.
+/// </summary>
+public static class ChannelRequests
+{
+    /// <summary>Longest channel name in characters.</summary>
+    public const int MaxNameLength = 200;
+    /// <summary>Longest description in characters.</summary>
+    public const int MaxDescriptionLength = 2000;
+    /// <summary>Upper bound of <c>max_connections</c>.</summary>
+    public const int MaxConnectionsLimit = 1_000_000;
+    /// <summary>Upper bound of <c>rate_limit_per_minute</c>.</summary>
+    public const int MaxRateLimit = 1_000_000;
+    /// <summary>Upper bound of <c>replay_last</c>.</summary>
+    public const int MaxReplayLast = 100;
+
+    private static readonly JsonDocumentOptions s_documentOptions = new()
+    {
+        MaxDepth = 64,
+        AllowDuplicateProperties = false,
+        AllowTrailingCommas = false,
+        CommentHandling = JsonCommentHandling.Disallow,
+    };
+
+    /// <summary>Parses a create body. Returns false with a sentence in <paramref name="error"/> when invalid.</summary>
+    public static bool TryParseCreate(ReadOnlySpan<byte> json, out ChannelCreateRequest? request, out string? error)
+    {
+        request = null;
+        if (!TryParseObject(json, out var document, out error))
+        {
+            return false;
+        }
+        using (document)
+        {
+            var root = document!.RootElement;
+            if (!root.TryGetProperty("name", out var nameElement) || nameElement.ValueKind == JsonValueKind.Null)
+            {
+                error = "Field 'name' is required: a string of 1 to 200 characters.";
+                return false;
+            }
+            if (!TryReadName(nameElement, out var name, out error) ||
+                !TryReadDescription(root, out _, out var description, out error) ||
+                !TryReadSettings(root, out var settings, out error))
+            {
+                return false;
+            }
+            request = new ChannelCreateRequest(name!, description, settings!);
+            return true;
+        }
+    }
+
+    /// <summary>Parses a patch body. Returns false with a sentence in <paramref name="error"/> when invalid.</summary>
+    public static bool TryParsePatch(ReadOnlySpan<byte> json, out ChannelPatchRequest? request, out string? error)
+    {
+        request = null;
+        if (!TryParseObject(json, out var document, out error))
+        {
+            return false;
+        }
+        using (document)
+        {
+            var root = document!.RootElement;
+            string? name = null;
+            if (root.TryGetProperty("name", out var nameElement) && !TryReadName(nameElement, out name, out error))
+            {
+                return false;
+            }
+            if (!TryReadDescription(root, out var hasDescription, out var description, out error) ||
+                !TryReadSettings(root, out var settings, out error))
+            {
+                return false;
+            }
+            request = new ChannelPatchRequest(name, hasDescription, description, settings!);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Parses a broadcast body: <c>content</c> (string, required), <c>message_type</c> (string, default
+    /// <c>"Broadcast"</c>), <c>data</c> (any JSON, optional).
+    /// </summary>
+    public static bool TryParseBroadcast(ReadOnlySpan<byte> json, out BroadcastRequest? request, out string? error)
+    {
+        request = null;
+        if (!TryParseObject(json, out var document, out error))
+        {
+            return false;
+        }
+        using (document)
+        {
+            var root = document!.RootElement;
+            if (!root.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+            {
+                error = "Field 'content' is required and must be a string.";
+                return false;
+            }
+            var messageType = "Broadcast";
+            if (root.TryGetProperty("message_type", out var type) && type.ValueKind != JsonValueKind.Null)
+            {
+                if (type.ValueKind != JsonValueKind.String)
+                {
+                    error = "Field 'message_type' must be a string.";
+                    return false;
+                }
+                messageType = type.GetString()!;
+            }
+            ReadOnlyMemory<byte> data = default;
+            if (root.TryGetProperty("data", out var dataElement) && dataElement.ValueKind != JsonValueKind.Null)
+            {
+                data = Encoding.UTF8.GetBytes(dataElement.GetRawText());
+            }
+            request = new BroadcastRequest(content.GetString()!, messageType, data);
+            return true;
+        }
+    }
+
+    private static bool TryParseObject(ReadOnlySpan<byte> json, out JsonDocument? document, out string? error)
+    {
+        document = null;
+        error = null;
+        try
+        {
+            // JsonDocument refuses trailing content, so one body is exactly one JSON value.
+            document = JsonDocument.Parse(json.ToArray(), s_documentOptions);
+        }
+        catch (JsonException ex)
+        {
+            document?.Dispose();
+            document = null;
+            error = DescribeJsonError(ex);
+            return false;
+        }
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            document = null;
+            error = "Request body must be a JSON object.";
+            return false;
+        }
+        return true;
+    }
+
+    private static string DescribeJsonError(JsonException ex)
+    {
+        var message = ex.Message;
+        if (message.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase))
+        {
+            return "Request body is nested deeper than 64 levels.";
+        }
+        if (message.Contains("duplicate", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"Request body repeats a member name; each member may appear once ({Trim(message)}).";
+        }
+        return $"Request body is not valid JSON ({Trim(message)}).";
+    }
+
+    private static string Trim(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        var text = cut > 0 ? message[..cut] : message;
+        return text.TrimEnd('.');
+    }
+
+    private static bool TryReadName(JsonElement element, out string? name, out string? error)
+    {
+        name = null;
+        error = null;
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            error = "Field 'name' must be a string of 1 to 200 characters.";
+            return false;
+        }
+        var value = element.GetString()!;
+        var length = CountCharacters(value);
+        if (length == 0 || string.IsNullOrWhiteSpace(value))
+        {
+            error = "Field 'name' must not be empty: give 1 to 200 characters.";
+            return false;
+        }
+        if (length > MaxNameLength)
+        {
+            error = $"Field 'name' has {length} characters; at most 200 are allowed.";
+            return false;
+        }
+        name = value;
+        return true;
+    }
+
+    private static bool TryReadDescription(JsonElement root, out bool present, out string? description, out string? error)
+    {
+        description = null;
+        error = null;
+        present = root.TryGetProperty("description", out var element);
+        if (!present || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            error = "Field 'description' must be a string (at most 2000 characters) or null.";
+            return false;
+        }
+        var value = element.GetString()!;
+        var length = CountCharacters(value);
+        if (length > MaxDescriptionLength)
+        {
+            error = $"Field 'description' has {length} characters; at most 2000 are allowed.";
+            return false;
+        }
+        description = value;
+        return true;
+    }
+
+    private static bool TryReadSettings(JsonElement root, out ChannelSettingsPatch? settings, out string? error)
+    {
+        settings = new ChannelSettingsPatch();
+        error = null;
+        if (!root.TryGetProperty("settings", out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            error = "Field 'settings' must be an object.";
+            return false;
+        }
+        if (!TryReadInt(element, "max_connections", 1, MaxConnectionsLimit, out var maxConnections, out error) ||
+            !TryReadBool(element, "allow_client_messages", out var allowClient, out error) ||
+            !TryReadBool(element, "persist_messages", out var persist, out error) ||
+            !TryReadInt(element, "rate_limit_per_minute", 0, MaxRateLimit, out var rate, out error) ||
+            !TryReadInt(element, "replay_last", 0, MaxReplayLast, out var replay, out error))
+        {
+            settings = null;
+            return false;
+        }
+        settings = new ChannelSettingsPatch(maxConnections, allowClient, persist, rate, replay);
+        return true;
+    }
+
+    private static bool TryReadInt(JsonElement parent, string name, int min, int max, out int? value, out string? error)
+    {
+        value = null;
+        error = null;
+        if (!parent.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var number) || number < min || number > max)
+        {
+            error = $"Field 'settings.{name}' must be a whole number from {min} to {max}; got {Describe(element)}.";
+            return false;
+        }
+        value = (int)number;
+        return true;
+    }
+
+    private static bool TryReadBool(JsonElement parent, string name, out bool? value, out string? error)
+    {
+        value = null;
+        error = null;
+        if (!parent.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+        if (element.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            error = $"Field 'settings.{name}' must be true or false; got {Describe(element)}.";
+            return false;
+        }
+        value = element.GetBoolean();
+        return true;
+    }
+
+    private static string Describe(JsonElement element)
+    {
+        var raw = element.GetRawText();
+        return raw.Length > 40 ? raw[..40] + "…" : raw;
+    }
+
+    private static int CountCharacters(string value)
+    {
+        var count = 0;
+        foreach (var _ in value.EnumerateRunes())
+        {
+            count++;
+        }
+        return count;
+    }
+}
