@@ -33,7 +33,8 @@ public enum EnqueueResult : byte
 /// <code>
 /// while (await queue.WaitAsync())
 /// {
-///     queue.Drain(segments);          // everything queued, in order
+///     pendingPong.TryWritePong(output);      // control frames outside the queue, if any
+///     queue.Drain(segments);                 // everything queued, in order
 ///     await transport.SendAsync(segments);   // one gathered send
 ///     queue.ReleaseSent();
 /// }
@@ -55,6 +56,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     private bool _overLimit;
     private bool _disposed;
     private bool _waiterArmed;
+    private bool _wakeRequested;
 
     // Consumer side: the batch handed to the last Drain, released by ReleaseSent. Only the consumer touches it
     // (the swap with _queued happens under _lock).
@@ -170,7 +172,33 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     }
 
     /// <summary>
-    /// Waits until there is something to drain (true) or the queue is completed and empty (false). One waiter at a
+    /// Wakes the send loop without queuing a message, so it writes something that lives outside the queue: the pong
+    /// for the latest ping (<c>PendingPong</c>) or a keepalive ping. <see cref="WaitAsync"/> then returns true even
+    /// if <see cref="Drain"/> finds nothing. Coalesces: many wakes before the loop runs cost one wake-up. Never blocks.
+    /// </summary>
+    public void Wake()
+    {
+        bool wake;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                return;
+            }
+            wake = DisarmWaiter();
+            if (!wake)
+            {
+                _wakeRequested = true;
+            }
+        }
+        if (wake)
+        {
+            _signal.SetResult(true);
+        }
+    }
+
+    /// <summary>
+    /// Waits until there is something to drain or a <see cref="Wake"/> (true) or the queue is completed and empty (false). One waiter at a
     /// time (the send loop); completes synchronously when messages are already queued. Call <see cref="ReleaseSent"/>
     /// for the previous batch first.
     /// </summary>
@@ -182,8 +210,9 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             {
                 throw new InvalidOperationException("Only the send loop may wait on an OutboundQueue, one wait at a time.");
             }
-            if (_queuedCount > 0)
+            if (_queuedCount > 0 || _wakeRequested)
             {
+                _wakeRequested = false;
                 return new ValueTask<bool>(true);
             }
             if (_completed || _disposed)

@@ -147,6 +147,25 @@ public class OutboundQueueTests
     }
 
     [Fact]
+    public async Task Wake_resumes_the_send_loop_without_a_message_and_coalesces()
+    {
+        var queue = new OutboundQueue(1 << 20);
+        var wait = queue.WaitAsync();
+        Assert.False(wait.IsCompleted);
+        queue.Wake();
+        queue.Wake();
+        Assert.True(await wait);
+        Assert.Equal(0, queue.Drain([]));
+
+        // A wake while the loop is busy is remembered once.
+        queue.Wake();
+        queue.Wake();
+        Assert.True(await queue.WaitAsync());
+        Assert.False(queue.WaitAsync().IsCompleted);
+        queue.Dispose();
+    }
+
+    [Fact]
     public async Task Completed_queue_still_drains_what_was_queued_before_reporting_the_end()
     {
         var queue = new OutboundQueue(1 << 20);
