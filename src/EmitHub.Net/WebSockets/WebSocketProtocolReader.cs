@@ -99,8 +99,7 @@ public sealed class WebSocketProtocolReader : IDisposable
                 continue; // frame done, message not final: next header
             }
 
-            var reader = new SequenceReader<byte>(buffer);
-            if (!FrameHeader.TryReadFrameHeader(ref reader, out var header, out var headerError))
+            if (!TryParseHeader(buffer, out var header, out var headerError))
             {
                 if (headerError != WebSocketProtocolError.None)
                 {
@@ -120,16 +119,17 @@ public sealed class WebSocketProtocolReader : IDisposable
             if (header.IsControl)
             {
                 // Control payloads are at most 125 bytes: wait until the whole frame is here, consuming nothing before.
-                if (reader.Remaining < header.PayloadLength)
+                var frameLength = header.HeaderLength + header.PayloadLength;
+                if (buffer.Length < frameLength)
                 {
                     return false;
                 }
-                readEvent = ReadControlFrame(header, ref reader);
-                buffer = buffer.Slice(reader.Position);
+                readEvent = ReadControlFrame(header, buffer.Slice(header.HeaderLength, header.PayloadLength));
+                buffer = buffer.Slice(frameLength);
                 return true;
             }
 
-            buffer = buffer.Slice(reader.Position);
+            buffer = buffer.Slice(header.HeaderLength);
             StartDataFrame(header);
             if (!_inPayload && _frameFin)
             {
@@ -145,6 +145,20 @@ public sealed class WebSocketProtocolReader : IDisposable
         ReturnDelivered();
         ReturnMessage();
         _finished = true;
+    }
+
+    // Parses from the first segment when the whole header can be there; copies at most 14 bytes otherwise.
+    private static bool TryParseHeader(in ReadOnlySequence<byte> buffer, out FrameHeader header, out WebSocketProtocolError error)
+    {
+        var first = buffer.FirstSpan;
+        if (first.Length >= FrameHeader.MaxLength || buffer.IsSingleSegment)
+        {
+            return FrameHeader.TryParse(first, out header, out error);
+        }
+        Span<byte> bytes = stackalloc byte[FrameHeader.MaxLength];
+        var available = (int)Math.Min(buffer.Length, FrameHeader.MaxLength);
+        buffer.Slice(0, available).CopyTo(bytes);
+        return FrameHeader.TryParse(bytes[..available], out header, out error);
     }
 
     private WebSocketProtocolError CheckHeader(in FrameHeader header)
@@ -248,9 +262,21 @@ public sealed class WebSocketProtocolReader : IDisposable
             return false;
         }
 
-        var take = (int)Math.Min(_frameRemaining, buffer.Length);
-        var destination = _message.AsSpan(_messageLength, take);
-        buffer.Slice(0, take).CopyTo(destination);
+        var first = buffer.FirstSpan;
+        int take;
+        Span<byte> destination;
+        if (first.Length >= _frameRemaining || buffer.IsSingleSegment)
+        {
+            take = (int)Math.Min(_frameRemaining, first.Length);
+            destination = _message.AsSpan(_messageLength, take);
+            first[..take].CopyTo(destination);
+        }
+        else
+        {
+            take = (int)Math.Min(_frameRemaining, buffer.Length);
+            destination = _message.AsSpan(_messageLength, take);
+            buffer.Slice(0, take).CopyTo(destination);
+        }
         buffer = buffer.Slice(take);
 
         if (_frameMaskingKey != 0)
@@ -301,13 +327,12 @@ public sealed class WebSocketProtocolReader : IDisposable
         return new WebSocketReadEvent(WebSocketEventKind.Text, payload, 0, WebSocketProtocolError.None);
     }
 
-    private WebSocketReadEvent ReadControlFrame(in FrameHeader header, ref SequenceReader<byte> reader)
+    private WebSocketReadEvent ReadControlFrame(in FrameHeader header, in ReadOnlySequence<byte> source)
     {
         var length = (int)header.PayloadLength;
         _control ??= new byte[MaxControlPayload];
         var payload = _control.AsSpan(0, length);
-        reader.TryCopyTo(payload);
-        reader.Advance(length);
+        source.CopyTo(payload);
         if (header.Masked)
         {
             WebSocketMasking.Apply(payload, header.MaskingKey, 0);
