@@ -310,6 +310,36 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     }
 
     /// <summary>
+    /// Completes the queue and releases the messages queued but not yet drained (the in-flight batch stays with the
+    /// send loop until <see cref="ReleaseSent"/>). For a slow consumer: nothing more is worth sending before the close
+    /// frame. Returns how many messages were dropped. Safe from any thread.
+    /// </summary>
+    public int DiscardQueued()
+    {
+        bool wake;
+        int dropped;
+        lock (_lock)
+        {
+            _completed = true;
+            wake = DisarmWaiter();
+            dropped = _queuedCount;
+            for (var i = 0; i < dropped; i++)
+            {
+                var message = _queued[i]!;
+                _queued[i] = null;
+                _pendingBytes -= message.Length;
+                message.Release();
+            }
+            _queuedCount = 0;
+        }
+        if (wake)
+        {
+            _signal.SetResult(false);
+        }
+        return dropped;
+    }
+
+    /// <summary>
     /// Completes the queue and releases every message still held (queued and in flight). Call from the connection
     /// once its send loop has ended (not concurrently with a send in progress). Idempotent.
     /// </summary>

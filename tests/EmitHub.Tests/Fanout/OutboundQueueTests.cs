@@ -201,6 +201,27 @@ public class OutboundQueueTests
     }
 
     [Fact]
+    public void Discard_queued_releases_what_was_not_drained_and_keeps_the_in_flight_batch()
+    {
+        var queue = new OutboundQueue(1 << 20);
+        var inFlight = Message(5);
+        var queued = Message(7);
+        queue.TryEnqueue(inFlight);
+        queue.Drain([]);
+        queue.TryEnqueue(queued);
+        Assert.Equal(1, queue.DiscardQueued());
+        Assert.Equal(1, queued.RefCount);
+        Assert.Equal(2, inFlight.RefCount);
+        Assert.Equal(5, queue.PendingBytes);
+        Assert.Equal(EnqueueResult.Closed, queue.TryEnqueue(queued));
+        queue.ReleaseSent();
+        Assert.Equal(1, inFlight.RefCount);
+        queue.Dispose();
+        inFlight.Release();
+        queued.Release();
+    }
+
+    [Fact]
     public void Dispose_releases_queued_and_in_flight_messages_once()
     {
         var queue = new OutboundQueue(1 << 20);

@@ -8,19 +8,15 @@ namespace EmitHub.Tests.WebSockets;
 
 /// <summary>
 /// The pieces wired the way the connection loop will wire them, over in-memory pipes (no sockets): a read loop
-/// feeding <see cref="WebSocketProtocolReader"/>, a send loop draining an <see cref="OutboundQueue"/> plus the
-/// <see cref="PendingPong"/>, echo of text messages through <see cref="FrameBuilder"/>, and the closing handshake.
+/// feeding <see cref="WebSocketProtocolReader"/>, a send loop draining a <see cref="WebSocketOutbox"/>, echo of text messages through <see cref="FrameBuilder"/>, and the closing handshake.
 /// </summary>
 public class WebSocketPipeLoopTests
 {
     private sealed class EchoConnection
     {
         private readonly WebSocketProtocolReader _reader = new(new WebSocketReaderLimits(1 << 20, 1 << 20));
-        private readonly OutboundQueue _queue = new(1 << 20);
-        private readonly PendingPong _pong = new();
+        private readonly WebSocketOutbox _outbox = new(Guid.NewGuid(), 1 << 20);
         private readonly FrameBuilder _builder = new(WebSocketFrameEncoder.Instance);
-        private ushort _closeCode;
-        private byte[] _closeReason = [];
 
         public async Task RunAsync(PipeReader input, PipeWriter output)
         {
@@ -29,7 +25,7 @@ public class WebSocketPipeLoopTests
             await send;
             _reader.Dispose();
             _builder.Dispose();
-            _queue.Dispose();
+            _outbox.Dispose();
         }
 
         private async Task ReadLoopAsync(PipeReader input)
@@ -47,21 +43,18 @@ public class WebSocketPipeLoopTests
                             ev.Payload.Span.CopyTo(_builder.GetSpan(ev.Payload.Length));
                             _builder.Advance(ev.Payload.Length);
                             var message = _builder.Build();
-                            _queue.TryEnqueue(message);
+                            _outbox.TryEnqueue(message);
                             message.Release();
                             break;
                         case WebSocketEventKind.Ping:
-                            if (_pong.OnPing(ev.Payload.Span))
-                            {
-                                _queue.Wake();
-                            }
+                            _outbox.OnPing(ev.Payload.Span);
                             break;
                         case WebSocketEventKind.Close:
-                            (_closeCode, _closeReason) = (ev.CloseCode, ev.Payload.ToArray());
+                            _outbox.Close(ev.CloseCode, ev.GetCloseReason()); // echo the peer's code
                             done = true;
                             break;
                         case WebSocketEventKind.ProtocolError:
-                            (_closeCode, _closeReason) = (ev.CloseCode, Encoding.UTF8.GetBytes(ev.ErrorReason));
+                            _outbox.Close(ev.CloseCode, ev.ErrorReason);
                             done = true;
                             break;
                     }
@@ -69,7 +62,7 @@ public class WebSocketPipeLoopTests
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (done || result.IsCompleted)
                 {
-                    _queue.Complete();
+                    _outbox.Close(WebSocketCloseCodes.GoingAway, "");
                     await input.CompleteAsync();
                     return;
                 }
@@ -79,19 +72,19 @@ public class WebSocketPipeLoopTests
         private async Task SendLoopAsync(PipeWriter output)
         {
             var segments = new List<ReadOnlyMemory<byte>>();
-            while (await _queue.WaitAsync())
+            while (await _outbox.WaitAsync())
             {
-                _pong.TryWritePong(output);
-                _queue.Drain(segments);
+                _outbox.WriteControlFrames(output);
+                _outbox.Drain(segments);
                 foreach (var segment in segments)
                 {
                     output.Write(segment.Span);
                 }
                 await output.FlushAsync();
-                _queue.ReleaseSent();
+                _outbox.ReleaseSent();
             }
-            _pong.TryWritePong(output);
-            WebSocketFrameEncoder.WriteCloseUtf8(output, _closeCode, _closeReason);
+            _outbox.WriteControlFrames(output);
+            Assert.True(_outbox.TryWriteCloseFrame(output));
             await output.FlushAsync();
             await output.CompleteAsync();
         }
