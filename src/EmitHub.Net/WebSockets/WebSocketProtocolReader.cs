@@ -22,7 +22,7 @@ namespace EmitHub.Net.WebSockets;
 public sealed class WebSocketProtocolReader : IDisposable
 {
     private const int MaxControlPayload = 125;
-    private const int MinFragmentedBufferSize = 4096;
+    private const int MinMessageBufferSize = 4096;
 
     private readonly WebSocketReaderLimits _limits;
     private readonly ArrayPool<byte> _pool;
@@ -244,12 +244,6 @@ public sealed class WebSocketProtocolReader : IDisposable
         _frameKeyOffset = 0;
         _messageOpen = !header.Fin;
         _inPayload = _frameRemaining > 0;
-
-        if (_frameRemaining > 0)
-        {
-            // Fits in int: checked against MaxMessageSize, and buffers are arrays.
-            EnsureMessageCapacity(_messageLength + (int)_frameRemaining, header.Fin && header.Opcode == WebSocketOpcode.Text);
-        }
     }
 
     // Returns false when the buffer ran out mid-payload; true with an event (message complete or error) or with
@@ -263,18 +257,22 @@ public sealed class WebSocketProtocolReader : IDisposable
         }
 
         var first = buffer.FirstSpan;
-        int take;
-        Span<byte> destination;
-        if (first.Length >= _frameRemaining || buffer.IsSingleSegment)
+        var fromFirst = first.Length >= _frameRemaining || buffer.IsSingleSegment;
+        var take = (int)Math.Min(_frameRemaining, fromFirst ? first.Length : buffer.Length);
+
+        // The buffer grows with the bytes that actually arrived (up to what the header announced), so a peer that
+        // announces a large frame and then dribbles costs memory for what it sent, not for what it promised.
+        // Sizes fit in int: they were checked against MaxMessageSize, which is capped at Array.MaxLength.
+        var bound = _frameFin ? _messageLength + _frameRemaining : _limits.MaxMessageSize;
+        EnsureMessageCapacity(_messageLength + take, (int)bound);
+
+        var destination = _message.AsSpan(_messageLength, take);
+        if (fromFirst)
         {
-            take = (int)Math.Min(_frameRemaining, first.Length);
-            destination = _message.AsSpan(_messageLength, take);
             first[..take].CopyTo(destination);
         }
         else
         {
-            take = (int)Math.Min(_frameRemaining, buffer.Length);
-            destination = _message.AsSpan(_messageLength, take);
             buffer.Slice(0, take).CopyTo(destination);
         }
         buffer = buffer.Slice(take);
@@ -391,7 +389,9 @@ public sealed class WebSocketProtocolReader : IDisposable
         ReturnMessage();
     }
 
-    private void EnsureMessageCapacity(int required, bool exact)
+    // Makes room for `required` bytes; grows by doubling (at least MinMessageBufferSize) but never past `bound`,
+    // the most this message can still need, so a single frame whose payload is all here gets an exact buffer.
+    private void EnsureMessageCapacity(int required, int bound)
     {
         var current = _message;
         if (current is not null && current.Length >= required)
@@ -399,15 +399,8 @@ public sealed class WebSocketProtocolReader : IDisposable
             return;
         }
 
-        // A single-frame message gets exactly what its header announced; a fragmented one grows by doubling up to
-        // the limit, so a message in many small fragments costs O(log n) copies.
-        var size = required;
-        if (!exact)
-        {
-            var doubled = Math.Max((long)(current?.Length ?? 0) * 2, MinFragmentedBufferSize);
-            size = (int)Math.Min(Math.Max(doubled, required), Math.Max(required, _limits.MaxMessageSize));
-        }
-
+        var doubled = Math.Max((long)(current?.Length ?? 0) * 2, MinMessageBufferSize);
+        var size = (int)Math.Max(required, Math.Min(doubled, bound));
         var next = _pool.Rent(size);
         if (current is not null)
         {

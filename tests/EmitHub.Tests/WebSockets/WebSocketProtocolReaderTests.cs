@@ -196,6 +196,29 @@ public class WebSocketProtocolReaderTests
         Assert.Equal(pool.Rented, pool.Returned);
     }
 
+    [Fact]
+    public void Announced_but_unsent_payload_does_not_reserve_memory()
+    {
+        var pool = new TrackingPool();
+        using var reader = new WebSocketProtocolReader(ReaderDriver.DefaultLimits, pool);
+        // FIN=1 TEXT MASK=1 len=1,000,000 (64-bit) key=0, followed by only 10 payload bytes.
+        byte[] bytes = [0x81, 0xFF, 0, 0, 0, 0, 0, 0x0F, 0x42, 0x40, 0, 0, 0, 0, .. "0123456789"u8];
+        var buffer = new ReadOnlySequence<byte>(bytes);
+        Assert.False(reader.TryRead(ref buffer, out _));
+        Assert.InRange(pool.LargestRent, 10, 4096);
+    }
+
+    [Fact]
+    public void A_single_frame_whose_payload_is_all_here_gets_an_exact_buffer()
+    {
+        var pool = new TrackingPool();
+        using var reader = new WebSocketProtocolReader(ReaderDriver.DefaultLimits, pool);
+        var buffer = new ReadOnlySequence<byte>(ClientFrame.Text(new string('e', 10_000)));
+        Assert.True(reader.TryRead(ref buffer, out var ev));
+        Assert.Equal(10_000, ev.Payload.Length);
+        Assert.Equal(10_000, pool.LargestRent);
+    }
+
     /// <summary>A pool that fails on a double return and counts rents and returns (STYLE "pooling is checked by tests").</summary>
     private sealed class TrackingPool : ArrayPool<byte>
     {
@@ -205,11 +228,14 @@ public class WebSocketProtocolReaderTests
 
         public int Returned { get; private set; }
 
+        public int LargestRent { get; private set; }
+
         public override byte[] Rent(int minimumLength)
         {
             var array = new byte[minimumLength];
             _out.Add(array);
             Rented++;
+            LargestRent = Math.Max(LargestRent, minimumLength);
             return array;
         }
 
