@@ -33,7 +33,8 @@ public enum EnqueueResult : byte
 /// <code>
 /// while (await queue.WaitAsync())
 /// {
-///     queue.Drain(segments);          // everything queued, in order
+///     pendingPong.TryWritePong(output);      // control frames outside the queue, if any
+///     queue.Drain(segments);                 // everything queued, in order
 ///     await transport.SendAsync(segments);   // one gathered send
 ///     queue.ReleaseSent();
 /// }
@@ -171,7 +172,33 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     }
 
     /// <summary>
-    /// Waits until there is something to drain (true) or the queue is completed and empty (false). One waiter at a
+    /// Wakes the send loop without queuing a message, so it writes something that lives outside the queue: the pong
+    /// for the latest ping (<c>PendingPong</c>) or a keepalive ping. <see cref="WaitAsync"/> then returns true even
+    /// if <see cref="Drain"/> finds nothing. Coalesces: many wakes before the loop runs cost one wake-up. Never blocks.
+    /// </summary>
+    public void Wake()
+    {
+        bool wake;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                return;
+            }
+            wake = DisarmWaiter();
+            if (!wake)
+            {
+                _wakeRequested = true;
+            }
+        }
+        if (wake)
+        {
+            _signal.SetResult(true);
+        }
+    }
+
+    /// <summary>
+    /// Waits until there is something to drain or a <see cref="Wake"/> (true) or the queue is completed and empty (false). One waiter at a
     /// time (the send loop); completes synchronously when messages are already queued. Call <see cref="ReleaseSent"/>
     /// for the previous batch first.
     /// </summary>
@@ -305,6 +332,36 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
         {
             _signal.SetResult(hasItems);
         }
+    }
+
+    /// <summary>
+    /// Completes the queue and releases the messages queued but not yet drained (the in-flight batch stays with the
+    /// send loop until <see cref="ReleaseSent"/>). For a slow consumer: nothing more is worth sending before the close
+    /// frame. Returns how many messages were dropped. Safe from any thread.
+    /// </summary>
+    public int DiscardQueued()
+    {
+        bool wake;
+        int dropped;
+        lock (_lock)
+        {
+            _completed = true;
+            wake = DisarmWaiter();
+            dropped = _queuedCount;
+            for (var i = 0; i < dropped; i++)
+            {
+                var message = _queued[i]!;
+                _queued[i] = null;
+                _pendingBytes -= message.Length;
+                message.Release();
+            }
+            _queuedCount = 0;
+        }
+        if (wake)
+        {
+            _signal.SetResult(false);
+        }
+        return dropped;
     }
 
     /// <summary>

@@ -58,34 +58,58 @@ public readonly struct FrameHeader
     /// </summary>
     public static bool TryReadFrameHeader(ref SequenceReader<byte> reader, out FrameHeader header, out WebSocketProtocolError error)
     {
+        var unread = reader.UnreadSpan;
+        if (unread.Length >= MaxLength)
+        {
+            if (!TryParse(unread, out header, out error))
+            {
+                return false;
+            }
+            reader.Advance(header.HeaderLength);
+            return true;
+        }
+
+        // The header straddles segments (or the data ends): parse a copy of what is there, at most 14 bytes.
+        Span<byte> bytes = stackalloc byte[MaxLength];
+        var available = (int)Math.Min(reader.Remaining, MaxLength);
+        reader.TryCopyTo(bytes[..available]);
+        if (!TryParse(bytes[..available], out header, out error))
+        {
+            return false;
+        }
+        reader.Advance(header.HeaderLength);
+        return true;
+    }
+
+    /// <summary>
+    /// Parses one frame header from the start of <paramref name="source"/>; <see cref="HeaderLength"/> tells how many
+    /// bytes it took. Same results as <see cref="TryReadFrameHeader"/>: false with
+    /// <see cref="WebSocketProtocolError.None"/> when <paramref name="source"/> holds only part of a header.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> source, out FrameHeader header, out WebSocketProtocolError error)
+    {
         header = default;
         error = WebSocketProtocolError.None;
-
-        Span<byte> bytes = stackalloc byte[MaxLength];
-        if (!reader.TryCopyTo(bytes[..2]))
+        if (source.Length < 2)
         {
             return false;
         }
 
-        var b0 = bytes[0];
-        var b1 = bytes[1];
+        var b0 = source[0];
+        var b1 = source[1];
         var masked = (b1 & 0x80) != 0;
         var length7 = b1 & 0x7F;
         var lengthBytes = length7 switch { 126 => 2, 127 => 8, _ => 0 };
         var headerLength = 2 + lengthBytes + (masked ? 4 : 0);
-
-        if (reader.Remaining < headerLength)
+        if (source.Length < headerLength)
         {
             return false;
         }
 
-        var headerBytes = bytes[..headerLength];
-        reader.TryCopyTo(headerBytes);
-
         long payloadLength = lengthBytes switch
         {
-            2 => BinaryPrimitives.ReadUInt16BigEndian(headerBytes[2..]),
-            8 => (long)BinaryPrimitives.ReadUInt64BigEndian(headerBytes[2..]),
+            2 => BinaryPrimitives.ReadUInt16BigEndian(source[2..]),
+            8 => (long)BinaryPrimitives.ReadUInt64BigEndian(source[2..]),
             _ => length7,
         };
         if (payloadLength < 0)
@@ -95,16 +119,14 @@ public readonly struct FrameHeader
             return false;
         }
 
-        var maskingKey = masked ? BinaryPrimitives.ReadUInt32LittleEndian(headerBytes[(2 + lengthBytes)..]) : 0u;
         header = new FrameHeader(
             fin: (b0 & 0x80) != 0,
             rsv: (byte)((b0 >> 4) & 0x7),
             opcode: (WebSocketOpcode)(b0 & 0x0F),
             masked: masked,
             payloadLength: payloadLength,
-            maskingKey: maskingKey,
+            maskingKey: masked ? BinaryPrimitives.ReadUInt32LittleEndian(source[(2 + lengthBytes)..]) : 0u,
             headerLength: headerLength);
-        reader.Advance(headerLength);
         return true;
     }
 }

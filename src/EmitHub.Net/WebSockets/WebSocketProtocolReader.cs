@@ -22,7 +22,7 @@ namespace EmitHub.Net.WebSockets;
 public sealed class WebSocketProtocolReader : IDisposable
 {
     private const int MaxControlPayload = 125;
-    private const int MinFragmentedBufferSize = 4096;
+    private const int MinMessageBufferSize = 4096;
 
     private readonly WebSocketReaderLimits _limits;
     private readonly ArrayPool<byte> _pool;
@@ -99,8 +99,7 @@ public sealed class WebSocketProtocolReader : IDisposable
                 continue; // frame done, message not final: next header
             }
 
-            var reader = new SequenceReader<byte>(buffer);
-            if (!FrameHeader.TryReadFrameHeader(ref reader, out var header, out var headerError))
+            if (!TryParseHeader(buffer, out var header, out var headerError))
             {
                 if (headerError != WebSocketProtocolError.None)
                 {
@@ -120,16 +119,17 @@ public sealed class WebSocketProtocolReader : IDisposable
             if (header.IsControl)
             {
                 // Control payloads are at most 125 bytes: wait until the whole frame is here, consuming nothing before.
-                if (reader.Remaining < header.PayloadLength)
+                var frameLength = header.HeaderLength + header.PayloadLength;
+                if (buffer.Length < frameLength)
                 {
                     return false;
                 }
-                readEvent = ReadControlFrame(header, ref reader);
-                buffer = buffer.Slice(reader.Position);
+                readEvent = ReadControlFrame(header, buffer.Slice(header.HeaderLength, header.PayloadLength));
+                buffer = buffer.Slice(frameLength);
                 return true;
             }
 
-            buffer = buffer.Slice(reader.Position);
+            buffer = buffer.Slice(header.HeaderLength);
             StartDataFrame(header);
             if (!_inPayload && _frameFin)
             {
@@ -145,6 +145,20 @@ public sealed class WebSocketProtocolReader : IDisposable
         ReturnDelivered();
         ReturnMessage();
         _finished = true;
+    }
+
+    // Parses from the first segment when the whole header can be there; copies at most 14 bytes otherwise.
+    private static bool TryParseHeader(in ReadOnlySequence<byte> buffer, out FrameHeader header, out WebSocketProtocolError error)
+    {
+        var first = buffer.FirstSpan;
+        if (first.Length >= FrameHeader.MaxLength || buffer.IsSingleSegment)
+        {
+            return FrameHeader.TryParse(first, out header, out error);
+        }
+        Span<byte> bytes = stackalloc byte[FrameHeader.MaxLength];
+        var available = (int)Math.Min(buffer.Length, FrameHeader.MaxLength);
+        buffer.Slice(0, available).CopyTo(bytes);
+        return FrameHeader.TryParse(bytes[..available], out header, out error);
     }
 
     private WebSocketProtocolError CheckHeader(in FrameHeader header)
@@ -230,12 +244,6 @@ public sealed class WebSocketProtocolReader : IDisposable
         _frameKeyOffset = 0;
         _messageOpen = !header.Fin;
         _inPayload = _frameRemaining > 0;
-
-        if (_frameRemaining > 0)
-        {
-            // Fits in int: checked against MaxMessageSize, and buffers are arrays.
-            EnsureMessageCapacity(_messageLength + (int)_frameRemaining, header.Fin && header.Opcode == WebSocketOpcode.Text);
-        }
     }
 
     // Returns false when the buffer ran out mid-payload; true with an event (message complete or error) or with
@@ -248,9 +256,25 @@ public sealed class WebSocketProtocolReader : IDisposable
             return false;
         }
 
-        var take = (int)Math.Min(_frameRemaining, buffer.Length);
+        var first = buffer.FirstSpan;
+        var fromFirst = first.Length >= _frameRemaining || buffer.IsSingleSegment;
+        var take = (int)Math.Min(_frameRemaining, fromFirst ? first.Length : buffer.Length);
+
+        // The buffer grows with the bytes that actually arrived (up to what the header announced), so a peer that
+        // announces a large frame and then dribbles costs memory for what it sent, not for what it promised.
+        // Sizes fit in int: they were checked against MaxMessageSize, which is capped at Array.MaxLength.
+        var bound = _frameFin ? _messageLength + _frameRemaining : _limits.MaxMessageSize;
+        EnsureMessageCapacity(_messageLength + take, (int)bound);
+
         var destination = _message.AsSpan(_messageLength, take);
-        buffer.Slice(0, take).CopyTo(destination);
+        if (fromFirst)
+        {
+            first[..take].CopyTo(destination);
+        }
+        else
+        {
+            buffer.Slice(0, take).CopyTo(destination);
+        }
         buffer = buffer.Slice(take);
 
         if (_frameMaskingKey != 0)
@@ -301,13 +325,12 @@ public sealed class WebSocketProtocolReader : IDisposable
         return new WebSocketReadEvent(WebSocketEventKind.Text, payload, 0, WebSocketProtocolError.None);
     }
 
-    private WebSocketReadEvent ReadControlFrame(in FrameHeader header, ref SequenceReader<byte> reader)
+    private WebSocketReadEvent ReadControlFrame(in FrameHeader header, in ReadOnlySequence<byte> source)
     {
         var length = (int)header.PayloadLength;
         _control ??= new byte[MaxControlPayload];
         var payload = _control.AsSpan(0, length);
-        reader.TryCopyTo(payload);
-        reader.Advance(length);
+        source.CopyTo(payload);
         if (header.Masked)
         {
             WebSocketMasking.Apply(payload, header.MaskingKey, 0);
@@ -366,7 +389,9 @@ public sealed class WebSocketProtocolReader : IDisposable
         ReturnMessage();
     }
 
-    private void EnsureMessageCapacity(int required, bool exact)
+    // Makes room for `required` bytes; grows by doubling (at least MinMessageBufferSize) but never past `bound`,
+    // the most this message can still need, so a single frame whose payload is all here gets an exact buffer.
+    private void EnsureMessageCapacity(int required, int bound)
     {
         var current = _message;
         if (current is not null && current.Length >= required)
@@ -374,15 +399,8 @@ public sealed class WebSocketProtocolReader : IDisposable
             return;
         }
 
-        // A single-frame message gets exactly what its header announced; a fragmented one grows by doubling up to
-        // the limit, so a message in many small fragments costs O(log n) copies.
-        var size = required;
-        if (!exact)
-        {
-            var doubled = Math.Max((long)(current?.Length ?? 0) * 2, MinFragmentedBufferSize);
-            size = (int)Math.Min(Math.Max(doubled, required), Math.Max(required, _limits.MaxMessageSize));
-        }
-
+        var doubled = Math.Max((long)(current?.Length ?? 0) * 2, MinMessageBufferSize);
+        var size = (int)Math.Max(required, Math.Min(doubled, bound));
         var next = _pool.Rent(size);
         if (current is not null)
         {
