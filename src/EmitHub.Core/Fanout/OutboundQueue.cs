@@ -286,31 +286,6 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     }
 
     /// <summary>
-    /// Makes the pending or next <see cref="WaitAsync"/> return true even when nothing is queued, so the send loop
-    /// runs once for work kept outside the queue (a pong due for the latest ping). Never blocks.
-    /// </summary>
-    public void Wake()
-    {
-        bool wake;
-        lock (_lock)
-        {
-            if (_completed || _disposed)
-            {
-                return;
-            }
-            wake = DisarmWaiter();
-            if (!wake)
-            {
-                _wakeRequested = true;
-            }
-        }
-        if (wake)
-        {
-            _signal.SetResult(true);
-        }
-    }
-
-    /// <summary>
     /// Stops accepting messages (<see cref="EnqueueResult.Closed"/> from now on) and wakes the send loop; what is
     /// already queued can still be drained, after which <see cref="WaitAsync"/> returns false. Idempotent.
     /// </summary>

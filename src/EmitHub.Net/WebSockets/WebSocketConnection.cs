@@ -11,94 +11,69 @@ using Microsoft.Extensions.Logging;
 namespace EmitHub.Net.WebSockets;
 
 /// <summary>
-/// One upgraded RFC 6455 connection: a receive loop feeding the sans-I/O <see cref="WebSocketProtocolReader"/>, a
-/// send loop that writes everything queued in one gathered send straight from the shared frames, and keepalive
-/// and close timing from the server's single heartbeat. As an <see cref="IChannelSubscriber"/> it never blocks the
-/// broadcaster: past <c>max_pending_bytes</c> it closes itself with 1008 "slow consumer" (SPEC §3).
+/// One upgraded RFC 6455 connection, the I/O around two sans-I/O parts: a receive loop feeding
+/// <see cref="WebSocketProtocolReader"/>, and a send loop draining <see cref="WebSocketOutbox"/> — everything queued
+/// goes out in one gathered send straight from the shared frames (no per-connection copy). Keepalive (ping every
+/// <c>ping_interval</c>, close 1001 after <c>pong_timeout</c>) and the close wait (<c>connection_timeout</c>) run on
+/// the server's single heartbeat. The outbox is the channel subscriber: past <c>max_pending_bytes</c> it closes the
+/// connection 1008 "slow consumer" without ever blocking a broadcaster (SPEC §3).
 /// </summary>
-public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectionHeartbeatHandler
+public sealed class WebSocketConnection : IConnectionHeartbeatHandler
 {
-    /// <summary>How long a slow consumer gets to take its close frame before the TCP connection is dropped: 2 s.
-    /// A client that stopped reading will not read it, and its socket must not hold memory for connection_timeout.</summary>
+    /// <summary>How long a slow consumer gets to take its close frame before TCP is dropped: 2 s. A client that
+    /// stopped reading will not read it, and its socket buffers must not be held for <c>connection_timeout</c>.</summary>
     private static readonly TimeSpan s_slowConsumerGrace = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long the peer gets to answer our close frame after a pong timeout: 1 s (it is already unresponsive).</summary>
+    private static readonly TimeSpan s_pongTimeoutGrace = TimeSpan.FromSeconds(1);
+
     private readonly ConnectionContext _connection;
-    private readonly OutboundQueue _queue;
-    private readonly PendingPong _pendingPong = new();
+    private readonly WebSocketOutbox _outbox;
     private readonly WebSocketProtocolReader _reader;
     private readonly WebSocketSettings _settings;
     private readonly ILogger _logger;
     private readonly List<ReadOnlyMemory<byte>> _drained = new();
     private readonly List<ArraySegment<byte>> _segments = new();
-    private readonly ArrayBufferWriter<byte> _control = new(2 * WebSocketFrameEncoder.MaxControlFrameLength);
+    private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
 
     private Subscription? _subscription;
     private bool _echo;
 
-    // Keepalive and close timing, in TimeProvider ticks; written by the loops, read by the heartbeat.
-    private long _lastPingTicks;
-    private long _pongDeadlineTicks;
-    private long _closeDeadlineTicks;
-
-    // Close state: the first requested close code wins; the send loop writes it once the queue is drained.
-    private int _closeRequested;
-    private ushort _closeCode;
-    private string _closeReason = "";
-    private volatile bool _closeSent;
+    // Timing in TimeProvider timestamps; written by the loops and the heartbeat, read by the heartbeat.
+    private long _lastPingTimestamp;
+    private long _pongDeadline;
+    private long _closeDeadline;
     private volatile bool _peerClosed;
-    private volatile bool _abortSending;
+    private volatile bool _aborted;
 
-    /// <summary>Creates the connection over an upgraded transport connection whose output has been completed.</summary>
+    /// <summary>Creates the connection over a transport connection whose HTTP output has been completed.</summary>
     public WebSocketConnection(ConnectionContext connection, WebSocketSettings settings, ILogger logger)
     {
         _connection = connection;
         _settings = settings;
         _logger = logger;
-        _queue = new OutboundQueue(settings.MaxPendingBytes);
+        _outbox = new WebSocketOutbox(Guid.NewGuid(), settings.MaxPendingBytes);
         _reader = new WebSocketProtocolReader(settings.ReaderLimits);
-        _lastPingTicks = connection.Time.GetTimestamp();
+        _lastPingTimestamp = connection.Time.GetTimestamp();
     }
 
-    /// <summary>The <c>connection_id</c> of the envelopes.</summary>
-    public Guid ConnectionId { get; } = Guid.NewGuid();
+    /// <summary>What the channel registry enqueues into (the connection's <c>connection_id</c> is its id).</summary>
+    public IChannelSubscriber Subscriber => _outbox;
 
-    /// <summary>The close code this side sent or will send, 0 while open.</summary>
-    public ushort CloseCode => _closeCode;
-
-    /// <summary>True when this connection was closed as a slow consumer.</summary>
-    public bool WasSlowConsumer { get; private set; }
-
-    /// <inheritdoc />
-    public bool TryEnqueue(OutboundMessage message)
-    {
-        switch (_queue.TryEnqueue(message))
-        {
-            case EnqueueResult.Accepted:
-                return true;
-            case EnqueueResult.OverLimit:
-                WasSlowConsumer = true;
-                _settings.Counters?.OnSlowConsumer();
-                WebSocketLog.SlowConsumer(_logger, ConnectionId, _queue.MaxPendingBytes);
-                RequestClose(WebSocketCloseCodes.PolicyViolation, "slow consumer", s_slowConsumerGrace);
-                return false;
-            default:
-                return false;
-        }
-    }
-
-    /// <inheritdoc />
-    public void Close(ushort closeCode, string reason) => RequestClose(closeCode, reason, _settings.CloseTimeout);
+    /// <summary>The close code sent or to be sent, 0 while open.</summary>
+    public ushort CloseCode => _outbox.CloseCode;
 
     /// <summary>
-    /// Runs the connection until it ends: as a channel subscriber (<paramref name="join"/> subscribes it and returns
-    /// the subscription, or null when it was denied) or, when <paramref name="join"/> is null, as an echo endpoint.
-    /// <paramref name="stopping"/> (server shutdown) closes it with 1001. Never throws for network failures.
+    /// Runs the connection until it ends: as a channel subscriber (<paramref name="join"/> subscribes
+    /// <see cref="Subscriber"/> and returns the subscription, or null when denied) or, with a null
+    /// <paramref name="join"/>, as an echo endpoint. <paramref name="stopping"/> (server shutdown) closes it with
+    /// 1001. Network failures are values, never exceptions out of here.
     /// </summary>
-    public async Task RunAsync(Func<WebSocketConnection, ValueTask<Subscription?>>? join, CancellationToken stopping)
+    public async Task RunAsync(Func<IChannelSubscriber, ValueTask<Subscription?>>? join, CancellationToken stopping)
     {
         _connection.SetHeartbeatHandler(this);
-        var sending = SendLoopAsync();
-        using var stopRegistration = stopping.Register(static s => ((WebSocketConnection)s!).Close(WebSocketCloseCodes.GoingAway, "Server shutting down"), this);
+        var sending = Task.Run(SendLoopAsync, CancellationToken.None);
+        using var stopRegistration = stopping.Register(static s => ((WebSocketOutbox)s!).Close(WebSocketCloseCodes.GoingAway, "Server shutting down"), _outbox);
         try
         {
             if (join is null)
@@ -107,39 +82,32 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
             }
             else
             {
-                _subscription = await join(this).ConfigureAwait(false);
+                _subscription = await join(_outbox).ConfigureAwait(false);
             }
             await ReceiveLoopAsync().ConfigureAwait(false);
         }
         finally
         {
             _subscription?.Dispose();
-            if (Volatile.Read(ref _closeRequested) == 0)
+            if (!_outbox.IsClosing)
             {
-                // The peer vanished without a close frame (RFC 6455 §7.1.5: 1006); nothing more can be sent.
-                _abortSending = true;
-                _queue.Complete();
+                // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
+                _aborted = true;
+                _outbox.Close(WebSocketCloseCodes.GoingAway, "");
             }
             await sending.ConfigureAwait(false);
-            _queue.Dispose();
+            _outbox.Dispose();
             _reader.Dispose();
             _connection.SetHeartbeatHandler(null);
-            _connection.TrySetCloseReason(_closeCode is WebSocketCloseCodes.NormalClosure or WebSocketCloseCodes.GoingAway or 0 && !WasSlowConsumer
-                ? ConnectionCloseReason.UpgradedProtocolClosed
-                : ConnectionCloseReason.UpgradedProtocolAborted);
+            if (_outbox.IsSlowConsumer)
+            {
+                _settings.Counters?.OnSlowConsumer();
+                WebSocketLog.SlowConsumer(_logger, _outbox.ConnectionId, _settings.MaxPendingBytes);
+            }
+            _connection.TrySetCloseReason(_aborted || _outbox.IsSlowConsumer
+                ? ConnectionCloseReason.UpgradedProtocolAborted
+                : ConnectionCloseReason.UpgradedProtocolClosed);
         }
-    }
-
-    private void RequestClose(ushort closeCode, string reason, TimeSpan timeout)
-    {
-        if (Interlocked.CompareExchange(ref _closeRequested, 1, 0) != 0)
-        {
-            return;
-        }
-        _closeCode = closeCode;
-        _closeReason = reason;
-        Volatile.Write(ref _closeDeadlineTicks, _connection.Time.GetTimestamp() + ToTicks(timeout));
-        _queue.Complete();
     }
 
     private async Task ReceiveLoopAsync()
@@ -162,9 +130,9 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
             {
                 done = OnEvent(readEvent);
             }
-            if (_reader.IsFinished && !_peerClosed)
+            if (done)
             {
-                // After a protocol error nothing the peer sends can be trusted; discard it until the close completes.
+                // After the peer's close or a protocol error nothing more is read (RFC 6455 §5.5.1, §7.1.7).
                 buffer = buffer.Slice(buffer.End);
             }
             input.AdvanceTo(buffer.Start, buffer.End);
@@ -175,16 +143,12 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
         }
     }
 
-    /// <summary>Handles one reader event; returns true when the receive loop should end.</summary>
+    /// <summary>Handles one reader event; true when the receive loop ends.</summary>
     private bool OnEvent(in WebSocketReadEvent readEvent)
     {
         switch (readEvent.Kind)
         {
-            case WebSocketEventKind.Text:
-                if (Volatile.Read(ref _closeRequested) != 0)
-                {
-                    return false;
-                }
+            case WebSocketEventKind.Text when !_outbox.IsClosing:
                 if (_echo)
                 {
                     Echo(readEvent.Payload.Span, WebSocketOpcode.Text);
@@ -194,25 +158,26 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
                     _subscription?.OnClientText(Encoding.UTF8.GetString(readEvent.Payload.Span));
                 }
                 return false;
+            case WebSocketEventKind.Binary when _echo && !_outbox.IsClosing:
+                Echo(readEvent.Payload.Span, WebSocketOpcode.Binary);
+                return false;
             case WebSocketEventKind.Ping:
-                if (_pendingPong.OnPing(readEvent.Payload.Span))
-                {
-                    _queue.Wake();
-                }
+                _outbox.OnPing(readEvent.Payload.Span);
                 return false;
             case WebSocketEventKind.Pong:
-                Volatile.Write(ref _pongDeadlineTicks, 0);
+                Volatile.Write(ref _pongDeadline, 0);
                 return false;
             case WebSocketEventKind.Close:
+                // Echo the peer's code (RFC 6455 §5.5.1); 1005 (none given) is answered with an empty close.
                 _peerClosed = true;
-                // Echo the peer's code (RFC 6455 §5.5.1); a close without a code is answered without one.
-                RequestClose(readEvent.CloseCode == WebSocketCloseCodes.NoStatusReceived ? (ushort)0 : readEvent.CloseCode, "", _settings.CloseTimeout);
+                _outbox.Close(readEvent.CloseCode, "");
                 return true;
             case WebSocketEventKind.ProtocolError:
-                // Fail the connection (RFC 6455 §7.1.7): send the close frame, then drop TCP without waiting.
+                // Fail the connection (RFC 6455 §7.1.7): our close frame, then TCP is dropped without waiting.
                 _settings.Counters?.OnProtocolError();
-                WebSocketLog.ProtocolError(_logger, ConnectionId, readEvent.CloseCode, readEvent.ErrorReason);
-                RequestClose(readEvent.CloseCode, readEvent.ErrorReason, _settings.CloseTimeout);
+                WebSocketLog.ProtocolError(_logger, _outbox.ConnectionId, readEvent.CloseCode, readEvent.ErrorReason);
+                _peerClosed = true;
+                _outbox.Close(readEvent.CloseCode, readEvent.ErrorReason);
                 return true;
             default:
                 return false;
@@ -226,7 +191,7 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
         WebSocketFrameEncoder.WriteHeader(buffer, opcode, payload.Length);
         payload.CopyTo(buffer.AsSpan(headerLength));
         var message = OutboundMessage.FromRented(buffer, 0, headerLength + payload.Length);
-        TryEnqueue(message);
+        _outbox.TryEnqueue(message);
         message.Release();
     }
 
@@ -234,44 +199,48 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
     {
         try
         {
-            while (await _queue.WaitAsync().ConfigureAwait(false))
+            while (await _outbox.WaitAsync().ConfigureAwait(false))
             {
-                if (_abortSending)
+                if (_aborted)
                 {
                     return;
                 }
-                _queue.Drain(_drained);
-                if (!await SendBatchAsync().ConfigureAwait(false))
+                _control.ResetWrittenCount();
+                _outbox.WriteControlFrames(_control);
+                _outbox.Drain(_drained);
+                if (!await SendAsync().ConfigureAwait(false))
                 {
                     return;
                 }
             }
-            // Completed and drained: the pong still due, then our close frame (once).
-            if (!_abortSending && await SendBatchAsync().ConfigureAwait(false))
+            if (_aborted)
             {
-                await SendCloseFrameAsync().ConfigureAwait(false);
+                return;
             }
+            _control.ResetWrittenCount();
+            _outbox.WriteControlFrames(_control);
+            _outbox.TryWriteCloseFrame(_control);
+            await SendAsync().ConfigureAwait(false);
         }
         catch (Exception e) when (e is ObjectDisposedException or SocketException)
         {
         }
         finally
         {
-            _queue.ReleaseSent();
-            if (_peerClosed)
+            _outbox.ReleaseSent();
+            if (_peerClosed || _aborted)
             {
-                // Both close frames are out: the server closes the TCP connection first (RFC 6455 §7.1.1).
+                // Both close frames are out (or the connection failed): the server closes TCP first (RFC 6455 §7.1.1).
                 _connection.Input.CancelPendingRead();
             }
         }
     }
 
-    /// <summary>Sends the pong due (if any) followed by the drained frames in one gathered send.</summary>
-    private async ValueTask<bool> SendBatchAsync()
+    /// <summary>One gathered send of the control frames written to <see cref="_control"/> and the drained frames.</summary>
+    private async ValueTask<bool> SendAsync()
     {
         _segments.Clear();
-        _control.ResetWrittenCount();
-        if (_pendingPong.TryWritePong(_control))
+        if (_control.WrittenCount > 0)
         {
             AddSegment(_control.WrittenMemory);
         }
@@ -285,43 +254,13 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
             return true;
         }
         var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
-        _queue.ReleaseSent();
+        _outbox.ReleaseSent();
         if (error != SocketError.Success)
         {
-            _abortSending = true;
-            _connection.Input.CancelPendingRead();
+            _aborted = true;
             return false;
         }
         return true;
-    }
-
-    private async ValueTask SendCloseFrameAsync()
-    {
-        if (Volatile.Read(ref _closeRequested) == 0 || _closeSent)
-        {
-            return;
-        }
-        _control.ResetWrittenCount();
-        if (_closeCode == 0)
-        {
-            // RFC 6455 §5.5.1: a close frame may have no body; used to answer a close that carried none.
-            var span = _control.GetSpan(2);
-            span[0] = 0x88;
-            span[1] = 0;
-            _control.Advance(2);
-        }
-        else
-        {
-            WebSocketFrameEncoder.WriteClose(_control, _closeCode, _closeReason);
-        }
-        _segments.Clear();
-        AddSegment(_control.WrittenMemory);
-        var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
-        _closeSent = true;
-        if (error != SocketError.Success || _peerClosed)
-        {
-            _connection.Input.CancelPendingRead();
-        }
     }
 
     private void AddSegment(ReadOnlyMemory<byte> memory)
@@ -333,48 +272,44 @@ public sealed partial class WebSocketConnection : IChannelSubscriber, IConnectio
         _segments.Add(segment);
     }
 
-    /// <summary>Heartbeat (about once a second): ping on schedule, enforce the pong timeout and the close wait.</summary>
+    /// <summary>Heartbeat (about once a second): keepalive ping, pong timeout, close wait.</summary>
     public void OnHeartbeat(DateTimeOffset now)
     {
         var time = _connection.Time;
-        var ticks = time.GetTimestamp();
-        var closeDeadline = Volatile.Read(ref _closeDeadlineTicks);
-        if (closeDeadline != 0)
+        var timestamp = time.GetTimestamp();
+        if (_outbox.IsClosing)
         {
-            if (ticks >= closeDeadline)
+            var deadline = Volatile.Read(ref _closeDeadline);
+            if (deadline == 0)
             {
-                // The peer did not finish the closing handshake in time (connection_timeout), or a slow consumer
-                // did not take its close frame: drop the TCP connection.
-                _abortSending = true;
+                var grace = _outbox.IsSlowConsumer ? s_slowConsumerGrace : _settings.CloseTimeout;
+                Volatile.Write(ref _closeDeadline, timestamp + ToTicks(grace));
+            }
+            else if (timestamp >= deadline)
+            {
+                // The peer did not finish the closing handshake in time, or a slow consumer never took its close
+                // frame: drop the TCP connection.
+                _aborted = true;
                 _connection.Abort(ConnectionCloseReason.UpgradedProtocolAborted);
             }
             return;
         }
-        var pongDeadline = Volatile.Read(ref _pongDeadlineTicks);
-        if (pongDeadline != 0 && ticks >= pongDeadline)
+        var pongDeadline = Volatile.Read(ref _pongDeadline);
+        if (pongDeadline != 0 && timestamp >= pongDeadline)
         {
-            WebSocketLog.PongTimeout(_logger, ConnectionId);
-            RequestClose(WebSocketCloseCodes.GoingAway, "pong timeout", TimeSpan.FromSeconds(1));
+            WebSocketLog.PongTimeout(_logger, _outbox.ConnectionId);
+            Volatile.Write(ref _closeDeadline, timestamp + ToTicks(s_pongTimeoutGrace));
+            _outbox.Close(WebSocketCloseCodes.GoingAway, "pong timeout");
             return;
         }
-        if (pongDeadline == 0 && ticks - Volatile.Read(ref _lastPingTicks) >= ToTicks(_settings.PingInterval))
+        if (pongDeadline == 0 && timestamp - Volatile.Read(ref _lastPingTimestamp) >= ToTicks(_settings.PingInterval))
         {
-            Volatile.Write(ref _lastPingTicks, ticks);
-            Volatile.Write(ref _pongDeadlineTicks, ticks + ToTicks(_settings.PongTimeout));
-            var ping = CreatePing(ticks);
-            TryEnqueue(ping);
-            ping.Release();
+            Volatile.Write(ref _lastPingTimestamp, timestamp);
+            Volatile.Write(ref _pongDeadline, timestamp + ToTicks(_settings.PongTimeout));
+            Span<byte> payload = stackalloc byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, timestamp);
+            _outbox.SendPing(payload);
         }
-    }
-
-    /// <summary>A ping whose 8-byte payload is the send timestamp (RFC 6455 §5.5.2).</summary>
-    private static OutboundMessage CreatePing(long timestamp)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(10);
-        buffer[0] = 0x89; // FIN=1 PING
-        buffer[1] = 8;
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(buffer.AsSpan(2), timestamp);
-        return OutboundMessage.FromRented(buffer, 0, 10);
     }
 
     private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _connection.Time.TimestampFrequency);

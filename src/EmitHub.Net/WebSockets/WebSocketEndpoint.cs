@@ -81,7 +81,12 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             return;
         }
 
-        var webSocket = new WebSocketConnection(connection, WebSocketSettings.FromOptions(options, Counters), _logger);
+        var settings = WebSocketSettings.FromOptions(options, Counters);
+        if (echo)
+        {
+            settings = settings with { ReaderLimits = settings.ReaderLimits with { AcceptBinary = true } };
+        }
+        var webSocket = new WebSocketConnection(connection, settings, _logger);
         Counters.OnOpened();
         try
         {

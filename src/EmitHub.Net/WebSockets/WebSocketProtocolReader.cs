@@ -36,6 +36,8 @@ public sealed class WebSocketProtocolReader : IDisposable
     private int _frameKeyOffset;
 
     // The text message being assembled; _messageOpen while a non-final fragment has been seen.
+    // The open message is binary (only with WebSocketReaderLimits.AcceptBinary, for the echo endpoint).
+    private bool _binary;
     private bool _inPayload;
     private bool _messageOpen;
     private byte[]? _message;
@@ -202,7 +204,7 @@ public sealed class WebSocketProtocolReader : IDisposable
             {
                 return WebSocketProtocolError.DataFrameInsideFragmentedMessage;
             }
-            if (opcode == WebSocketOpcode.Binary)
+            if (opcode == WebSocketOpcode.Binary && !_limits.AcceptBinary)
             {
                 return WebSocketProtocolError.BinaryMessage;
             }
@@ -228,8 +230,9 @@ public sealed class WebSocketProtocolReader : IDisposable
 
     private void StartDataFrame(in FrameHeader header)
     {
-        if (header.Opcode == WebSocketOpcode.Text)
+        if (header.Opcode is WebSocketOpcode.Text or WebSocketOpcode.Binary)
         {
+            _binary = header.Opcode == WebSocketOpcode.Binary;
             _utf8.Reset();
             _messageLength = 0;
             if (header.Fin)
@@ -285,7 +288,7 @@ public sealed class WebSocketProtocolReader : IDisposable
         _frameRemaining -= take;
 
         // Fail fast: the bytes just read are validated before waiting for the rest of the frame or message.
-        if (!_utf8.TryAppend(destination))
+        if (!_binary && !_utf8.TryAppend(destination))
         {
             readEvent = Fail(WebSocketProtocolError.InvalidUtf8Text);
             return true;
@@ -306,7 +309,7 @@ public sealed class WebSocketProtocolReader : IDisposable
 
     private WebSocketReadEvent CompleteMessage()
     {
-        if (!_utf8.IsComplete)
+        if (!_binary && !_utf8.IsComplete)
         {
             return Fail(WebSocketProtocolError.InvalidUtf8Text);
         }
@@ -322,7 +325,7 @@ public sealed class WebSocketProtocolReader : IDisposable
             _delivered = _message;
             _message = null;
         }
-        return new WebSocketReadEvent(WebSocketEventKind.Text, payload, 0, WebSocketProtocolError.None);
+        return new WebSocketReadEvent(_binary ? WebSocketEventKind.Binary : WebSocketEventKind.Text, payload, 0, WebSocketProtocolError.None);
     }
 
     private WebSocketReadEvent ReadControlFrame(in FrameHeader header, in ReadOnlySequence<byte> source)

@@ -12,6 +12,10 @@ public enum WebSocketEventKind : byte
     /// <summary>A complete text message; <see cref="WebSocketReadEvent.Payload"/> is its valid UTF-8, unmasked.</summary>
     Text,
 
+    /// <summary>A complete binary message (only when <see cref="WebSocketReaderLimits.AcceptBinary"/> is set: the
+    /// echo endpoint); channels refuse binary with 1003.</summary>
+    Binary,
+
     /// <summary>A ping; answer with a pong carrying <see cref="WebSocketReadEvent.Payload"/> (see <see cref="PendingPong"/>).</summary>
     Ping,
 
@@ -67,7 +71,9 @@ public readonly struct WebSocketReadEvent
 /// <param name="MaxContinuationSize">Bytes of one fragmented message, each fragment counting at least
 /// <see cref="MinFragmentCharge"/> bytes (<c>max_continuation_size</c>); over it → 1009.</param>
 /// <param name="RequireMaskedFrames">True for a server reading client frames (RFC 6455 §5.1); false only to read server frames in tests.</param>
-public readonly record struct WebSocketReaderLimits(long MaxMessageSize, long MaxContinuationSize, bool RequireMaskedFrames = true)
+/// <param name="AcceptBinary">True to deliver binary messages (the <c>echo_path</c> endpoint, so conformance suites
+/// test binary framing too); false refuses them with 1003 (channels, SPEC §3).</param>
+public readonly record struct WebSocketReaderLimits(long MaxMessageSize, long MaxContinuationSize, bool RequireMaskedFrames = true, bool AcceptBinary = false)
 {
     /// <summary>What each fragment counts at least toward <see cref="MaxContinuationSize"/>: 16 bytes, so endless empty
     /// fragments are refused while a large message in small fragments (say 64 bytes) stays legal (SPEC §4).</summary>
