@@ -37,7 +37,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
     private readonly ChunkedBodyDecoder _chunked = new();
     private readonly HttpRequestContext _context;
     private readonly Lock _timeoutLock = new();
-    private ArrayBufferWriter<byte> _body = new(0);
+    private ArrayBufferWriter<byte> _body = new();
     private long _deadlineTicks = long.MaxValue;
     private TimeoutKind _armedKind;
     private TimeoutKind _firedKind;
@@ -126,7 +126,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                 _pendingFlush = true;
                 if (_body.Capacity > 64 * 1024)
                 {
-                    _body = new ArrayBufferWriter<byte>(0);
+                    _body = new ArrayBufferWriter<byte>();
                 }
                 if (close)
                 {
