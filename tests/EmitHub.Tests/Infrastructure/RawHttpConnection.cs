@@ -47,7 +47,7 @@ public sealed class RawHttpConnection : IDisposable
                 var headers = lines.Skip(1).Select(l => { var c = l.IndexOf(':'); return new KeyValuePair<string, string>(l[..c], l[(c + 1)..].Trim()); }).ToList();
                 var lengthText = headers.FirstOrDefault(h => h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Value;
                 var length = lengthText == null ? 0 : int.Parse(lengthText);
-                if (status < 200)
+                if (status < 200 && status != 101)
                 {
                     _buffer.RemoveRange(0, headEnd + 4);
                     continue;
@@ -78,6 +78,13 @@ public sealed class RawHttpConnection : IDisposable
         {
             return _buffer.Count == 0;
         }
+    }
+
+    /// <summary>Receives once into the local buffer (see <see cref="Pending"/>); false at end of stream.</summary>
+    public async Task<bool> ReadOneChunkAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        return await ReceiveAsync(timeout.Token);
     }
 
     /// <summary>Everything still unread in the local buffer, as text.</summary>
