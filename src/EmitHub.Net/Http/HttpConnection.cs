@@ -114,7 +114,14 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                     await FlushAsync().ConfigureAwait(false);
                     Upgraded = true;
                     _connection.SetHeartbeatHandler(null);
-                    await upgrade.RunAsync(_head, _connection, serverStopping).ConfigureAwait(false);
+                    try
+                    {
+                        await upgrade.RunAsync(_head, _connection, serverStopping).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (serverStopping.IsCancellationRequested)
+                    {
+                        _connection.TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
+                    }
                     _connection.TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
                     return;
                 }

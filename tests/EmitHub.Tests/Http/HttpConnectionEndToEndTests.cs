@@ -30,7 +30,8 @@ public class HttpConnectionEndToEndTests
         Assert.Equal("healthy", JsonDocument.Parse(responses[0].Body).RootElement.GetProperty("status").GetString());
         Assert.Equal("one", JsonDocument.Parse(responses[1].Body).RootElement.GetProperty("name").GetString());
         Assert.Equal("two", JsonDocument.Parse(responses[3].Body).RootElement.GetProperty("name").GetString());
-        Assert.Equal(["one", "two"], JsonDocument.Parse(responses[4].Body).RootElement.EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        // Order-insensitive: both were created in the same millisecond and Core breaks created_at ties by id.
+        Assert.Equal(["one", "two"], JsonDocument.Parse(responses[4].Body).RootElement.EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
         Assert.All(responses, r => Assert.Null(r.Header("Connection")));
         Assert.All(responses, r => Assert.Equal("emit-hub", r.Header("Server")));
 
@@ -255,5 +256,38 @@ public class HttpConnectionEndToEndTests
         }
         Assert.Equal("FIRST-FRAME-BYTESMORE", raw.Pending);
         Assert.Equal($"/api/v1/channels/{id}/ws?after=3", upgrade.Path);
+    }
+}
+
+public class HubServerLifecycleTests
+{
+    [Fact]
+    public async Task Stop_closes_idle_keep_alive_connections_refuses_new_ones_and_completes()
+    {
+        var server = await TestHubServer.StartAsync();
+        var endPoint = server.EndPoint;
+        using var idle = await server.ConnectRawAsync();
+        await idle.SendAsync("GET /health HTTP/1.1\r\nHost: h\r\n\r\n");
+        Assert.Equal(200, (await idle.ReadResponseAsync())!.StatusCode);
+        using var partial = await server.ConnectRawAsync();
+        await partial.SendAsync("GET /health HTTP/1.1\r\n");
+
+        await server.Server.StopAsync(CancellationToken.None);
+
+        Assert.True(await idle.IsClosedByServerAsync());
+        Assert.Null(await partial.ReadResponseAsync());
+        Assert.Equal(0, server.Server.ConnectionCount);
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => RawHttpConnection.ConnectAsync(endPoint));
+        await server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Port_zero_binds_a_free_port_and_reports_it()
+    {
+        await using var a = await TestHubServer.StartAsync();
+        await using var b = await TestHubServer.StartAsync();
+        Assert.NotEqual(0, a.EndPoint.Port);
+        Assert.NotEqual(a.EndPoint.Port, b.EndPoint.Port);
+        Assert.Equal("127.0.0.1", a.EndPoint.Address.ToString());
     }
 }
