@@ -24,9 +24,9 @@ run:
 
 ## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws).
 test-deps:
-	@python3 -c 'import websockets' 2>/dev/null || { \
+	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
-	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm install --no-audit --no-fund --silent)
+	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
 
 ## test: every test (unit and end-to-end); fails when no test ran.
 test: test-deps build

@@ -1,2 +1,2 @@
-// Placeholder entry point; the CLI, configuration loading and hosting replace it.
-System.Console.WriteLine("emit-hub 0.1.0");
+// emit-hub: parse the command line, load the configuration, run the server until SIGINT/SIGTERM.
+return await EmitHub.Cli.EmitHubCli.RunAsync(args).ConfigureAwait(false);

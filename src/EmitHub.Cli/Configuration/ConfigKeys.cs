@@ -1,0 +1,220 @@
+using System.Net;
+using EmitHub.Core.Configuration;
+
+namespace EmitHub.Cli.Configuration;
+
+/// <summary>
+/// The whole configuration surface: every key of <c>emit_hub.toml</c> in file order, with its environment variable,
+/// range and documentation (SPEC §1 and the seed). Ranges are chosen so that a typo is refused at startup rather
+/// than producing a server that cannot work (a zero timeout, a negative limit).
+/// </summary>
+public static class ConfigKeys
+{
+    /// <summary>The environment variable naming the TOML file (it is not a key of the file itself).</summary>
+    public const string ConfigEnvName = "EMIT_HUB_CONFIG";
+
+    /// <summary>Prefix of every variable this program reads.</summary>
+    public const string EnvPrefix = "EMIT_HUB_";
+
+    /// <summary>The TOML sections, in file order.</summary>
+    public static readonly IReadOnlyList<string> Sections = ["cors", "websocket", "persistence"];
+
+    private const long OneGiB = 1L << 30;
+
+    /// <summary>Every key, top level first, then <c>[cors]</c>, <c>[websocket]</c>, <c>[persistence]</c>.</summary>
+    public static readonly IReadOnlyList<ConfigKey> All =
+    [
+        // top level
+        new StringKey("", "host", "EMIT_HUB_HOST",
+            "Address to bind. 127.0.0.1 accepts local clients only; 0.0.0.0 (or ::) listens on every interface.",
+            "an IP address or a host name", NormalizeHost,
+            o => o.Host, (o, v) => o.Host = v!, restartRequired: true),
+        new IntegerKey("", "port", "EMIT_HUB_PORT",
+            "TCP port of the HTTP and WebSocket listener.",
+            1, 65535, null, o => o.Port, (o, v) => o.Port = (int)v!.Value, restartRequired: true),
+        new StringKey("", "db_path", "EMIT_HUB_DB_PATH",
+            "Directory of the embedded store (a FASTER log and its checkpoints); created if missing. A seed-style name such as \"emit_hub.redb\" is used as the directory's name.",
+            "a non-empty path", NormalizePath,
+            o => o.DbPath, (o, v) => o.DbPath = v!, restartRequired: true),
+        new IntegerKey("", "max_connections_per_channel", "EMIT_HUB_MAX_CONNECTIONS",
+            "Default max_connections of a new channel (a channel may set its own, up to 1,000,000).",
+            1, 1_000_000, null, o => o.MaxConnectionsPerChannel, (o, v) => o.MaxConnectionsPerChannel = (int)v!.Value),
+        new IntegerKey("", "message_size_limit", "EMIT_HUB_MESSAGE_SIZE_LIMIT",
+            "Largest message, in bytes: the UTF-8 content of a REST broadcast, or the payload of a WebSocket message.",
+            1, OneGiB, "bytes", o => o.MessageSizeLimit, (o, v) => o.MessageSizeLimit = v!.Value),
+        StringKey.Enumeration("", "log_level", "EMIT_HUB_LOG_LEVEL",
+            "Least severe log level written: trace, debug, info, warn or error. Changes apply without a restart.",
+            ["trace", "debug", "info", "warn", "error"], o => o.LogLevel, (o, v) => o.LogLevel = v!),
+        StringKey.Enumeration("", "log_format", "EMIT_HUB_LOG_FORMAT",
+            "Console log format: \"text\" (human-readable lines) or \"json\" (one JSON object per line).",
+            ["text", "json"], o => o.LogFormat, (o, v) => o.LogFormat = v!),
+        new StringKey("", "api_key", "EMIT_HUB_API_KEY",
+            "When set, every /api/v1/channels request (except the WebSocket upgrade) needs \"Authorization: Bearer <api_key>\". Unset by default.",
+            "a non-empty string of visible ASCII characters without spaces", NormalizeApiKey,
+            o => o.ApiKey, (o, v) => o.ApiKey = v, optional: true, secret: true),
+
+        // [cors]
+        new StringListKey("cors", "allowed_origins", "EMIT_HUB_CORS_ORIGINS",
+            "Origins allowed to call the API and open WebSockets from a browser. \"*\" allows any origin; \"localhost\" allows http://localhost and http://127.0.0.1 on any port; otherwise an origin such as \"https://example.com:8443\".",
+            "a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path)",
+            NormalizeOrigin, o => o.Cors.AllowedOrigins, (o, v) => o.Cors.AllowedOrigins = v),
+        new StringListKey("cors", "allowed_methods", null,
+            "Methods announced in Access-Control-Allow-Methods.",
+            "a non-empty array of HTTP method names (RFC 9110 tokens)",
+            NormalizeToken, o => o.Cors.AllowedMethods, (o, v) => o.Cors.AllowedMethods = v),
+        new StringListKey("cors", "allowed_headers", null,
+            "Request headers announced in Access-Control-Allow-Headers.",
+            "a non-empty array of header names (RFC 9110 tokens)",
+            NormalizeToken, o => o.Cors.AllowedHeaders, (o, v) => o.Cors.AllowedHeaders = v),
+        new IntegerKey("cors", "max_age", null,
+            "Seconds a browser may cache a preflight answer (Access-Control-Max-Age).",
+            0, 86_400, "seconds", o => o.Cors.MaxAge, (o, v) => o.Cors.MaxAge = (int)v!.Value),
+
+        // [websocket]
+        new IntegerKey("websocket", "connection_timeout", "EMIT_HUB_WS_TIMEOUT",
+            "Seconds allowed for the opening handshake (TCP accept to complete upgrade request) and for the peer's close frame during a closing handshake.",
+            1, 3600, "seconds", o => o.WebSocket.ConnectionTimeout, (o, v) => o.WebSocket.ConnectionTimeout = (int)v!.Value),
+        new IntegerKey("websocket", "max_continuation_size", null,
+            "Bytes of one fragmented message, each fragment counting as at least 16 bytes. Defaults to message_size_limit when unset.",
+            1, OneGiB, "bytes", o => o.WebSocket.MaxContinuationSize, (o, v) => o.WebSocket.MaxContinuationSize = v, optional: true),
+        new IntegerKey("websocket", "ping_interval", "EMIT_HUB_WS_PING_INTERVAL",
+            "Seconds between the server's pings on each WebSocket.",
+            1, 3600, "seconds", o => o.WebSocket.PingInterval, (o, v) => o.WebSocket.PingInterval = (int)v!.Value),
+        new IntegerKey("websocket", "pong_timeout", null,
+            "Seconds a pong may take after a ping before the connection is closed (1001).",
+            1, 3600, "seconds", o => o.WebSocket.PongTimeout, (o, v) => o.WebSocket.PongTimeout = (int)v!.Value),
+        new IntegerKey("websocket", "max_pending_bytes", null,
+            "Outbound bytes queued per connection; past this the client is closed 1008 \"slow consumer\" so it never delays the others.",
+            1024, OneGiB, "bytes", o => o.WebSocket.MaxPendingBytes, (o, v) => o.WebSocket.MaxPendingBytes = v!.Value),
+        new StringKey("websocket", "echo_path", null,
+            "When set (e.g. \"/echo\"), that path accepts WebSocket connections that echo every message back, for conformance suites. Unset by default.",
+            "a path starting with \"/\" without spaces, '?' or '#'", NormalizeEchoPath,
+            o => o.WebSocket.EchoPath, (o, v) => o.WebSocket.EchoPath = v, optional: true),
+
+        // [persistence]
+        new BooleanKey("persistence", "persist_messages_default", "EMIT_HUB_PERSIST_MESSAGES",
+            "Default persist_messages of a new channel: store its messages so clients can recover them with ?after=SEQ.",
+            o => o.Persistence.PersistMessagesDefault, (o, v) => o.Persistence.PersistMessagesDefault = v),
+        new IntegerKey("persistence", "max_messages_per_channel", null,
+            "Stored messages kept per channel; the oldest are dropped first.",
+            1, 100_000_000, null, o => o.Persistence.MaxMessagesPerChannel, (o, v) => o.Persistence.MaxMessagesPerChannel = (int)v!.Value),
+        new IntegerKey("persistence", "message_retention_days", "EMIT_HUB_MESSAGE_RETENTION_DAYS",
+            "Days a stored message is kept.",
+            1, 36_500, "days", o => o.Persistence.MessageRetentionDays, (o, v) => o.Persistence.MessageRetentionDays = (int)v!.Value),
+        new BooleanKey("persistence", "auto_backup", "EMIT_HUB_AUTO_BACKUP",
+            "Copy a consistent snapshot of the store into <db_path>/backups/ every backup_interval_hours.",
+            o => o.Persistence.AutoBackup, (o, v) => o.Persistence.AutoBackup = v),
+        new IntegerKey("persistence", "backup_interval_hours", null,
+            "Hours between automatic backups.",
+            1, 8760, "hours", o => o.Persistence.BackupIntervalHours, (o, v) => o.Persistence.BackupIntervalHours = (int)v!.Value),
+    ];
+
+    private static readonly Dictionary<string, ConfigKey> s_byPath = All.ToDictionary(k => k.Path, StringComparer.Ordinal);
+    private static readonly Dictionary<string, ConfigKey> s_byEnv =
+        All.Where(k => k.EnvName is not null).ToDictionary(k => k.EnvName!, StringComparer.Ordinal);
+
+    /// <summary>Finds a key by dotted path (<c>websocket.ping_interval</c>).</summary>
+    public static ConfigKey? ByPath(string path) => s_byPath.GetValueOrDefault(path);
+
+    /// <summary>Finds a key by its <c>EMIT_HUB_*</c> variable name.</summary>
+    public static ConfigKey? ByEnv(string envName) => s_byEnv.GetValueOrDefault(envName);
+
+    /// <summary>A deep copy of <paramref name="options"/>, made through the key table.</summary>
+    public static EmitHubOptions Clone(EmitHubOptions options)
+    {
+        var copy = new EmitHubOptions();
+        foreach (var key in All)
+        {
+            key.Copy(options, copy);
+        }
+        return copy;
+    }
+
+    private static string? NormalizeHost(string text)
+    {
+        var host = text.Trim();
+        if (host.Length == 0)
+        {
+            return null;
+        }
+        // "[::1]" is how an IPv6 address appears in a URL; the listener wants the bare address.
+        if (host.StartsWith('[') && host.EndsWith(']'))
+        {
+            host = host[1..^1];
+        }
+        if (IPAddress.TryParse(host, out _))
+        {
+            return host;
+        }
+        return Uri.CheckHostName(host) == UriHostNameType.Dns ? host : null;
+    }
+
+    private static string? NormalizePath(string text) =>
+        text.Trim().Length == 0 || text.Contains('\0') ? null : text;
+
+    private static string? NormalizeApiKey(string text)
+    {
+        foreach (var c in text)
+        {
+            if (c <= ' ' || c >= 0x7F)
+            {
+                return null;
+            }
+        }
+        return text.Length == 0 ? null : text;
+    }
+
+    private static string? NormalizeOrigin(string text)
+    {
+        var origin = text.Trim();
+        if (origin is "*" || origin.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return origin.ToLowerInvariant();
+        }
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            || uri.AbsolutePath != "/" || uri.Query.Length != 0 || uri.Fragment.Length != 0 || uri.UserInfo.Length != 0)
+        {
+            return null;
+        }
+        // An Origin header is serialized as scheme "://" host [":" port] (RFC 6454 §6.2), lower-case, no slash.
+        return uri.IsDefaultPort
+            ? $"{uri.Scheme}://{uri.Host}"
+            : $"{uri.Scheme}://{uri.Host}:{uri.Port}";
+    }
+
+    private static string? NormalizeToken(string text)
+    {
+        var token = text.Trim();
+        if (token.Length == 0)
+        {
+            return null;
+        }
+        foreach (var c in token)
+        {
+            // tchar (RFC 9110 §5.6.2).
+            var ok = char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c);
+            if (!ok)
+            {
+                return null;
+            }
+        }
+        return token;
+    }
+
+    private static string? NormalizeEchoPath(string text)
+    {
+        if (text.Length < 2 || text[0] != '/')
+        {
+            return null;
+        }
+        foreach (var c in text)
+        {
+            if (c <= ' ' || c >= 0x7F || c == '?' || c == '#')
+            {
+                return null;
+            }
+        }
+        return text;
+    }
+}
