@@ -114,7 +114,14 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                     await FlushAsync().ConfigureAwait(false);
                     Upgraded = true;
                     _connection.SetHeartbeatHandler(null);
-                    await upgrade.RunAsync(_head, _connection, serverStopping).ConfigureAwait(false);
+                    try
+                    {
+                        await upgrade.RunAsync(_head, _connection, serverStopping).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (serverStopping.IsCancellationRequested)
+                    {
+                        _connection.TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
+                    }
                     _connection.TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
                     return;
                 }
@@ -126,7 +133,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                 _pendingFlush = true;
                 if (_body.Capacity > 64 * 1024)
                 {
-                    _body = new ArrayBufferWriter<byte>(0);
+                    _body = new ArrayBufferWriter<byte>();
                 }
                 if (close)
                 {

@@ -20,18 +20,18 @@ public static class ResponseWriter
     public static void Write(PipeWriter writer, HttpResponse response, ReadOnlySpan<byte> dateFieldLine, bool close, bool http10KeepAlive, bool omitBody)
     {
         var status = response.StatusCode;
-        Ascii(writer, "HTTP/1.1 ");
+        writer.Write("HTTP/1.1 "u8);
         WriteNumber(writer, status);
-        Ascii(writer, " ");
+        writer.Write(" "u8);
         Ascii(writer, ReasonPhrase(status));
-        Ascii(writer, "\r\n");
+        writer.Write("\r\n"u8);
         writer.Write(dateFieldLine);
         writer.Write("Server: emit-hub\r\n"u8);
         if (response.ContentType != null)
         {
-            Ascii(writer, "Content-Type: ");
+            writer.Write("Content-Type: "u8);
             Ascii(writer, response.ContentType);
-            Ascii(writer, "\r\n");
+            writer.Write("\r\n"u8);
         }
         // RFC 9110 §8.6: no Content-Length on 1xx and 204.
         if (status >= 200 && status != 204)
@@ -51,9 +51,9 @@ public static class ResponseWriter
         foreach (var header in response.Headers)
         {
             Ascii(writer, header.Key);
-            Ascii(writer, ": ");
+            writer.Write(": "u8);
             Ascii(writer, header.Value);
-            Ascii(writer, "\r\n");
+            writer.Write("\r\n"u8);
         }
         writer.Write("\r\n"u8);
         if (!omitBody && response.Body.Length > 0)

@@ -85,8 +85,17 @@ public sealed class SocketListener : IDisposable
                 TransportLog.AcceptFailed(_logger, e.SocketErrorCode);
                 continue;
             }
-            accepted.NoDelay = true;
-            onAccepted(accepted);
+            try
+            {
+                accepted.NoDelay = true;
+                onAccepted(accepted);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // One connection that cannot be set up must not stop the listener.
+                TransportLog.ConnectionSetupFailed(_logger, e);
+                accepted.Dispose();
+            }
         }
     }
 

@@ -21,4 +21,7 @@ internal static partial class TransportLog
 
     [LoggerMessage(1004, LogLevel.Error, "Connection {ConnectionId} failed unexpectedly")]
     public static partial void ConnectionFailed(ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(1005, LogLevel.Error, "An accepted connection could not be set up")]
+    public static partial void ConnectionSetupFailed(ILogger logger, Exception exception);
 }
