@@ -29,6 +29,10 @@ internal sealed class Channel
     }
 
     public Lock Gate { get; } = new();
+
+    /// <summary>Position in creation order (recovered channels keep the log's order), for "oldest first" lists
+    /// where two channels share a millisecond.</summary>
+    public long Order { get; init; }
     public Guid Id { get; }
     public string Name { get; set; }
     public string? Description { get; set; }

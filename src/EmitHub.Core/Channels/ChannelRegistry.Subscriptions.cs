@@ -100,11 +100,27 @@ public sealed partial class ChannelRegistry
         }
 
         // Catch up from the store outside the lock, then join under it once the in-memory ring covers the rest.
+        try
+        {
+            return await CatchUpAsync(channel, subscriber, cursor, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Cancelled (the connection went away) or the store failed: give the reserved slot back.
+            LeaveJoining(channel);
+            throw;
+        }
+    }
+
+    private async ValueTask<SubscribeResult> CatchUpAsync(Channel channel, IChannelSubscriber subscriber, long cursor, CancellationToken cancellationToken)
+    {
+        var id = channel.Id;
         for (var round = 0; round < MaxReplayRounds; round++)
         {
             var page = await _store.ReadMessagesAsync(id, cursor, ReplayPageSize, cancellationToken).ConfigureAwait(false);
             foreach (var message in page)
             {
+                await subscriber.WaitForRoomAsync(message.EnvelopeJson.Length + 10, cancellationToken).ConfigureAwait(false);
                 var frame = EnvelopeWriter.FromJson(_encoder, message.EnvelopeJson.Span, message.Sequence);
                 var accepted = subscriber.TryEnqueue(frame);
                 frame.Release();

@@ -23,6 +23,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, Channel> _channels = new();
     private volatile bool _ready;
+    private long _nextOrder;
 
     /// <summary>Creates an empty registry; call <see cref="InitializeAsync"/> to load the stored channels.</summary>
     public ChannelRegistry(LiveOptions options, IChannelStore store, IFrameEncoder encoder, TimeProvider time, ILogger<ChannelRegistry> logger)
@@ -58,7 +59,10 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         {
             var persist = record.Settings.PersistMessages;
             var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch());
+                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch())
+            {
+                Order = Interlocked.Increment(ref _nextOrder),
+            };
             if (persist)
             {
                 recovery.LastSequences.TryGetValue(record.Id, out var last);
@@ -98,8 +102,10 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     /// <summary>Every channel, oldest first.</summary>
     public IReadOnlyList<ChannelSnapshot> List()
     {
-        var list = new List<ChannelSnapshot>(_channels.Count);
-        foreach (var channel in _channels.Values)
+        var channels = _channels.Values.ToArray();
+        Array.Sort(channels, static (a, b) => a.Order.CompareTo(b.Order));
+        var list = new List<ChannelSnapshot>(channels.Length);
+        foreach (var channel in channels)
         {
             lock (channel.Gate)
             {
@@ -109,7 +115,6 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
                 }
             }
         }
-        list.Sort(static (a, b) => a.CreatedAt != b.CreatedAt ? a.CreatedAt.CompareTo(b.CreatedAt) : a.Id.CompareTo(b.Id));
         return list;
     }
 
@@ -138,7 +143,10 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
             ReplayLast: 0);
         var now = Now();
         var channel = new Channel(Guid.NewGuid(), request.Name, request.Description, ChannelStatus.Created, now, now,
-            request.Settings.ApplyTo(defaults), NewEpoch());
+            request.Settings.ApplyTo(defaults), NewEpoch())
+        {
+            Order = Interlocked.Increment(ref _nextOrder),
+        };
         ValueTask saved;
         ChannelSnapshot snapshot;
         lock (channel.Gate)

@@ -22,4 +22,11 @@ public interface IChannelSubscriber
     /// queued are sent. Idempotent; the first call's code wins. Never blocks.
     /// </summary>
     void Close(ushort closeCode, string reason);
+
+    /// <summary>
+    /// Completes once the outbound queue has room for <paramref name="bytes"/> more bytes, or the subscriber is
+    /// closing. Paces a store replay (<c>?after=SEQ</c>) so a long history reaches a reading client at its own speed
+    /// instead of tripping the slow-consumer bound; broadcasts never wait on it. The default completes at once.
+    /// </summary>
+    ValueTask WaitForRoomAsync(long bytes, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

@@ -133,6 +133,18 @@ public sealed class WebSocketOutbox : IChannelSubscriber, IDisposable
         _queue.Complete();
     }
 
+    /// <inheritdoc/>
+    public async ValueTask WaitForRoomAsync(long bytes, CancellationToken cancellationToken)
+    {
+        // Replays are rare and short-lived; polling the byte count keeps the hot enqueue path free of a second signal.
+        while (!IsClosing && _queue.PendingBytes != 0 && _queue.PendingBytes + bytes > _queue.MaxPendingBytes)
+        {
+            await Task.Delay(s_roomPollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static readonly TimeSpan s_roomPollInterval = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Read loop: a ping arrived; its pong replaces any pong not yet sent (ping-flood policy, SPEC §4).</summary>
     public void OnPing(ReadOnlySpan<byte> payload)
     {

@@ -351,3 +351,19 @@ public class ChannelRegistryTests
         Assert.Equal(ChannelError.Conflict, (await registry.GetMessagesAsync(plain.Id, 0, 10, default)).Error);
     }
 }
+
+public class ChannelRegistryRegressionTests
+{
+    [Fact]
+    public async Task Channels_created_in_the_same_millisecond_are_listed_in_creation_order()
+    {
+        var registry = ChannelTestKit.NewRegistry();
+        var names = Enumerable.Range(0, 200).Select(i => $"c{i:D3}").ToArray();
+        foreach (var name in names)
+        {
+            await ChannelTestKit.CreateAsync(registry, $$"""{"name":"{{name}}"}""");
+        }
+
+        Assert.Equal(names, registry.List().Select(c => c.Name).ToArray());
+    }
+}
