@@ -107,6 +107,33 @@ public sealed class FasterChannelStoreRecoveryTests
     }
 
     [Fact]
+    public async Task Garbage_commit_metadata_never_stops_the_store_from_starting()
+    {
+        using var dir = new TempStoreDirectory();
+        await WriteMessagesAsync(dir.Path);
+        foreach (var commit in Directory.GetFiles(Path.Combine(dir.Path, "log", "log-commits")))
+        {
+            await File.WriteAllBytesAsync(commit, Enumerable.Repeat((byte)0xA5, 512).ToArray());
+        }
+
+        var (store, recovery) = await OpenAsync(dir.Path);
+        await using (store)
+        {
+            Assert.True(store.IsHealthy);
+            Assert.NotEmpty(recovery.Warnings);
+            var id = Guid.NewGuid();
+            await store.SaveChannelAsync(Channel(id), default);
+            await store.AppendMessageAsync(Message(id, 1), default);
+        }
+        var (again, second) = await OpenAsync(dir.Path);
+        await using (again)
+        {
+            Assert.Empty(second.Warnings);
+            Assert.Single(second.Channels);
+        }
+    }
+
+    [Fact]
     public async Task Every_append_acknowledged_before_a_sigkill_is_present_after_recovery()
     {
         using var dir = new TempStoreDirectory();
