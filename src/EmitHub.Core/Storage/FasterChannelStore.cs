@@ -370,11 +370,12 @@ public sealed partial class FasterChannelStore : IChannelStore
             Volatile.Write(ref _inflight, new InflightCommit(round, log.TailAddress));
             try
             {
-                await log.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                // A failed device write can leave FASTER's commit pending forever; past the timeout it counts as failed.
+                await log.CommitAsync(CancellationToken.None).AsTask().WaitAsync(_options.CommitTimeout).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                _failure = ex;
+                _failure = ex is TimeoutException ? new IOException($"A commit did not complete within {_options.CommitTimeout}.", ex) : ex;
                 LogCommitFailed(ex);
                 var failed = NewRound();
                 failed.SetResult(false);
