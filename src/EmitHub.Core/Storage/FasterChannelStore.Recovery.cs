@@ -191,6 +191,11 @@ public sealed partial class FasterChannelStore
                     case StoreRecordKind.ChannelUpsert:
                         if (result.Channels.TryGetValue(record.ChannelId, out var state))
                         {
+                            if (state.Record.Epoch != record.Channel!.Epoch)
+                            {
+                                pending.Remove(record.ChannelId);
+                                trims.Remove(record.ChannelId);
+                            }
                             state.Record = record.Channel!;
                         }
                         else

@@ -68,6 +68,8 @@ public sealed partial class FasterChannelStore : IChannelStore
     internal long BeginAddress => _log?.BeginAddress ?? 0;
 
     /// <inheritdoc />
+    /// <remarks>A record whose <see cref="ChannelRecord.Epoch"/> differs from the stored one starts a new sequence:
+    /// the channel's stored messages are dropped (they belong to the old epoch).</remarks>
     public ValueTask SaveChannelAsync(ChannelRecord channel, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
@@ -79,6 +81,12 @@ public sealed partial class FasterChannelStore : IChannelStore
             address = log.Enqueue(record);
             if (_channels.TryGetValue(channel.Id, out var state))
             {
+                if (state.Record.Epoch != channel.Epoch)
+                {
+                    // A new epoch restarts the sequence (SPEC §6): the old epoch's messages are history no more.
+                    state.Messages.RemoveFirst(state.Messages.Count);
+                    state.FirstKept = 0;
+                }
                 state.Record = channel;
             }
             else
