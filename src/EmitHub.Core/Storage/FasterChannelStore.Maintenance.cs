@@ -49,6 +49,9 @@ public sealed partial class FasterChannelStore
         await CompactIfWorthwhileAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Tests: end compactions after the copies are committed, as a crash before the truncation would.</summary>
+    internal bool StopCompactionBeforeTruncateForTesting { get; set; }
+
     /// <summary>Compacts when the log is big enough and mostly dead. True when it compacted.</summary>
     internal async ValueTask<bool> CompactIfWorthwhileAsync(CancellationToken cancellationToken)
     {
@@ -167,6 +170,10 @@ public sealed partial class FasterChannelStore
                     index[index.FindFirstAfter(sequence - 1)].Address = newAddress;
                 }
             }
+        }
+        if (StopCompactionBeforeTruncateForTesting)
+        {
+            return;
         }
         log.TruncateUntil(marker);
         await CommitRoundAsync(cancellationToken).ConfigureAwait(false);

@@ -36,19 +36,28 @@ public sealed partial class FasterChannelStore
         try
         {
             (_device, _log) = OpenLog(logDirectory, recover: true);
+            if (_log.TailAddress <= _log.BeginAddress && HasSegmentData(logDirectory))
+            {
+                // FASTER found no usable commit yet segment files hold data: appending would overwrite it.
+                MoveAside("no readable commit metadata was found for the existing log segments");
+            }
         }
         catch (Exception ex)
         {
-            // FASTER could not recover at all (commit metadata unreadable): keep the damaged files aside for a
-            // human and start empty rather than refuse to start.
+            // FASTER could not recover at all: keep the damaged files for a human, start empty rather than refuse.
+            MoveAside(ex.Message);
+        }
+
+        void MoveAside(string reason)
+        {
             CloseLog();
-            var aside = Path.Combine(root, $"damaged-{DateTime.UtcNow:yyyyMMddTHHmmssZ}");
+            var aside = Path.Combine(root, $"damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfffZ}");
             Directory.Move(logDirectory, aside);
-            warnings.Add($"The log could not be recovered ({ex.Message}); it was moved to '{aside}' and the store starts empty.");
+            warnings.Add($"The log could not be recovered ({reason}); it was moved to '{aside}' and the store starts empty.");
             (_device, _log) = OpenLog(logDirectory, recover: true);
         }
 
-        var log = _log;
+        var log = _log!;
         var scan = ScanLog(log, warnings);
         var lastSequences = new Dictionary<Guid, long>();
         var channels = new List<ChannelRecord>();
@@ -90,6 +99,9 @@ public sealed partial class FasterChannelStore
         LogRecovered(root, channels.Count, messages, log.BeginAddress, log.TailAddress);
         return new StoreRecovery(channels, lastSequences, warnings);
     }
+
+    private static bool HasSegmentData(string logDirectory) =>
+        Directory.EnumerateFiles(logDirectory, LogFileName + ".*").Any(f => new FileInfo(f).Length > 0);
 
     private (IDevice Device, FasterLog Log) OpenLog(string logDirectory, bool recover)
     {
@@ -179,6 +191,11 @@ public sealed partial class FasterChannelStore
                     case StoreRecordKind.ChannelUpsert:
                         if (result.Channels.TryGetValue(record.ChannelId, out var state))
                         {
+                            if (state.Record.Epoch != record.Channel!.Epoch)
+                            {
+                                pending.Remove(record.ChannelId);
+                                trims.Remove(record.ChannelId);
+                            }
                             state.Record = record.Channel!;
                         }
                         else

@@ -25,6 +25,7 @@ public sealed partial class FasterChannelStore : IChannelStore
 {
     internal const string LogDirectoryName = "log";
     private const string LogFileName = "hub.log";
+    private const int ReadBatch = 32;
 
     private readonly FasterChannelStoreOptions _options;
     private readonly ILogger _logger;
@@ -67,6 +68,8 @@ public sealed partial class FasterChannelStore : IChannelStore
     internal long BeginAddress => _log?.BeginAddress ?? 0;
 
     /// <inheritdoc />
+    /// <remarks>A record whose <see cref="ChannelRecord.Epoch"/> differs from the stored one starts a new sequence:
+    /// the channel's stored messages are dropped (they belong to the old epoch).</remarks>
     public ValueTask SaveChannelAsync(ChannelRecord channel, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
@@ -78,6 +81,12 @@ public sealed partial class FasterChannelStore : IChannelStore
             address = log.Enqueue(record);
             if (_channels.TryGetValue(channel.Id, out var state))
             {
+                if (state.Record.Epoch != channel.Epoch)
+                {
+                    // A new epoch restarts the sequence (SPEC §6): the old epoch's messages are history no more.
+                    state.Messages.RemoveFirst(state.Messages.Count);
+                    state.FirstKept = 0;
+                }
                 state.Record = channel;
             }
             else
@@ -168,18 +177,43 @@ public sealed partial class FasterChannelStore : IChannelStore
                 break;
             }
             var moved = false;
-            foreach (var entry in wanted)
+            // Reads go to the device; issue a batch at once so their latencies overlap.
+            for (var start = 0; start < wanted.Count && !moved; start += ReadBatch)
             {
-                var (bytes, length) = await log.ReadAsync(entry.Address, entry.Length, cancellationToken).ConfigureAwait(false);
-                if (bytes is null || !StoreRecordCodec.TryRead(bytes.AsSpan(0, length), out var record, out _)
-                    || record.Kind != StoreRecordKind.Message || record.ChannelId != channelId || record.Sequence != entry.Sequence)
+                var reads = new ValueTask<(byte[], int)>[Math.Min(ReadBatch, wanted.Count - start)];
+                for (var i = 0; i < reads.Length; i++)
                 {
-                    moved = true;
-                    break;
+                    reads[i] = log.ReadAsync(wanted[start + i].Address, wanted[start + i].Length, cancellationToken);
                 }
-                result.Add(new StoredMessage(channelId, record.Sequence, new DateTimeOffset(record.TimestampUtcTicks, TimeSpan.Zero),
-                    new ReadOnlyMemory<byte>(bytes, record.PayloadOffset, record.PayloadLength)));
-                next = record.Sequence;
+                for (var i = 0; i < reads.Length; i++)
+                {
+                    byte[]? bytes;
+                    int length;
+                    try
+                    {
+                        (bytes, length) = await reads[i].ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // Its segment was truncated under the read; the index has the new address.
+                        moved = true;
+                        continue;
+                    }
+                    if (moved)
+                    {
+                        continue;
+                    }
+                    var entry = wanted[start + i];
+                    if (bytes is null || !StoreRecordCodec.TryRead(bytes.AsSpan(0, length), out var record, out _)
+                        || record.Kind != StoreRecordKind.Message || record.ChannelId != channelId || record.Sequence != entry.Sequence)
+                    {
+                        moved = true;
+                        continue;
+                    }
+                    result.Add(new StoredMessage(channelId, record.Sequence, new DateTimeOffset(record.TimestampUtcTicks, TimeSpan.Zero),
+                        new ReadOnlyMemory<byte>(bytes, record.PayloadOffset, record.PayloadLength)));
+                    next = record.Sequence;
+                }
             }
             if (!moved)
             {
@@ -370,11 +404,12 @@ public sealed partial class FasterChannelStore : IChannelStore
             Volatile.Write(ref _inflight, new InflightCommit(round, log.TailAddress));
             try
             {
-                await log.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                // A failed device write can leave FASTER's commit pending forever; past the timeout it counts as failed.
+                await log.CommitAsync(CancellationToken.None).AsTask().WaitAsync(_options.CommitTimeout).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                _failure = ex;
+                _failure = ex is TimeoutException ? new IOException($"A commit did not complete within {_options.CommitTimeout}.", ex) : ex;
                 LogCommitFailed(ex);
                 var failed = NewRound();
                 failed.SetResult(false);

@@ -27,6 +27,11 @@ public sealed class FasterChannelStoreOptions
     /// </summary>
     public TimeSpan CommitDelay { get; init; } = TimeSpan.Zero;
 
+    /// <summary>A commit that has not completed after this long is treated as failed: pending appends fault and
+    /// <see cref="FasterChannelStore.IsHealthy"/> turns false (FASTER can leave a commit pending forever when a
+    /// device write fails). Default 30 s.</summary>
+    public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Compaction runs after retention when live records are less than this fraction of the log's
     /// bytes. Default 0.5: each compaction at least halves the log.</summary>
     public double CompactionLiveFraction { get; init; } = 0.5;

@@ -167,6 +167,45 @@ public sealed class FasterChannelStoreMaintenanceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_crash_between_compaction_copies_and_truncation_recovers_without_duplicates()
+    {
+        using var dir = new TempStoreDirectory();
+        var id = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        var (store, _) = await OpenAsync(dir.Path);
+        await using (store)
+        {
+            await store.SaveChannelAsync(Channel(id), default);
+            await store.SaveChannelAsync(Channel(other, "other"), default);
+            for (var seq = 1; seq <= 100; seq++)
+            {
+                await store.AppendMessageAsync(Message(id, seq), default);
+                await store.AppendMessageAsync(Message(other, seq), default);
+            }
+            await store.DeleteChannelAsync(other, default);
+            await store.ApplyRetentionAsync(T0, 30, 60, default);
+            store.StopCompactionBeforeTruncateForTesting = true;
+            await store.CompactAsync(default);
+            // Newer than the copies of 41..100, so the log holds 101..110 before them and 41..100 twice.
+            for (var seq = 101; seq <= 110; seq++)
+            {
+                await store.AppendMessageAsync(Message(id, seq), default);
+            }
+            await store.SaveChannelAsync(Channel(id, "renamed after the copies"), default);
+        }
+
+        var (reopened, recovery) = await OpenAsync(dir.Path);
+        await using (reopened)
+        {
+            Assert.Empty(recovery.Warnings);
+            Assert.Equal("renamed after the copies", Assert.Single(recovery.Channels).Name);
+            Assert.Equal(110, recovery.LastSequences[id]);
+            Assert.Equal(Enumerable.Range(41, 70).Select(i => (long)i), (await ReadAllAsync(reopened, id)).Select(m => m.Sequence));
+            Assert.Equal(41, reopened.GetFirstStoredSequence(id));
+        }
+    }
+
+    [Fact]
     public async Task A_backup_starts_a_new_store_with_identical_contents()
     {
         using var dir = new TempStoreDirectory();

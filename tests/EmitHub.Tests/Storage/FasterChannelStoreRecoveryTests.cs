@@ -107,6 +107,62 @@ public sealed class FasterChannelStoreRecoveryTests
     }
 
     [Fact]
+    public async Task Garbage_commit_metadata_never_stops_the_store_from_starting()
+    {
+        using var dir = new TempStoreDirectory();
+        await WriteMessagesAsync(dir.Path);
+        foreach (var commit in Directory.GetFiles(Path.Combine(dir.Path, "log", "log-commits")))
+        {
+            await File.WriteAllBytesAsync(commit, Enumerable.Repeat((byte)0xA5, 512).ToArray());
+        }
+
+        var (store, recovery) = await OpenAsync(dir.Path);
+        await using (store)
+        {
+            Assert.True(store.IsHealthy);
+            Assert.NotEmpty(recovery.Warnings);
+            var id = Guid.NewGuid();
+            await store.SaveChannelAsync(Channel(id), default);
+            await store.AppendMessageAsync(Message(id, 1), default);
+        }
+        var (again, second) = await OpenAsync(dir.Path);
+        await using (again)
+        {
+            Assert.Empty(second.Warnings);
+            Assert.Single(second.Channels);
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_commit_faults_pending_appends_and_marks_the_store_unhealthy()
+    {
+        using var dir = new TempStoreDirectory();
+        var id = Guid.NewGuid();
+        // FASTER leaves such a commit pending; the store's commit timeout turns it into a failure.
+        var store = new FasterChannelStore(new FasterChannelStoreOptions
+        {
+            DirectoryPath = dir.Path,
+            PageSizeBits = PageSizeBits,
+            MemorySizeBits = PageSizeBits + 2,
+            SegmentSizeBits = PageSizeBits + 1,
+            CommitTimeout = TimeSpan.FromSeconds(3),
+        });
+        await store.RecoverAsync(default);
+        await using (store)
+        {
+            await store.SaveChannelAsync(Channel(id), default);
+            // Commit metadata can no longer be written: its directory became a file.
+            var commits = Path.Combine(dir.Path, "log", "log-commits");
+            Directory.Delete(commits, recursive: true);
+            await File.WriteAllTextAsync(commits, "not a directory");
+
+            await Assert.ThrowsAsync<IOException>(async () => await store.AppendMessageAsync(Message(id, 1), default));
+            Assert.False(store.IsHealthy);
+            Assert.Throws<IOException>(() => { _ = store.AppendMessageAsync(Message(id, 2), default); });
+        }
+    }
+
+    [Fact]
     public async Task Every_append_acknowledged_before_a_sigkill_is_present_after_recovery()
     {
         using var dir = new TempStoreDirectory();

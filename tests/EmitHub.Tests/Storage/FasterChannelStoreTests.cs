@@ -245,6 +245,36 @@ public sealed class FasterChannelStoreTests
     }
 
     [Fact]
+    public async Task A_new_epoch_restarts_the_sequence_and_drops_the_old_epochs_messages()
+    {
+        using var dir = new TempStoreDirectory();
+        var id = Guid.NewGuid();
+        var (store, _) = await OpenAsync(dir.Path);
+        await using (store)
+        {
+            await store.SaveChannelAsync(Channel(id) with { Epoch = "old" }, default);
+            for (var seq = 1; seq <= 20; seq++)
+            {
+                await store.AppendMessageAsync(Message(id, seq), default);
+            }
+            await store.ApplyRetentionAsync(T0, 30, 15, default);
+            // Persistence was switched off, the server restarted (new epoch), then switched back on.
+            await store.SaveChannelAsync(Channel(id) with { Epoch = "new" }, default);
+            Assert.Equal(0, store.GetFirstStoredSequence(id));
+            await store.AppendMessageAsync(Message(id, 1), default);
+            await store.AppendMessageAsync(Message(id, 2), default);
+            Assert.Equal([1L, 2], (await ReadAllAsync(store, id)).Select(m => m.Sequence));
+        }
+        var (reopened, recovery) = await OpenAsync(dir.Path);
+        await using (reopened)
+        {
+            Assert.Equal("new", Assert.Single(recovery.Channels).Epoch);
+            Assert.Equal(2, recovery.LastSequences[id]);
+            Assert.Equal([1L, 2], (await ReadAllAsync(reopened, id)).Select(m => m.Sequence));
+        }
+    }
+
+    [Fact]
     public async Task Flush_commits_everything_enqueued_and_dispose_is_idempotent()
     {
         using var dir = new TempStoreDirectory();

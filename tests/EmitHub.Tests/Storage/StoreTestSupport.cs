@@ -54,7 +54,7 @@ internal static class StoreTestSupport
 
     public static ChannelRecord Channel(Guid id, string name = "lobby", ChannelStatus status = ChannelStatus.Active, bool persist = true,
         string? description = "Waiting room") =>
-        new(id, name, description, status, T0, T0.AddMinutes(1), new ChannelSettings(250, true, persist, 60, 3), "epoch-" + name, 0, 0);
+        new(id, name, description, status, T0, T0.AddMinutes(1), new ChannelSettings(250, true, persist, 60, 3), "epoch-1", 0, 0);
 
     public static StoredMessage Message(Guid channelId, long sequence, DateTimeOffset? timestamp = null) =>
         new(channelId, sequence, timestamp ?? T0.AddSeconds(sequence), Envelope(sequence));
