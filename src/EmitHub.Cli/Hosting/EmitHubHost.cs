@@ -44,9 +44,8 @@ public static class EmitHubHost
         builder.Services.AddSingleton(startup);
         builder.Services.AddSingleton(TimeProvider.System);
 
-        // ── SEAM: the server. Replace NullHubRuntime with the runtime that owns the listener, the channel
-        // registry and the store (see IHubRuntime). Register those components here as singletons too.
-        builder.Services.AddSingleton<IHubRuntime, NullHubRuntime>();
+        // The server: store, channel registry, HTTP/WebSocket listener and store upkeep (tests may replace it).
+        builder.Services.AddSingleton<IHubRuntime, HubRuntime>();
 
         builder.Services.AddHostedService<EmitHubHostedService>();
         builder.Services.AddHostedService<ConfigReloadService>();

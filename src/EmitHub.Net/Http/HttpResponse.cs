@@ -80,7 +80,9 @@ public sealed class HttpResponse
     {
         if (_json == null)
         {
-            _json = new Utf8JsonWriter(_body);
+            // Bodies are JSON, never embedded in HTML: non-ASCII text stays UTF-8 ("clínica", not "cl\u00EDnica"),
+            // the same bytes the WebSocket envelopes carry.
+            _json = new Utf8JsonWriter(_body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         }
         else
         {

@@ -56,8 +56,8 @@ public sealed class HubServer : IAsyncDisposable
     /// <summary>HTTP limits and timeouts; change only before <see cref="StartAsync"/> (tests shorten them).</summary>
     public HttpLimits Limits { get; set; } = new();
 
-    /// <summary>The WebSocket implementation that takes over upgraded connections; null answers real upgrade
-    /// requests with 501. May be set before or after <see cref="StartAsync"/>.</summary>
+    /// <summary>The WebSocket implementation that takes over upgraded connections; <see cref="StartAsync"/> installs
+    /// <see cref="WebSockets.WebSocketEndpoint"/> unless one was set before.</summary>
     public IWebSocketUpgrade? WebSocketUpgrade { get; set; }
 
     /// <summary>The bound address (with the real port). Valid after <see cref="StartAsync"/>.</summary>
@@ -83,6 +83,7 @@ public sealed class HubServer : IAsyncDisposable
             ServerLog.NoApiKeyOnPublicAddress(_logger, _listener.LocalEndPoint);
         }
 
+        WebSocketUpgrade ??= new WebSockets.WebSocketEndpoint(_options, _registry, _heartbeat, _loggerFactory, new WebSockets.WebSocketCounters());
         var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time);
         var httpContext = new HttpServerContext(Limits, () => _options.Current.MessageSizeLimit, _heartbeat, router,
             _loggerFactory.CreateLogger("EmitHub.Net.Http"));

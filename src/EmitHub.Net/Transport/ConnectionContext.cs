@@ -47,6 +47,7 @@ public sealed class ConnectionContext
     private readonly CancellationTokenSource _closed = new();
     private readonly ILogger _logger;
     private IConnectionHeartbeatHandler? _heartbeatHandler;
+    private Task _sending = Task.CompletedTask;
     private int _closeReason;
 
     internal ConnectionContext(long id, Socket socket, MemoryPool<byte> pool, TimeProvider time, ILogger logger)
@@ -129,7 +130,7 @@ public sealed class ConnectionContext
     internal async Task RunAsync(Func<ConnectionContext, Task> application)
     {
         var receiving = ReceiveLoopAsync();
-        var sending = SendLoopAsync();
+        var sending = _sending = SendLoopAsync();
         try
         {
             await application(this).ConfigureAwait(false);
@@ -166,6 +167,34 @@ public sealed class ConnectionContext
         _closed.Cancel();
         _receiver.Dispose();
         _sender.Dispose();
+    }
+
+    /// <summary>
+    /// Ends the use of <see cref="Output"/>: completes it and waits until the send loop has sent everything written
+    /// to it (the 101 response). From then on the owning protocol sends with <see cref="SendAsync"/> straight from
+    /// its own buffers, so a frame shared by thousands of connections is never copied per connection.
+    /// Returns false when the queued output could not be sent.
+    /// </summary>
+    public async ValueTask<bool> CompleteOutputAsync()
+    {
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        await _sending.ConfigureAwait(false);
+        return CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed);
+    }
+
+    /// <summary>
+    /// One gathered send of <paramref name="buffers"/> (after <see cref="CompleteOutputAsync"/>; one send at a
+    /// time). Completes when every byte was handed to the kernel. A failure is returned as a value and recorded as
+    /// the close reason.
+    /// </summary>
+    public async ValueTask<SocketError> SendAsync(IList<ArraySegment<byte>> buffers)
+    {
+        var result = await _sender.SendAsync(_socket, buffers).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            RecordSocketError(result.Error);
+        }
+        return result.Error;
     }
 
     private async Task LingerAsync()

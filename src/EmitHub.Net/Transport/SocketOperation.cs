@@ -89,6 +89,37 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<S
         return ValueTask.FromResult(new SocketOperationResult(BytesTransferred, SocketError));
     }
 
+    /// <summary>Gathered send of caller-owned array segments (the WebSocket send path's shared frames).</summary>
+    public ValueTask<SocketOperationResult> SendAsync(Socket socket, IList<ArraySegment<byte>> buffers)
+    {
+        _core.Reset();
+        if (buffers.Count == 1)
+        {
+            if (BufferList != null)
+            {
+                BufferList = null;
+            }
+            SetBuffer(buffers[0].Array, buffers[0].Offset, buffers[0].Count);
+        }
+        else
+        {
+            SetBuffer(null, 0, 0);
+            BufferList = buffers;
+        }
+        try
+        {
+            if (socket.SendAsync(this))
+            {
+                return new ValueTask<SocketOperationResult>(this, _core.Version);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return ValueTask.FromResult(new SocketOperationResult(0, SocketError.OperationAborted));
+        }
+        return ValueTask.FromResult(new SocketOperationResult(BytesTransferred, SocketError));
+    }
+
     public SocketOperationResult GetResult(short token) => _core.GetResult(token);
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);

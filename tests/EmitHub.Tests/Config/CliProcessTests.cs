@@ -123,12 +123,16 @@ public sealed class CliProcessTests : IDisposable
         var code = await server.WaitForExitAsync();
 
         Assert.Equal(0, code);
-        // JSON mode: every stdout line is a JSON object, the banner included.
+        // JSON mode: every stdout line is a JSON object, the banner included; the host's own lines carry the
+        // seed's target, the server's components their category.
+        var targets = new List<string>();
         foreach (var line in server.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             using var json = System.Text.Json.JsonDocument.Parse(line);
-            Assert.Equal("emit_hub", json.RootElement.GetProperty("target").GetString());
+            targets.Add(json.RootElement.GetProperty("target").GetString()!);
+            Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("message").GetString()));
         }
+        Assert.True(targets.Count(t => t == "emit_hub") >= 5, string.Join(", ", targets));
         Assert.Contains("EmitHub stopped", server.Stdout, StringComparison.Ordinal);
     }
 }

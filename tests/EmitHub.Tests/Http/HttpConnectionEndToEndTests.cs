@@ -190,7 +190,7 @@ public class HttpConnectionEndToEndTests
     }
 
     [Fact]
-    public async Task The_websocket_path_answers_426_405_404_and_501_until_an_upgrade_is_plugged_in()
+    public async Task The_websocket_path_answers_426_405_404_and_upgrades_a_valid_handshake_with_101()
     {
         await using var server = await TestHubServer.StartAsync(o => o.WebSocket.EchoPath = "/echo");
         var id = (await server.Registry.CreateAsync(new EmitHub.Core.Channels.ChannelCreateRequest("ws", null,
@@ -207,8 +207,10 @@ public class HttpConnectionEndToEndTests
         using var raw = await server.ConnectRawAsync();
         await raw.SendAsync($"GET /api/v1/channels/{id}/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
         var response = (await raw.ReadResponseAsync())!;
-        Assert.Equal(501, response.StatusCode);
-        Assert.Equal("websocket_unavailable", JsonDocument.Parse(response.Body).RootElement.GetProperty("code").GetString());
+        Assert.Equal(101, response.StatusCode);
+        // RFC 6455 §1.3: the accept value of the sample nonce.
+        Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", response.Header("Sec-WebSocket-Accept"));
+        Assert.Equal("websocket", response.Header("Upgrade"));
     }
 
     private sealed class EchoUpgrade : IWebSocketUpgrade

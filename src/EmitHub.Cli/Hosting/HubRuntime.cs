@@ -1,0 +1,82 @@
+using EmitHub.Core.Channels;
+using EmitHub.Core.Configuration;
+using EmitHub.Core.Storage;
+using EmitHub.Net.Server;
+using EmitHub.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Cli.Hosting;
+
+/// <summary>
+/// The server as the host runs it: the FASTER store in <c>db_path</c>, the channel registry recovered from it,
+/// the HTTP/WebSocket server on <c>host:port</c>, and the store upkeep loop (retention, backups).
+/// Start order: recover, then listen, so no request sees a half-loaded registry. Stop order (SPEC §1): stop
+/// accepting and close every WebSocket with 1001, then flush and close the store.
+/// </summary>
+public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
+{
+    private readonly LiveOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
+    private FasterChannelStore? _store;
+    private ChannelRegistry? _registry;
+    private HubServer? _server;
+    private Task _maintenance = Task.CompletedTask;
+
+    /// <summary>Creates the runtime (resolved from DI); nothing runs until <see cref="StartAsync"/>.</summary>
+    public HubRuntime(LiveOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        _options = options;
+        _loggerFactory = loggerFactory;
+        _time = time;
+    }
+
+    /// <summary>The running server (null before start); tests read its bound port.</summary>
+    public HubServer? Server => _server;
+
+    /// <inheritdoc />
+    public async ValueTask StartAsync(CancellationToken cancellationToken)
+    {
+        var startup = _options.Startup;
+        _store = new FasterChannelStore(new FasterChannelStoreOptions { DirectoryPath = startup.DbPath },
+            _loggerFactory.CreateLogger<FasterChannelStore>());
+        _registry = new ChannelRegistry(_options, _store, WebSocketFrameEncoder.Instance, _time, _loggerFactory.CreateLogger<ChannelRegistry>());
+        await _registry.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        _server = new HubServer(_options, _registry, _loggerFactory, _time);
+        await _server.StartAsync(cancellationToken).ConfigureAwait(false);
+        var maintenance = new StoreMaintenance(_registry, _options, _time, _loggerFactory.CreateLogger<StoreMaintenance>());
+        _maintenance = Task.Run(() => maintenance.RunAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        if (_server is not null)
+        {
+            await _server.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await _maintenance.ConfigureAwait(false);
+        if (_registry is not null)
+        {
+            await _registry.ShutdownAsync(cancellationToken).ConfigureAwait(false);
+            await _registry.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_store is not null)
+        {
+            await _store.DisposeAsync().ConfigureAwait(false);
+            _store = null;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+}

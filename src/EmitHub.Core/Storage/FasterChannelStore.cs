@@ -1,0 +1,417 @@
+using System.Buffers;
+using FASTER.core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EmitHub.Core.Storage;
+
+/// <summary>
+/// <see cref="IChannelStore"/> on a FASTER <c>FasterLog</c> (SPEC §5). Every channel change and every message of a
+/// persisting channel is one checksummed record (<see cref="StoreRecordCodec"/>) appended to the log; an in-memory
+/// index per channel maps sequence to log address so history reads seek instead of scanning.
+/// <para>
+/// On-disk layout under <see cref="FasterChannelStoreOptions.DirectoryPath"/>: <c>log/hub.log.N</c> are the FASTER
+/// segment files (N = segment number, each 2^SegmentSizeBits bytes of log address space) and
+/// <c>log/log-commits/</c> holds FASTER's commit metadata (begin address, committed-until address).
+/// </para>
+/// <para>
+/// Group commit: appends enqueue synchronously into the log's memory and signal one background committer, which
+/// commits up to the tail; every append whose address the commit covered completes together. While a commit is in
+/// flight new appends gather for the next one, so N concurrent appenders share one commit.
+/// </para>
+/// Call <see cref="RecoverAsync"/> once before anything else. All members are thread-safe.
+/// </summary>
+public sealed partial class FasterChannelStore : IChannelStore
+{
+    internal const string LogDirectoryName = "log";
+    private const string LogFileName = "hub.log";
+
+    private readonly FasterChannelStoreOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<Guid, ChannelState> _channels = new();
+    private readonly SemaphoreSlim _commitSignal = new(0);
+    private readonly SemaphoreSlim _maintenance = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private long _nextOrder;
+    private int _commitRequested;
+    private TaskCompletionSource<bool> _round = NewRound();
+    private InflightCommit? _inflight;
+    private Task? _committer;
+    private IDevice? _device;
+    private FasterLog? _log;
+    private volatile Exception? _failure;
+    private volatile bool _ready;
+    private int _disposed;
+
+    /// <summary>Creates a store over <paramref name="options"/>.DirectoryPath; nothing is opened until
+    /// <see cref="RecoverAsync"/>.</summary>
+    public FasterChannelStore(FasterChannelStoreOptions options, ILogger<FasterChannelStore>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        MaxRecordLength = (1 << options.PageSizeBits) - 128;
+    }
+
+    /// <summary>Largest record (bytes, header included) that fits in one FASTER page.</summary>
+    internal int MaxRecordLength { get; }
+
+    /// <inheritdoc />
+    public bool IsHealthy => _ready && _failure is null && _disposed == 0;
+
+    /// <summary>Log bytes between the begin address and the tail (what the segment files cover), for
+    /// diagnostics and tests.</summary>
+    internal long LogBytes => _log is { } log ? log.TailAddress - log.BeginAddress : 0;
+
+    internal long BeginAddress => _log?.BeginAddress ?? 0;
+
+    /// <inheritdoc />
+    public ValueTask SaveChannelAsync(ChannelRecord channel, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        var log = EnsureWritable();
+        var record = StoreRecordCodec.EncodeChannel(channel);
+        long address;
+        lock (_lock)
+        {
+            address = log.Enqueue(record);
+            if (_channels.TryGetValue(channel.Id, out var state))
+            {
+                state.Record = channel;
+            }
+            else
+            {
+                _channels[channel.Id] = new ChannelState(channel, _nextOrder++);
+            }
+        }
+        return WaitForCommitAsync(address, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteChannelAsync(Guid channelId, CancellationToken cancellationToken)
+    {
+        var log = EnsureWritable();
+        var record = StoreRecordCodec.EncodeEmpty(StoreRecordKind.ChannelDelete, channelId);
+        long address;
+        lock (_lock)
+        {
+            address = log.Enqueue(record);
+            _channels.Remove(channelId);
+        }
+        return WaitForCommitAsync(address, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">The channel was never saved, or the sequence does not grow.</exception>
+    /// <exception cref="ArgumentException">The record does not fit in one FASTER page (see
+    /// <see cref="FasterChannelStoreOptions.PageSizeBits"/>).</exception>
+    /// <exception cref="IOException">The store is not usable (a commit failed).</exception>
+    public ValueTask AppendMessageAsync(StoredMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var log = EnsureWritable();
+        var length = StoreRecordCodec.GetMessageLength(message.EnvelopeJson.Length);
+        if (length > MaxRecordLength)
+        {
+            throw new ArgumentException($"A stored message may hold at most {MaxRecordLength - StoreRecordCodec.GetMessageLength(0)} bytes of envelope; this one has {message.EnvelopeJson.Length}.", nameof(message));
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        long address;
+        try
+        {
+            StoreRecordCodec.WriteMessage(buffer, message);
+            lock (_lock)
+            {
+                if (!_channels.TryGetValue(message.ChannelId, out var state))
+                {
+                    throw new InvalidOperationException($"Channel {message.ChannelId} is not stored; save it before appending messages.");
+                }
+                if (message.Sequence <= state.LastSequence)
+                {
+                    throw new InvalidOperationException($"Sequence {message.Sequence} of channel {message.ChannelId} does not follow {state.LastSequence}.");
+                }
+                address = log.Enqueue(buffer.AsSpan(0, length));
+                state.Messages.Add(new MessageIndexEntry
+                {
+                    Sequence = message.Sequence,
+                    Address = address,
+                    TimestampUtcTicks = message.Timestamp.UtcTicks,
+                    Length = length,
+                });
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return WaitForCommitAsync(address, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<StoredMessage>> ReadMessagesAsync(Guid channelId, long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        var log = EnsureReady();
+        if (limit <= 0)
+        {
+            return [];
+        }
+        var result = new List<StoredMessage>(Math.Min(limit, 256));
+        var next = afterSequence;
+        // A compaction may truncate the head between our index lookup and the read; the record then lives at a
+        // new address, so look it up again (bounded: each compaction needs a full relocation pass).
+        for (var attempt = 0; attempt < 8 && result.Count < limit; attempt++)
+        {
+            var wanted = Snapshot(channelId, next, limit - result.Count, log.CommittedUntilAddress);
+            if (wanted.Count == 0)
+            {
+                break;
+            }
+            var moved = false;
+            foreach (var entry in wanted)
+            {
+                var (bytes, length) = await log.ReadAsync(entry.Address, entry.Length, cancellationToken).ConfigureAwait(false);
+                if (bytes is null || !StoreRecordCodec.TryRead(bytes.AsSpan(0, length), out var record, out _)
+                    || record.Kind != StoreRecordKind.Message || record.ChannelId != channelId || record.Sequence != entry.Sequence)
+                {
+                    moved = true;
+                    break;
+                }
+                result.Add(new StoredMessage(channelId, record.Sequence, new DateTimeOffset(record.TimestampUtcTicks, TimeSpan.Zero),
+                    new ReadOnlyMemory<byte>(bytes, record.PayloadOffset, record.PayloadLength)));
+                next = record.Sequence;
+            }
+            if (!moved)
+            {
+                break;
+            }
+        }
+        return result;
+    }
+
+    private List<MessageIndexEntry> Snapshot(Guid channelId, long afterSequence, int limit, long committedUntil)
+    {
+        lock (_lock)
+        {
+            var list = new List<MessageIndexEntry>();
+            if (!_channels.TryGetValue(channelId, out var state))
+            {
+                return list;
+            }
+            var index = state.Messages;
+            for (var i = index.FindFirstAfter(afterSequence); i < index.Count && list.Count < limit; i++)
+            {
+                var entry = index[i];
+                // Only committed records are history; ReadAsync refuses the rest anyway.
+                if (entry.Address >= committedUntil)
+                {
+                    break;
+                }
+                list.Add(entry);
+            }
+            return list;
+        }
+    }
+
+    /// <inheritdoc />
+    public long GetFirstStoredSequence(Guid channelId)
+    {
+        lock (_lock)
+        {
+            return _channels.TryGetValue(channelId, out var state) ? state.Messages.FirstSequence : 0;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        EnsureReady();
+        await CommitRoundAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Flushes, stops the committer and disposes the FASTER log and device. Idempotent.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        if (_log is { } log)
+        {
+            if (_failure is null)
+            {
+                try
+                {
+                    await log.CommitAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    LogCommitFailed(ex);
+                }
+            }
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            if (_committer is { } committer)
+            {
+                await committer.ConfigureAwait(false);
+            }
+            Volatile.Read(ref _round).TrySetResult(false);
+        }
+        CloseLog();
+        _stopping.Dispose();
+    }
+
+    private void CloseLog()
+    {
+        _log?.Dispose();
+        _device?.Dispose();
+        _log = null;
+        _device = null;
+    }
+
+    private FasterLog EnsureReady()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (!_ready || _log is not { } log)
+        {
+            throw new InvalidOperationException("The store has not been recovered yet; call RecoverAsync first.");
+        }
+        return log;
+    }
+
+    private FasterLog EnsureWritable()
+    {
+        var log = EnsureReady();
+        if (_failure is { } failure)
+        {
+            throw new IOException("The store is unavailable after a failed commit.", failure);
+        }
+        return log;
+    }
+
+    private static TaskCompletionSource<bool> NewRound() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when a commit covering the record at <paramref name="address"/> finished.</summary>
+    private ValueTask WaitForCommitAsync(long address, CancellationToken cancellationToken)
+    {
+        RequestCommit();
+        return WaitUntilCommittedAsync(address + 1, cancellationToken);
+    }
+
+    private async ValueTask WaitUntilCommittedAsync(long untilAddress, CancellationToken cancellationToken)
+    {
+        var log = _log!;
+        while (true)
+        {
+            var round = Volatile.Read(ref _round);
+            if (_failure is { } failure)
+            {
+                throw new IOException("The store could not commit the record.", failure);
+            }
+            if (log.CommittedUntilAddress >= untilAddress)
+            {
+                return;
+            }
+            ObjectDisposedException.ThrowIf(_disposed != 0 && round.Task.IsCompleted, this);
+            // The commit in flight may already cover the record (it was enqueued before that commit read the tail);
+            // otherwise the next round must run, and asking for it after reading it guarantees it starts later.
+            if (Volatile.Read(ref _inflight) is { } inflight && inflight.Tail >= untilAddress && !inflight.Round.Task.IsCompleted)
+            {
+                await inflight.Round.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            RequestCommit();
+            await round.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for a commit that started after this call (persists truncation and everything enqueued).</summary>
+    private async ValueTask CommitRoundAsync(CancellationToken cancellationToken)
+    {
+        var round = Volatile.Read(ref _round);
+        RequestCommit();
+        await round.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_failure is { } failure)
+        {
+            throw new IOException("The store could not commit.", failure);
+        }
+    }
+
+    private void RequestCommit()
+    {
+        if (Interlocked.Exchange(ref _commitRequested, 1) == 0)
+        {
+            _commitSignal.Release();
+        }
+    }
+
+    private async Task CommitLoopAsync()
+    {
+        var log = _log!;
+        var stopping = _stopping.Token;
+        while (true)
+        {
+            try
+            {
+                await _commitSignal.WaitAsync(stopping).ConfigureAwait(false);
+                if (_options.CommitDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(_options.CommitDelay, stopping).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            Volatile.Write(ref _commitRequested, 0);
+            // Swap before committing: a waiter that reads the new round is served by the next commit, which its
+            // own RequestCommit has already asked for.
+            var round = Interlocked.Exchange(ref _round, NewRound());
+            // Read before committing: the commit covers at least this tail.
+            Volatile.Write(ref _inflight, new InflightCommit(round, log.TailAddress));
+            try
+            {
+                await log.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _failure = ex;
+                LogCommitFailed(ex);
+                var failed = NewRound();
+                failed.SetResult(false);
+                Interlocked.Exchange(ref _round, failed).TrySetResult(false);
+                round.TrySetResult(false);
+                return;
+            }
+            round.TrySetResult(true);
+        }
+    }
+
+    /// <summary>The commit round being committed and the tail it covers at least.</summary>
+    private sealed record InflightCommit(TaskCompletionSource<bool> Round, long Tail);
+
+    /// <summary>One channel's state in memory: its last saved record and its message index.</summary>
+    private sealed class ChannelState(ChannelRecord record, long order)
+    {
+        public ChannelRecord Record { get; set; } = record;
+        public long Order { get; } = order;
+        public MessageIndex Messages { get; } = new();
+        /// <summary>Retention watermark: the first sequence still kept (0 = never trimmed).</summary>
+        public long FirstKept { get; set; }
+        public long LastSequence => Math.Max(Messages.LastSequence, FirstKept - 1);
+    }
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Error, Message = "Store commit failed; the store is unavailable until restart")]
+    private partial void LogCommitFailed(Exception exception);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Store recovery: {Warning}")]
+    private partial void LogRecoveryWarning(string warning);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Store recovered from {Path}: {Channels} channels, {Messages} messages, log addresses {Begin}..{Tail}")]
+    private partial void LogRecovered(string path, int channels, long messages, long begin, long tail);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Store compacted: relocated {Records} records, log begin address {OldBegin} -> {NewBegin}")]
+    private partial void LogCompacted(int records, long oldBegin, long newBegin);
+
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Information, Message = "Store backup written to {Directory} ({Channels} channels, {Messages} messages)")]
+    private partial void LogBackupWritten(string directory, int channels, int messages);
+}

@@ -1,0 +1,38 @@
+namespace EmitHub.Core.Storage;
+
+/// <summary>Sizes and policies of <see cref="FasterChannelStore"/>. Defaults suit a server; tests shrink them.</summary>
+public sealed class FasterChannelStoreOptions
+{
+    /// <summary>The store directory (<c>db_path</c>); created on first start. The FASTER log lives in
+    /// <c>&lt;DirectoryPath&gt;/log/</c>.</summary>
+    public required string DirectoryPath { get; init; }
+
+    /// <summary>log2 of the FASTER page size in bytes. A record must fit in one page, so this bounds the largest
+    /// stored envelope. Default 23 (8 MiB): a 1 MiB <c>message_size_limit</c> whose content is escaped to six bytes
+    /// per character still fits.</summary>
+    public int PageSizeBits { get; init; } = 23;
+
+    /// <summary>log2 of the in-memory part of the log in bytes (at least two pages). Default 25 (32 MiB, four
+    /// pages).</summary>
+    public int MemorySizeBits { get; init; } = 25;
+
+    /// <summary>log2 of a segment file's size in bytes; truncation frees whole segments, so smaller segments let
+    /// disk use follow retention more closely. Default 26 (64 MiB).</summary>
+    public int SegmentSizeBits { get; init; } = 26;
+
+    /// <summary>
+    /// How long the committer waits after the first append of a group before it commits, so more appends share
+    /// one commit. Default zero: commit as soon as the previous commit finished — appends that arrive while a
+    /// commit is in flight already form the next group, which gives the best latency for a lone appender.
+    /// </summary>
+    public TimeSpan CommitDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Compaction runs after retention when live records are less than this fraction of the log's
+    /// bytes. Default 0.5: each compaction at least halves the log.</summary>
+    public double CompactionLiveFraction { get; init; } = 0.5;
+
+    /// <summary>No compaction while the log is smaller than this many bytes. Default: two segments.</summary>
+    public long CompactionMinBytes { get; init; } = -1;
+
+    internal long EffectiveCompactionMinBytes => CompactionMinBytes >= 0 ? CompactionMinBytes : 2L << SegmentSizeBits;
+}

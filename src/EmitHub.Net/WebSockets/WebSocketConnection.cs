@@ -1,0 +1,316 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using EmitHub.Core.Channels;
+using EmitHub.Core.Fanout;
+using EmitHub.Net.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Net.WebSockets;
+
+/// <summary>
+/// One upgraded RFC 6455 connection, the I/O around two sans-I/O parts: a receive loop feeding
+/// <see cref="WebSocketProtocolReader"/>, and a send loop draining <see cref="WebSocketOutbox"/> — everything queued
+/// goes out in one gathered send straight from the shared frames (no per-connection copy). Keepalive (ping every
+/// <c>ping_interval</c>, close 1001 after <c>pong_timeout</c>) and the close wait (<c>connection_timeout</c>) run on
+/// the server's single heartbeat. The outbox is the channel subscriber: past <c>max_pending_bytes</c> it closes the
+/// connection 1008 "slow consumer" without ever blocking a broadcaster (SPEC §3).
+/// </summary>
+public sealed class WebSocketConnection : IConnectionHeartbeatHandler
+{
+    /// <summary>How long a slow consumer gets to take its close frame before TCP is dropped: 2 s. A client that
+    /// stopped reading will not read it, and its socket buffers must not be held for <c>connection_timeout</c>.</summary>
+    private static readonly TimeSpan s_slowConsumerGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the peer gets to answer our close frame after a pong timeout: 1 s (it is already unresponsive).</summary>
+    private static readonly TimeSpan s_pongTimeoutGrace = TimeSpan.FromSeconds(1);
+
+    private readonly ConnectionContext _connection;
+    private readonly WebSocketOutbox _outbox;
+    private readonly WebSocketProtocolReader _reader;
+    private readonly WebSocketSettings _settings;
+    private readonly ILogger _logger;
+    private readonly List<ReadOnlyMemory<byte>> _drained = new();
+    private readonly List<ArraySegment<byte>> _segments = new();
+    private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
+
+    private Subscription? _subscription;
+    private bool _echo;
+
+    // Timing in TimeProvider timestamps; written by the loops and the heartbeat, read by the heartbeat.
+    private long _lastPingTimestamp;
+    private long _pongDeadline;
+    private long _closeDeadline;
+    private volatile bool _peerClosed;
+    private volatile bool _aborted;
+
+    /// <summary>Creates the connection over a transport connection whose HTTP output has been completed.</summary>
+    public WebSocketConnection(ConnectionContext connection, WebSocketSettings settings, ILogger logger)
+    {
+        _connection = connection;
+        _settings = settings;
+        _logger = logger;
+        _outbox = new WebSocketOutbox(Guid.NewGuid(), settings.MaxPendingBytes);
+        _reader = new WebSocketProtocolReader(settings.ReaderLimits);
+        _lastPingTimestamp = connection.Time.GetTimestamp();
+    }
+
+    /// <summary>What the channel registry enqueues into (the connection's <c>connection_id</c> is its id).</summary>
+    public IChannelSubscriber Subscriber => _outbox;
+
+    /// <summary>The close code sent or to be sent, 0 while open.</summary>
+    public ushort CloseCode => _outbox.CloseCode;
+
+    /// <summary>
+    /// Runs the connection until it ends: as a channel subscriber (<paramref name="join"/> subscribes
+    /// <see cref="Subscriber"/> and returns the subscription, or null when denied) or, with a null
+    /// <paramref name="join"/>, as an echo endpoint. <paramref name="stopping"/> (server shutdown) closes it with
+    /// 1001. Network failures are values, never exceptions out of here.
+    /// </summary>
+    public async Task RunAsync(Func<IChannelSubscriber, ValueTask<Subscription?>>? join, CancellationToken stopping)
+    {
+        _connection.SetHeartbeatHandler(this);
+        var sending = Task.Run(SendLoopAsync, CancellationToken.None);
+        using var stopRegistration = stopping.Register(static s => ((WebSocketOutbox)s!).Close(WebSocketCloseCodes.GoingAway, "Server shutting down"), _outbox);
+        try
+        {
+            if (join is null)
+            {
+                _echo = true;
+            }
+            else
+            {
+                _subscription = await join(_outbox).ConfigureAwait(false);
+            }
+            await ReceiveLoopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _subscription?.Dispose();
+            if (!_outbox.IsClosing)
+            {
+                // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
+                _aborted = true;
+                _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+            }
+            await sending.ConfigureAwait(false);
+            _outbox.Dispose();
+            _reader.Dispose();
+            _connection.SetHeartbeatHandler(null);
+            if (_outbox.IsSlowConsumer)
+            {
+                _settings.Counters?.OnSlowConsumer();
+                WebSocketLog.SlowConsumer(_logger, _outbox.ConnectionId, _settings.MaxPendingBytes);
+            }
+            _connection.TrySetCloseReason(_aborted || _outbox.IsSlowConsumer
+                ? ConnectionCloseReason.UpgradedProtocolAborted
+                : ConnectionCloseReason.UpgradedProtocolClosed);
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var input = _connection.Input;
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+            {
+                return;
+            }
+            var buffer = result.Buffer;
+            var done = false;
+            while (!done && _reader.TryRead(ref buffer, out var readEvent))
+            {
+                done = OnEvent(readEvent);
+            }
+            if (done)
+            {
+                // After the peer's close or a protocol error nothing more is read (RFC 6455 §5.5.1, §7.1.7).
+                buffer = buffer.Slice(buffer.End);
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (done || result.IsCompleted || result.IsCanceled)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Handles one reader event; true when the receive loop ends.</summary>
+    private bool OnEvent(in WebSocketReadEvent readEvent)
+    {
+        switch (readEvent.Kind)
+        {
+            case WebSocketEventKind.Text when !_outbox.IsClosing:
+                if (_echo)
+                {
+                    Echo(readEvent.Payload.Span, WebSocketOpcode.Text);
+                }
+                else
+                {
+                    _subscription?.OnClientText(Encoding.UTF8.GetString(readEvent.Payload.Span));
+                }
+                return false;
+            case WebSocketEventKind.Binary when _echo && !_outbox.IsClosing:
+                Echo(readEvent.Payload.Span, WebSocketOpcode.Binary);
+                return false;
+            case WebSocketEventKind.Ping:
+                _outbox.OnPing(readEvent.Payload.Span);
+                return false;
+            case WebSocketEventKind.Pong:
+                Volatile.Write(ref _pongDeadline, 0);
+                return false;
+            case WebSocketEventKind.Close:
+                // Echo the peer's code (RFC 6455 §5.5.1); 1005 (none given) is answered with an empty close.
+                _peerClosed = true;
+                _outbox.Close(readEvent.CloseCode, "");
+                return true;
+            case WebSocketEventKind.ProtocolError:
+                // Fail the connection (RFC 6455 §7.1.7): our close frame, then TCP is dropped without waiting.
+                _settings.Counters?.OnProtocolError();
+                WebSocketLog.ProtocolError(_logger, _outbox.ConnectionId, readEvent.CloseCode, readEvent.ErrorReason);
+                _peerClosed = true;
+                _outbox.Close(readEvent.CloseCode, readEvent.ErrorReason);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void Echo(ReadOnlySpan<byte> payload, WebSocketOpcode opcode)
+    {
+        var headerLength = WebSocketFrameEncoder.GetHeaderLength(payload.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(headerLength + payload.Length);
+        WebSocketFrameEncoder.WriteHeader(buffer, opcode, payload.Length);
+        payload.CopyTo(buffer.AsSpan(headerLength));
+        var message = OutboundMessage.FromRented(buffer, 0, headerLength + payload.Length);
+        _outbox.TryEnqueue(message);
+        message.Release();
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            while (await _outbox.WaitAsync().ConfigureAwait(false))
+            {
+                if (_aborted)
+                {
+                    return;
+                }
+                _control.ResetWrittenCount();
+                _outbox.WriteControlFrames(_control);
+                _outbox.Drain(_drained);
+                if (!await SendAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            if (_aborted)
+            {
+                return;
+            }
+            _control.ResetWrittenCount();
+            _outbox.WriteControlFrames(_control);
+            _outbox.TryWriteCloseFrame(_control);
+            await SendAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+        }
+        finally
+        {
+            _outbox.ReleaseSent();
+            if (_peerClosed || _aborted)
+            {
+                // Both close frames are out (or the connection failed): the server closes TCP first (RFC 6455 §7.1.1).
+                _connection.Input.CancelPendingRead();
+            }
+        }
+    }
+
+    /// <summary>One gathered send of the control frames written to <see cref="_control"/> and the drained frames.</summary>
+    private async ValueTask<bool> SendAsync()
+    {
+        _segments.Clear();
+        if (_control.WrittenCount > 0)
+        {
+            AddSegment(_control.WrittenMemory);
+        }
+        foreach (var frame in _drained)
+        {
+            AddSegment(frame);
+        }
+        _drained.Clear();
+        if (_segments.Count == 0)
+        {
+            return true;
+        }
+        var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
+        _outbox.ReleaseSent();
+        if (error != SocketError.Success)
+        {
+            _aborted = true;
+            return false;
+        }
+        return true;
+    }
+
+    private void AddSegment(ReadOnlyMemory<byte> memory)
+    {
+        if (!MemoryMarshal.TryGetArray(memory, out var segment))
+        {
+            throw new InvalidOperationException("Outbound frames must be array-backed.");
+        }
+        _segments.Add(segment);
+    }
+
+    /// <summary>Heartbeat (about once a second): keepalive ping, pong timeout, close wait.</summary>
+    public void OnHeartbeat(DateTimeOffset now)
+    {
+        var time = _connection.Time;
+        var timestamp = time.GetTimestamp();
+        if (_outbox.IsClosing)
+        {
+            var deadline = Volatile.Read(ref _closeDeadline);
+            if (deadline == 0)
+            {
+                var grace = _outbox.IsSlowConsumer ? s_slowConsumerGrace : _settings.CloseTimeout;
+                Volatile.Write(ref _closeDeadline, timestamp + ToTicks(grace));
+            }
+            else if (timestamp >= deadline)
+            {
+                // The peer did not finish the closing handshake in time, or a slow consumer never took its close
+                // frame: drop the TCP connection.
+                _aborted = true;
+                _connection.Abort(ConnectionCloseReason.UpgradedProtocolAborted);
+            }
+            return;
+        }
+        var pongDeadline = Volatile.Read(ref _pongDeadline);
+        if (pongDeadline != 0 && timestamp >= pongDeadline)
+        {
+            WebSocketLog.PongTimeout(_logger, _outbox.ConnectionId);
+            Volatile.Write(ref _closeDeadline, timestamp + ToTicks(s_pongTimeoutGrace));
+            _outbox.Close(WebSocketCloseCodes.GoingAway, "pong timeout");
+            return;
+        }
+        if (pongDeadline == 0 && timestamp - Volatile.Read(ref _lastPingTimestamp) >= ToTicks(_settings.PingInterval))
+        {
+            Volatile.Write(ref _lastPingTimestamp, timestamp);
+            Volatile.Write(ref _pongDeadline, timestamp + ToTicks(_settings.PongTimeout));
+            Span<byte> payload = stackalloc byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, timestamp);
+            _outbox.SendPing(payload);
+        }
+    }
+
+    private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _connection.Time.TimestampFrequency);
+}

@@ -1,0 +1,169 @@
+using System.Globalization;
+using EmitHub.Core.Channels;
+using EmitHub.Core.Configuration;
+using EmitHub.Net.Http;
+using EmitHub.Net.Routing;
+using EmitHub.Net.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace EmitHub.Net.WebSockets;
+
+/// <summary>
+/// Completes the opening handshake (RFC 6455 §4.2, SPEC §3) for <c>GET /api/v1/channels/{id}/ws</c> and the
+/// configured <c>[websocket] echo_path</c>, then runs the connection: a channel subscriber, or an echo endpoint
+/// for conformance suites. Refusals are HTTP answers with the error shape, never an upgrade: 426 (version, with
+/// <c>Sec-WebSocket-Version: 13</c>), 400 (key, HTTP/1.0, bad <c>after</c>), 403 (Origin not allowed),
+/// 404 (unknown channel).
+/// </summary>
+public sealed class WebSocketEndpoint : IWebSocketUpgrade
+{
+    private readonly LiveOptions _options;
+    private readonly ChannelRegistry _registry;
+    private readonly Heartbeat _heartbeat;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the endpoint.</summary>
+    public WebSocketEndpoint(LiveOptions options, ChannelRegistry registry, Heartbeat heartbeat, ILoggerFactory loggerFactory, WebSocketCounters counters)
+    {
+        _options = options;
+        _registry = registry;
+        _heartbeat = heartbeat;
+        _logger = loggerFactory.CreateLogger("EmitHub.WebSocket");
+        Counters = counters;
+    }
+
+    /// <summary>Server-wide counters of the connections this endpoint ran.</summary>
+    public WebSocketCounters Counters { get; }
+
+    /// <inheritdoc />
+    public async ValueTask RunAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
+    {
+        var options = _options.Current;
+        var version = request.Version == HttpVersion.Http10 ? new Version(1, 0) : new Version(1, 1);
+        var handshake = WebSocketHandshake.Validate(request.Method, version, request.GetField("Upgrade"),
+            request.GetField("Connection"), request.GetField("Sec-WebSocket-Version"), request.GetField("Sec-WebSocket-Key"));
+        if (!handshake.IsAccepted)
+        {
+            await RefuseAsync(connection, handshake.StatusCode, HandshakeCode(handshake.StatusCode), handshake.Reason,
+                handshake.HeaderName, handshake.HeaderValue).ConfigureAwait(false);
+            return;
+        }
+        var origin = request.GetField("Origin");
+        if (origin is not null && !CorsPolicy.IsOriginAllowed(options.Cors, origin))
+        {
+            await RefuseAsync(connection, 403, "origin_not_allowed",
+                $"Origin '{origin}' is not in [cors] allowed_origins; WebSocket connections from it are refused.").ConfigureAwait(false);
+            return;
+        }
+
+        var echo = options.WebSocket.EchoPath is { Length: > 0 } echoPath && string.Equals(request.Path, echoPath, StringComparison.Ordinal);
+        var channelId = Guid.Empty;
+        long? after = null;
+        string? epoch = null;
+        if (!echo)
+        {
+            if (!TryGetChannelId(request.Path, out channelId) || _registry.Get(channelId) is null)
+            {
+                await RefuseAsync(connection, 404, "channel_not_found", $"Channel {Segment(request.Path)} does not exist.").ConfigureAwait(false);
+                return;
+            }
+            if (!TryParseQuery(request.Query, out after, out epoch, out var queryError))
+            {
+                await RefuseAsync(connection, 400, "invalid_query", queryError!).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue);
+        await connection.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (!await connection.CompleteOutputAsync().ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var settings = WebSocketSettings.FromOptions(options, Counters);
+        if (echo)
+        {
+            settings = settings with { ReaderLimits = settings.ReaderLimits with { AcceptBinary = true } };
+        }
+        var webSocket = new WebSocketConnection(connection, settings, _logger);
+        Counters.OnOpened();
+        try
+        {
+            await webSocket.RunAsync(
+                echo ? null : async ws => (await _registry.SubscribeAsync(channelId, ws, after, epoch, cancellationToken).ConfigureAwait(false)).Subscription,
+                cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Counters.OnClosed();
+        }
+    }
+
+    private async ValueTask RefuseAsync(ConnectionContext connection, int status, string code, string message,
+        string? headerName = null, string? headerValue = null)
+    {
+        WebSocketLog.HandshakeRefused(_logger, status, message);
+        var response = new HttpResponse();
+        response.WriteError(status, code, message);
+        if (headerName is not null && headerValue is not null)
+        {
+            response.AddHeader(headerName, headerValue);
+        }
+        ResponseWriter.Write(connection.Output, response, _heartbeat.DateFieldLine, close: true, http10KeepAlive: false, omitBody: false);
+        connection.TrySetCloseReason(ConnectionCloseReason.RequestRejected);
+        await connection.Output.FlushAsync().ConfigureAwait(false);
+    }
+
+    private static string HandshakeCode(int status) => status switch
+    {
+        405 => "method_not_allowed",
+        426 => "upgrade_required",
+        _ => "bad_handshake",
+    };
+
+    /// <summary>Parses <c>/api/v1/channels/{id}/ws</c>.</summary>
+    internal static bool TryGetChannelId(string path, out Guid id)
+    {
+        const string prefix = "/api/v1/channels/";
+        const string suffix = "/ws";
+        id = Guid.Empty;
+        return path.StartsWith(prefix, StringComparison.Ordinal) && path.EndsWith(suffix, StringComparison.Ordinal) &&
+               path.Length > prefix.Length + suffix.Length &&
+               Guid.TryParse(path.AsSpan(prefix.Length, path.Length - prefix.Length - suffix.Length), out id);
+    }
+
+    private static string Segment(string path)
+    {
+        var parts = path.Split('/');
+        return parts.Length > 4 ? parts[4] : path;
+    }
+
+    /// <summary>Reads <c>after</c> (a sequence, 0 or more) and <c>epoch</c> from the query; other keys are ignored.</summary>
+    internal static bool TryParseQuery(string query, out long? after, out string? epoch, out string? error)
+    {
+        after = null;
+        epoch = null;
+        error = null;
+        foreach (var pair in query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=');
+            var key = eq < 0 ? pair : pair[..eq];
+            var value = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+            if (key == "after")
+            {
+                if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
+                {
+                    error = $"Query 'after' must be a sequence number (0 or more digits only); got '{value}'.";
+                    return false;
+                }
+                after = sequence;
+            }
+            else if (key == "epoch")
+            {
+                epoch = value;
+            }
+        }
+        return true;
+    }
+}

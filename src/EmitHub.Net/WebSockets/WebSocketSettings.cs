@@ -1,0 +1,64 @@
+using EmitHub.Core.Configuration;
+
+namespace EmitHub.Net.WebSockets;
+
+/// <summary>
+/// A connection's WebSocket limits and timings, taken from the live configuration when it is accepted (SPEC §1:
+/// limits apply to new connections after a hot reload).
+/// </summary>
+/// <param name="ReaderLimits">Message and fragmented-message limits (1009).</param>
+/// <param name="MaxPendingBytes">Outbound bytes before the connection is a slow consumer (1008).</param>
+/// <param name="PingInterval">Time between server pings (<c>ping_interval</c>).</param>
+/// <param name="PongTimeout">Time a pong may take before the connection is closed 1001 (<c>pong_timeout</c>).</param>
+/// <param name="CloseTimeout">Time the peer gets to answer our close frame (<c>connection_timeout</c>).</param>
+/// <param name="Counters">Server-wide WebSocket counters, or null.</param>
+public sealed record WebSocketSettings(
+    WebSocketReaderLimits ReaderLimits,
+    long MaxPendingBytes,
+    TimeSpan PingInterval,
+    TimeSpan PongTimeout,
+    TimeSpan CloseTimeout,
+    WebSocketCounters? Counters)
+{
+    /// <summary>Settings from <paramref name="options"/>.</summary>
+    public static WebSocketSettings FromOptions(EmitHubOptions options, WebSocketCounters? counters) => new(
+        WebSocketReaderLimits.FromOptions(options),
+        options.WebSocket.MaxPendingBytes,
+        TimeSpan.FromSeconds(options.WebSocket.PingInterval),
+        TimeSpan.FromSeconds(options.WebSocket.PongTimeout),
+        TimeSpan.FromSeconds(options.WebSocket.ConnectionTimeout),
+        counters);
+}
+
+/// <summary>Server-wide WebSocket counters (thread-safe, for logs and diagnostics).</summary>
+public sealed class WebSocketCounters
+{
+    private long _open;
+    private long _accepted;
+    private long _slowConsumers;
+    private long _protocolErrors;
+
+    /// <summary>Connections open now.</summary>
+    public long Open => Interlocked.Read(ref _open);
+
+    /// <summary>Connections upgraded since start.</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    /// <summary>Connections closed 1008 "slow consumer" since start.</summary>
+    public long SlowConsumers => Interlocked.Read(ref _slowConsumers);
+
+    /// <summary>Connections failed for a protocol violation since start.</summary>
+    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
+
+    internal void OnOpened()
+    {
+        Interlocked.Increment(ref _open);
+        Interlocked.Increment(ref _accepted);
+    }
+
+    internal void OnClosed() => Interlocked.Decrement(ref _open);
+
+    internal void OnSlowConsumer() => Interlocked.Increment(ref _slowConsumers);
+
+    internal void OnProtocolError() => Interlocked.Increment(ref _protocolErrors);
+}
