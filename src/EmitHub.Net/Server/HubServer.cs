@@ -74,6 +74,7 @@ public sealed class HubServer : IAsyncDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        WarmUp();
         var startup = _options.Startup;
         var endPoint = new IPEndPoint(ResolveHost(startup.Host), startup.Port);
         _listener = new SocketListener(endPoint, _loggerFactory.CreateLogger("EmitHub.Net.Transport"));
@@ -90,6 +91,51 @@ public sealed class HubServer : IAsyncDisposable
         _heartbeat.Start();
         _acceptLoop = Task.Run(() => _listener.AcceptLoopAsync(socket => OnAccepted(socket, httpContext, transportLogger), _stopping.Token));
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Runs every code path of a request once before accepting. Assemblies load and type initializers run lazily,
+    /// and both need file descriptors: the first request after the process ran out of descriptors would otherwise
+    /// fail to load System.Text.Encodings.Web, and a failed type initializer (a JSON context) fails forever.
+    /// </summary>
+    private static void WarmUp()
+    {
+        var head = new HttpRequestHead();
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(
+            "POST /api/v1/channels?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"u8.ToArray()));
+        HttpParser.TryParseRequestHead(ref reader, head, new HttpLimits(), 1024);
+        var chunked = new ChunkedBodyDecoder();
+        chunked.Reset();
+        reader = new SequenceReader<byte>(new ReadOnlySequence<byte>("2\r\n{}\r\n0\r\n\r\n"u8.ToArray()));
+        chunked.TryDecode(ref reader, new ArrayBufferWriter<byte>(), 1024, new HttpLimits());
+        try
+        {
+            HttpRequestRejectedException.Throw(RequestRejectionReason.InvalidRequestLine);
+        }
+        catch (HttpRequestRejectedException)
+        {
+        }
+
+        var response = new HttpResponse();
+        response.WriteError(400, "warm_up", "Warm-up.");
+        response.WriteJson(200, new Api.HealthBody("healthy", "emit-hub", Version, DateTimeOffset.UtcNow), Api.NetJsonContext.Default.HealthBody);
+        response.WriteJson(200, new Api.ReadyBody("ready", new Api.ReadyChecks("ok", "ok")), Api.NetJsonContext.Default.ReadyBody);
+        response.WriteJson(200, new Api.ServiceInfoBody("emit-hub", Version, "/docs", "/health", "/api/v1"), Api.NetJsonContext.Default.ServiceInfoBody);
+        var snapshot = new ChannelSnapshot(Guid.Empty, "w", null, ChannelStatus.Created, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow,
+            new ChannelSettingsJson(1, false, false, 0, 0), new ChannelStats(0, 0));
+        response.WriteJson(200, snapshot, CoreJsonContext.Default.ChannelSnapshot);
+        response.WriteJson(200, [snapshot], CoreJsonContext.Default.IReadOnlyListChannelSnapshot);
+        response.WriteJson(200, new BroadcastAck(1, 0, DateTimeOffset.UtcNow), CoreJsonContext.Default.BroadcastAck);
+        ChannelRequests.TryParseCreate("{\"name\":\"w\",\"settings\":{}}"u8, out _, out _);
+        ChannelRequests.TryParseBroadcast("{\"content\":\"w\",\"data\":{}}"u8, out _, out _);
+        var pipe = new System.IO.Pipelines.Pipe();
+        response.AddHeader("Vary", "Origin");
+        ResponseWriter.Write(pipe.Writer, response, "Date: x\r\n"u8, close: true, http10KeepAlive: false, omitBody: false);
+        pipe.Writer.Complete();
+        pipe.Reader.Complete();
+        _ = Api.DocsPage.Html.Length;
+        _ = CorsPolicy.Evaluate(new CorsOptions(), "http://localhost:3000");
+        _ = ApiKeyAuthorization.IsAuthorized("Bearer a", "a");
     }
 
     private static IPAddress ResolveHost(string host)

@@ -20,7 +20,7 @@ public sealed class SocketListener : IDisposable
 
     private readonly ILogger _logger;
     private readonly Socket _socket;
-    private long _lastExhaustedLog = long.MinValue;
+    private long _lastExhaustedLog = -1000; // so that the first failure is logged at once (TickCount64 starts at boot)
     private int _suppressed;
 
     /// <summary>Creates and binds the listening socket (port 0 picks a free port; see <see cref="LocalEndPoint"/>).</summary>
