@@ -1,4 +1,3 @@
-using System.Globalization;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using Microsoft.Extensions.Logging;
@@ -76,36 +75,20 @@ public sealed partial class StoreMaintenance
     public async Task<string?> BackupNowAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var root = Path.Combine(_options.Startup.DbPath, "backups");
-        var directory = Path.Combine(root, now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture));
+        var directory = FasterChannelStore.GetBackupDirectory(_options.Startup.DbPath, now);
+        var root = Path.GetDirectoryName(directory)!;
         try
         {
             await _registry.Store.BackupAsync(directory, cancellationToken).ConfigureAwait(false);
             _lastBackup = now;
             LogBackupWritten(directory);
-            PruneBackups(root);
+            FasterChannelStore.PruneBackups(root, BackupsKept);
             return directory;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogBackupFailed(directory, ex);
             return null;
-        }
-    }
-
-    private void PruneBackups(string root)
-    {
-        var old = Directory.GetDirectories(root).OrderByDescending(d => d, StringComparer.Ordinal).Skip(BackupsKept);
-        foreach (var directory in old)
-        {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException ex)
-            {
-                LogBackupFailed(directory, ex);
-            }
         }
     }
 
