@@ -91,6 +91,7 @@ internal sealed class ClientSet : IDisposable
         {
             h.Add(l.Latency);
             r.Delivered += l.Delivered;
+            r.Reads += l.Reads;
             r.OrderViolations += l.OrderViolations;
             r.Gaps += l.Gaps;
             r.Connected += l.ConnectedEnvelopes;
@@ -143,6 +144,7 @@ internal sealed class ClientSet : IDisposable
         public int Failed;
         public int ClosedByServer;
         public long Delivered;
+        public long Reads;
         public long OrderViolations;
         public long Gaps;
         public long Unexpected;
@@ -387,7 +389,10 @@ internal sealed class ClientSet : IDisposable
                 // A client that never got `connected` failed; one that did was closed by the server.
                 if (c.State == State.Open && c.GotConnected)
                 {
-                    ClosedByServer++;
+                    if (Volatile.Read(ref Closing) == 0)
+                    {
+                        ClosedByServer++;
+                    }
                     _ = Native.close(c.Fd);
                     c.Fd = -1;
                     c.State = State.Done;
@@ -398,6 +403,7 @@ internal sealed class ClientSet : IDisposable
                 }
                 return;
             }
+            Reads++;
             var data = new Span<byte>(_buf, start + (int)n);
             var pos = 0;
             if (c.State == State.Handshaking)
@@ -610,6 +616,7 @@ internal sealed class ClientSet : IDisposable
 internal sealed class SliceResult
 {
     public long Delivered;
+    public long Reads;
     public long OrderViolations;
     public long Gaps;
     public long Connected;
@@ -620,7 +627,7 @@ internal sealed class SliceResult
     public required Histogram Histogram;
 
     public string Encode() =>
-        $"{Delivered} {OrderViolations} {Gaps} {Connected} {Failed} {ClosedByServer} {Unexpected} {LastDeliveryUs} {Histogram.Encode()}";
+        $"{Delivered} {OrderViolations} {Gaps} {Connected} {Failed} {ClosedByServer} {Unexpected} {LastDeliveryUs} {Reads} {Histogram.Encode()}";
 
     public static SliceResult Decode(string s)
     {
@@ -635,13 +642,15 @@ internal sealed class SliceResult
             ClosedByServer = long.Parse(p[5]),
             Unexpected = long.Parse(p[6]),
             LastDeliveryUs = long.Parse(p[7]),
-            Histogram = Histogram.Decode(p[8]),
+            Reads = long.Parse(p[8]),
+            Histogram = Histogram.Decode(p[9]),
         };
     }
 
     public void Add(SliceResult o)
     {
         Delivered += o.Delivered;
+        Reads += o.Reads;
         OrderViolations += o.OrderViolations;
         Gaps += o.Gaps;
         Connected += o.Connected;

@@ -48,7 +48,7 @@ internal static class Cli
           --rate 0                fanout: broadcasts/s on a fixed schedule; 0 = as fast as possible
           --duration 10           fanout: seconds of publishing
           --window 32             fanout max: broadcasts allowed ahead of the average client
-          --inflight N            concurrent broadcast requests (default 2 at max rate, 4 at fixed rate)
+          --inflight 32           concurrent broadcast requests (keep-alive connections)
           --size 32               content bytes per broadcast (>= 24)
           --drain 15              fanout: max seconds to wait for deliveries after publishing
           --settle 5              idle: seconds to wait after all connected before reading RSS
@@ -287,7 +287,7 @@ internal static class Driver
         var rate = o.GetDouble("rate", 0);
         var duration = o.GetDouble("duration", 10);
         var size = Math.Max(24, o.GetInt("size", 32));
-        var inflight = o.GetInt("inflight", rate > 0 ? 4 : 2);
+        var inflight = o.GetInt("inflight", 32);
         var window = o.GetInt("window", 32);
         var drain = o.GetDouble("drain", 15);
         var host = o.Get("host", "127.0.0.1");
@@ -344,6 +344,7 @@ internal static class Driver
         result["gaps"] = total.Gaps;
         result["order_violations"] = total.OrderViolations;
         result["closed_by_server"] = total.ClosedByServer;
+        result["frames_per_read"] = total.Reads > 0 ? Math.Round(total.Delivered / (double)total.Reads, 2) : null;
         result["unexpected_frames"] = total.Unexpected;
         result["elapsed_s"] = Math.Round(elapsed, 3);
         result["deliveries_per_s"] = Math.Round(total.Delivered / elapsed);

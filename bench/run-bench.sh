@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Side-by-side load run: EmitHub (dist/emit-hub) vs the Kestrel peer (bench/Peers/KestrelHub), same
+# load tool (bench/EmitHub.LoadTool), same box, alternating A/B per scenario. Writes
+# bench/results/<UTC date-time>.md (table: scenario, EmitHub, Kestrel, ratio) and a .jsonl of raw lines.
+#
+#   make bench                       # make publish, then this script
+#   BENCH_SERVERS=kestrel bash bench/run-bench.sh   # one server only (e.g. while emit-hub is not built)
+#
+# Knobs (env): BENCH_SERVERS="emithub kestrel", BENCH_DURATION=8 (s of publishing per fan-out run),
+# BENCH_EMITHUB_PORT=18080, BENCH_KESTREL_PORT=18081, BENCH_SKIP_BUILD=1 (reuse dist/bench/*).
+# Loopback only; every server started here is killed on exit, even on failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+rid="${RID:-linux-x64}"
+servers="${BENCH_SERVERS:-emithub kestrel}"
+duration="${BENCH_DURATION:-8}"
+eport="${BENCH_EMITHUB_PORT:-18080}"
+kport="${BENCH_KESTREL_PORT:-18081}"
+out="$root/dist/bench"
+load="$out/load/emit-hub-load"
+khub="$out/kestrel-hub/kestrel-hub"
+ehub="$root/dist/emit-hub"
+work="$(mktemp -d /tmp/emit-hub-bench.XXXXXX)"
+stamp="$(date -u +%Y-%m-%d-%H%M)"
+mkdir -p bench/results
+jsonl="bench/results/$stamp.jsonl"
+md="bench/results/$stamp.md"
+: >"$jsonl"
+start_s=$SECONDS
+
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+trap 'cleanup; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
+
+# ---- build -----------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+if ! command -v clang >/dev/null && ! command -v gcc >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang zlib1g-dev >/dev/null
+fi
+publish() { # project, output dir: native AOT, Release; fails on trim/AOT warnings
+  local plog="$work/publish.log"
+  dotnet publish "$1" -c Release -r "$rid" -o "$2" -p:TreatWarningsAsErrors=true >"$plog" 2>&1 || { cat "$plog" >&2; return 1; }
+  if grep -E 'warning (IL[23][0-9]{3})' "$plog" >/dev/null; then cat "$plog" >&2; echo "publish: AOT warnings in $1" >&2; return 1; fi
+  rm -f "$2"/*.dbg "$2"/*.pdb
+}
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 || ! -x "$load" || ! -x "$khub" ]]; then
+  log "publishing load tool and Kestrel peer (native AOT)"
+  publish bench/EmitHub.LoadTool "$out/load"
+  publish bench/Peers/KestrelHub "$out/kestrel-hub"
+fi
+if [[ " $servers " == *" emithub "* && ! -x "$ehub" ]]; then
+  log "dist/emit-hub missing: running tools/publish.sh"
+  bash tools/publish.sh "$rid" >&2
+fi
+
+# ---- servers -----------------------------------------------------------------------------------------
+port_of() { [[ "$1" == emithub ]] && echo "$eport" || echo "$kport"; }
+
+start_server() { # name
+  cleanup
+  local name="$1" port; port="$(port_of "$1")"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port already in use; set BENCH_EMITHUB_PORT/BENCH_KESTREL_PORT" >&2; exit 1
+  fi
+  local dir="$work/$name"; rm -rf "$dir"; mkdir -p "$dir"
+  if [[ "$name" == emithub ]]; then
+    # Fresh store per run; per-channel limit above the largest scenario (15k); logs at warn like the peer.
+    (cd "$dir" && exec env EMIT_HUB_HOST=127.0.0.1 EMIT_HUB_PORT="$port" EMIT_HUB_DB_PATH="$dir/db" \
+      EMIT_HUB_MAX_CONNECTIONS=20000 EMIT_HUB_LOG_LEVEL=warn EMIT_HUB_PERSIST_MESSAGES=false \
+      "$ehub" >"$dir/server.log" 2>&1) &
+  else
+    (cd "$dir" && exec env KESTREL_HUB_HOST=127.0.0.1 KESTREL_HUB_PORT="$port" "$khub" >"$dir/server.log" 2>&1) &
+  fi
+  server_pid=$!
+  for _ in $(seq 100); do
+    if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$name did not become healthy on port $port; log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
+}
+
+# Runs the load tool against a fresh server; appends {"server":..,"scenario":..,<tool json>} to the jsonl.
+run_load() { # name scenario tool-args...
+  local name="$1" scenario="$2"; shift 2
+  start_server "$name"
+  local port line; port="$(port_of "$name")"
+  log "$scenario on $name"
+  if line="$(timeout 150 "$load" "$@" --port "$port" --server-pid "$server_pid" --label "$scenario" 2>"$work/tool.err")"; then :; fi
+  sed 's/^/    /' "$work/tool.err" >&2
+  if [[ "$line" != \{* ]]; then line='{"error":"load tool failed"}'; fi
+  jq -c --arg s "$name" --arg c "$scenario" '. + {server:$s, scenario:$c}' <<<"$line" >>"$jsonl"
+  cleanup
+}
+
+run_wrk() { # name
+  start_server "$1"
+  local port; port="$(port_of "$1")"
+  log "GET /health with wrk on $1"
+  wrk -t1 -c32 -d2s "http://127.0.0.1:$port/health" >/dev/null 2>&1 || true # warm-up
+  local cpu0 rps; cpu0="$(awk '{print $14+$15}' "/proc/$server_pid/stat")"
+  rps="$(wrk -t2 -c64 -d6s "http://127.0.0.1:$port/health" 2>&1 | awk '/Requests\/sec/ {print $2}')"
+  local cpu1; cpu1="$(awk '{print $14+$15}' "/proc/$server_pid/stat")"
+  jq -nc --arg s "$1" --argjson r "${rps:-0}" --argjson c "$(( cpu1 - cpu0 ))" \
+    '{server:$s, scenario:"health", mode:"wrk", requests_per_s:$r, server_cpu_s:($c/100)}' >>"$jsonl"
+  cleanup
+}
+
+order() { # alternate which server goes first, so drift on this shared box hits both alike
+  if (( $1 % 2 == 0 )); then echo "$servers"; else echo "$servers" | awk '{for (i=NF;i>0;i--) printf "%s ", $i}'; fi
+}
+
+max_rate() { # jsonl lookup: broadcasts/s at half the server's own max delivery rate for a scenario
+  jq -r --arg s "$1" --arg c "$2" 'select(.server==$s and .scenario==$c) | ((.deliveries_per_s // 0) / ((.connected // 1) | if . == 0 then 1 else . end) / 2)' "$jsonl" | tail -1
+}
+
+i=0
+for n in 1000 10000; do
+  for s in $(order $((i++))); do
+    run_load "$s" "fanout-$n-max" fanout --clients "$n" --duration "$duration"
+  done
+  for s in $(order $((i++))); do
+    rate="$(max_rate "$s" "fanout-$n-max")"
+    rate="$(awk -v r="${rate:-0}" 'BEGIN { r = r < 1 ? 1 : r; printf "%.1f", r }')"
+    run_load "$s" "fanout-$n-half" fanout --clients "$n" --duration "$duration" --rate "$rate"
+  done
+done
+for n in 1000 15000; do
+  for s in $(order $((i++))); do
+    run_load "$s" "idle-$n" idle --clients "$n" --settle 5
+  done
+done
+for s in $(order $((i++))); do run_wrk "$s"; done
+
+# ---- report ------------------------------------------------------------------------------------------
+python3 - "$jsonl" "$md" "$((SECONDS - start_s))" <<'PY'
+import json, sys, platform, os, subprocess
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {(r.get("server"), r.get("scenario")): r for r in rows}
+def get(srv, scen, *path):
+    v = by.get((srv, scen))
+    for p in path:
+        if not isinstance(v, dict): return None
+        v = v.get(p)
+    return v
+def fmt(v, unit=""):
+    if v is None: return "n/a"
+    if isinstance(v, float) and not v.is_integer(): s = f"{v:,.2f}"
+    else: s = f"{int(v):,}"
+    return s + unit
+table = []
+def row(label, scen, path, better, unit="", scale=1.0):
+    e, k = get("emithub", scen, *path), get("kestrel", scen, *path)
+    e = None if e is None else e * scale
+    k = None if k is None else k * scale
+    ratio = f"{e / k:.2f}x" if e is not None and k not in (None, 0) else "n/a"
+    table.append(f"| {label} | {fmt(e, unit)} | {fmt(k, unit)} | {ratio} ({better} is better) |")
+for n in ("1000", "10000"):
+    m, h = f"fanout-{n}-max", f"fanout-{n}-half"
+    row(f"fan-out {n} clients, max rate: deliveries/s", m, ["deliveries_per_s"], "higher")
+    row(f"fan-out {n}, max rate: lost deliveries", m, ["lost"], "lower")
+    row(f"fan-out {n}, max rate: p99 latency", m, ["latency_us", "p99"], "lower", " ms", 0.001)
+    row(f"fan-out {n}, max rate: server CPU per delivery", m, ["server_cpu_us_per_delivery"], "lower", " us")
+    row(f"fan-out {n}, max rate: load-tool CPU per delivery", m, ["tool_cpu_us_per_delivery"], "lower", " us")
+    row(f"fan-out {n}, fixed rate (half own max): broadcasts/s", h, ["broadcast_rate"], "higher")
+    for p, name in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")):
+        row(f"fan-out {n}, half rate: {name} latency", h, ["latency_us", p], "lower", " ms", 0.001)
+    row(f"fan-out {n}, half rate: lost", h, ["lost"], "lower")
+for n in ("1000", "15000"):
+    row(f"idle {n} connections: server KB per connection", f"idle-{n}", ["kb_per_connection"], "lower", " KB")
+    row(f"idle {n} connections: server RSS", f"idle-{n}", ["server_rss_kb_after"], "lower", " KB")
+row("GET /health (wrk -t2 -c64 6 s): requests/s", "health", ["requests_per_s"], "higher")
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except Exception:
+    cpu = "?"
+try:
+    commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
+except Exception:
+    commit = "?"
+notes = []
+for r in rows:
+    if "error" in r: notes.append(f"- {r.get('server')} {r.get('scenario')}: load tool failed")
+    elif r.get("mode") == "fanout" and (r.get("lost") or r.get("order_violations") or r.get("closed_by_server")):
+        notes.append(f"- {r['server']} {r['scenario']}: lost {r.get('lost')}, order violations {r.get('order_violations')}, closed by server {r.get('closed_by_server')}")
+    if r.get("mode") in ("fanout", "idle") and r.get("connected") != r.get("clients"):
+        notes.append(f"- {r.get('server')} {r.get('scenario')}: only {r.get('connected')}/{r.get('clients')} clients connected")
+with open(sys.argv[2], "w") as f:
+    f.write(f"# EmitHub vs Kestrel peer — {os.path.basename(sys.argv[2])[:-3]} UTC\n\n")
+    f.write(f"Commit {commit}; {os.cpu_count()} cores ({cpu}); load tool, servers and wrk on the same box over loopback; "
+            f"A/B alternated per scenario, a fresh server process per run; whole run {sys.argv[3]} s. "
+            "Ratio = EmitHub / Kestrel. Latency is measured from each broadcast's scheduled send time (fixed rate) "
+            "or actual send time (max rate, at most 32 broadcasts ahead of the average client). "
+            "Raw lines: the .jsonl beside this file.\n\n")
+    f.write("| scenario | EmitHub | Kestrel | ratio |\n|---|---|---|---|\n")
+    f.write("\n".join(table) + "\n")
+    if notes:
+        f.write("\nNotes:\n" + "\n".join(notes) + "\n")
+print(open(sys.argv[2]).read())
+PY
+log "wrote $md ($((SECONDS - start_s)) s)"
