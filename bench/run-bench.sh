@@ -7,7 +7,8 @@
 #   BENCH_SERVERS=kestrel bash bench/run-bench.sh   # one server only (e.g. while emit-hub is not built)
 #
 # Knobs (env): BENCH_SERVERS="emithub kestrel", BENCH_DURATION=8 (s of publishing per fan-out run),
-# BENCH_EMITHUB_PORT=18080, BENCH_KESTREL_PORT=18081, BENCH_SKIP_BUILD=1 (reuse dist/bench/*).
+# BENCH_EMITHUB_PORT=18080, BENCH_KESTREL_PORT=18081, BENCH_SKIP_BUILD=1 (reuse dist/bench/*),
+# BENCH_PERF=1 (perf profile of each server during the 10k max-rate fan-out -> results/<stamp>-perf-<server>.txt).
 # Loopback only; every server started here is killed on exit, even on failure.
 set -euo pipefail
 
@@ -57,7 +58,7 @@ publish() { # project, output dir: native AOT, Release; fails on trim/AOT warnin
   local plog="$work/publish.log"
   dotnet publish "$1" -c Release -r "$rid" -o "$2" -p:TreatWarningsAsErrors=true >"$plog" 2>&1 || { cat "$plog" >&2; return 1; }
   if grep -E 'warning (IL[23][0-9]{3})' "$plog" >/dev/null; then cat "$plog" >&2; echo "publish: AOT warnings in $1" >&2; return 1; fi
-  rm -f "$2"/*.dbg "$2"/*.pdb
+  rm -f "$2"/*.pdb # the .dbg symbol files stay beside the binaries, for perf
 }
 if [[ "${BENCH_SKIP_BUILD:-0}" != 1 || ! -x "$load" || ! -x "$khub" ]]; then
   log "publishing load tool and Kestrel peer (native AOT)"
@@ -76,7 +77,7 @@ start_server() { # name
   cleanup
   local name="$1" port; port="$(port_of "$1")"
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "port $port already in use; set BENCH_EMITHUB_PORT/BENCH_KESTREL_PORT" >&2; exit 1
+    echo "port $port already in use; set BENCH_EMITHUB_PORT/BENCH_KESTREL_PORT" >&2; return 1
   fi
   local dir="$work/$name"; rm -rf "$dir"; mkdir -p "$dir"
   if [[ "$name" == emithub ]]; then
@@ -93,24 +94,41 @@ start_server() { # name
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "$name did not become healthy on port $port; log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
+  echo "$name did not become healthy on port $port; log:" >&2; tail -20 "$dir/server.log" >&2
+  cleanup; return 1
 }
 
 # Runs the load tool against a fresh server; appends {"server":..,"scenario":..,<tool json>} to the jsonl.
 run_load() { # name scenario tool-args...
   local name="$1" scenario="$2"; shift 2
-  start_server "$name"
-  local port line; port="$(port_of "$name")"
+  if ! start_server "$name"; then
+    jq -nc --arg s "$name" --arg c "$scenario" '{server:$s, scenario:$c, error:"server did not start"}' >>"$jsonl"
+    return 0
+  fi
+  local port line perf_pid=""; port="$(port_of "$name")"
   log "$scenario on $name"
+  if [[ "${BENCH_PERF:-0}" == 1 && "$scenario" == fanout-10000-max ]] && command -v perf >/dev/null; then
+    perf record -q -F 499 -g -p "$server_pid" -o "$work/perf.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   if line="$(timeout 150 "$load" "$@" --port "$port" --server-pid "$server_pid" --label "$scenario" 2>"$work/tool.err")"; then :; fi
   sed 's/^/    /' "$work/tool.err" >&2
+  if [[ -n "$perf_pid" ]]; then
+    kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true
+    { echo "# perf: $name during $scenario (server process only; --no-children, by DSO and symbol)"
+      perf report -i "$work/perf.data" --no-children -g none --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -60
+    } >"bench/results/$stamp-perf-$name.txt" || true
+  fi
   if [[ "$line" != \{* ]]; then line='{"error":"load tool failed"}'; fi
   jq -c --arg s "$name" --arg c "$scenario" '. + {server:$s, scenario:$c}' <<<"$line" >>"$jsonl"
   cleanup
 }
 
 run_wrk() { # name
-  start_server "$1"
+  if ! start_server "$1"; then
+    jq -nc --arg s "$1" '{server:$s, scenario:"health", error:"server did not start"}' >>"$jsonl"
+    return 0
+  fi
   local port; port="$(port_of "$1")"
   log "GET /health with wrk on $1"
   wrk -t1 -c32 -d2s "http://127.0.0.1:$port/health" >/dev/null 2>&1 || true # warm-up
@@ -147,6 +165,10 @@ for n in 1000 15000; do
   done
 done
 for s in $(order $((i++))); do run_wrk "$s"; done
+if [[ " $servers " == *" emithub "* ]]; then
+  # A channel with persist_messages: every broadcast is appended to the FASTER log (the peer has no store).
+  run_load emithub "fanout-1000-persist" fanout --clients 1000 --duration "$duration" --persist true
+fi
 
 # ---- report ------------------------------------------------------------------------------------------
 python3 - "$jsonl" "$md" "$((SECONDS - start_s))" <<'PY'
@@ -186,6 +208,8 @@ for n in ("1000", "15000"):
     row(f"idle {n} connections: server KB per connection", f"idle-{n}", ["kb_per_connection"], "lower", " KB")
     row(f"idle {n} connections: server RSS", f"idle-{n}", ["server_rss_kb_after"], "lower", " KB")
 row("GET /health (wrk -t2 -c64 6 s): requests/s", "health", ["requests_per_s"], "higher")
+row("fan-out 1000, persisted channel, max rate: deliveries/s (peer has no store)", "fanout-1000-persist", ["deliveries_per_s"], "higher")
+row("fan-out 1000, persisted channel, max rate: broadcasts/s", "fanout-1000-persist", ["broadcast_rate"], "higher")
 try:
     cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
 except Exception:
@@ -196,7 +220,7 @@ except Exception:
     commit = "?"
 notes = []
 for r in rows:
-    if "error" in r: notes.append(f"- {r.get('server')} {r.get('scenario')}: load tool failed")
+    if "error" in r: notes.append(f"- {r.get('server')} {r.get('scenario')}: {r['error']}")
     elif r.get("mode") == "fanout" and (r.get("lost") or r.get("order_violations") or r.get("closed_by_server")):
         notes.append(f"- {r['server']} {r['scenario']}: lost {r.get('lost')}, order violations {r.get('order_violations')}, closed by server {r.get('closed_by_server')}")
     if r.get("mode") in ("fanout", "idle") and r.get("connected") != r.get("clients"):

@@ -57,6 +57,7 @@ internal static class Cli
           --threads 1             epoll threads per process
           --connect-concurrency 256  handshakes in flight per process
           --connect-timeout 120   seconds to wait for every client's `connected`
+          --persist false         create the channel with persist_messages (EmitHub's FASTER log)
           --label NAME            copied into the JSON line
         """;
 
@@ -151,7 +152,7 @@ internal static class Driver
         var channelId = o.Get("channel", "");
         if (channelId.Length == 0)
         {
-            var create = $$$"""{"name":"bench-{{{mode}}}-{{{clients}}}","settings":{"max_connections":{{{clients + 64}}},"rate_limit_per_minute":0,"persist_messages":false,"allow_client_messages":false}}""";
+            var create = $$$"""{"name":"bench-{{{mode}}}-{{{clients}}}","settings":{"max_connections":{{{clients + 64}}},"rate_limit_per_minute":0,"persist_messages":{{{(o.Get("persist", "false") == "true" ? "true" : "false")}}},"allow_client_messages":false}}""";
             var (st, body) = http.Send("POST", "/api/v1/channels", create);
             channelId = st == 201 ? HttpConn.JsonString(body, "id") ?? "" : "";
             if (channelId.Length == 0)
@@ -251,6 +252,7 @@ internal static class Driver
             ["tool"] = "emit-hub-load",
             ["mode"] = mode,
             ["label"] = o.Get("label", ""),
+            ["persist"] = o.Get("persist", "false") == "true" ? "true" : "false",
             ["clients"] = clients,
             ["connected"] = connected,
             ["failed"] = failed,

@@ -147,22 +147,25 @@ public sealed class HubConnection(Guid id, WebSocket ws)
 {
     // ~1 MiB of ~200-byte envelopes, the same budget as EmitHub's max_pending_bytes default.
     private const int QueueCapacity = 4096;
-    private readonly Channel<byte[]> _queue = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(QueueCapacity)
+    // Single-reader unbounded channel: TryRead is lock-free for the send loop; the bound is kept by
+    // an explicit counter, so a slow client is cut off instead of growing without limit.
+    private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions
     {
         SingleReader = true,
         SingleWriter = false,
-        FullMode = BoundedChannelFullMode.Wait,
     });
+    private int _pending;
 
     public Guid Id { get; } = id;
 
     /// <summary>False when the client is too slow (queue full) or gone; a slow client is aborted.</summary>
     public bool TryEnqueue(byte[] frame)
     {
-        if (_queue.Writer.TryWrite(frame))
+        if (Interlocked.Increment(ref _pending) <= QueueCapacity && _queue.Writer.TryWrite(frame))
         {
             return true;
         }
+        Interlocked.Decrement(ref _pending);
         if (ws.State == WebSocketState.Open)
         {
             ws.Abort();
@@ -181,6 +184,7 @@ public sealed class HubConnection(Guid id, WebSocket ws)
             {
                 while (reader.TryRead(out var frame))
                 {
+                    Interlocked.Decrement(ref _pending);
                     await ws.SendAsync(frame, WebSocketMessageType.Text, true, ct);
                 }
             }
