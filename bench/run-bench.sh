@@ -47,9 +47,11 @@ trap 'exit 130' INT TERM
 log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
 
 # ---- build -----------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  log "installing wrk (Debian package)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+missing=""
+for tool in wrk jq curl python3; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [[ -n "$missing" ]]; then
+  log "installing Debian packages:$missing"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 if ! command -v clang >/dev/null && ! command -v gcc >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang zlib1g-dev >/dev/null

@@ -536,22 +536,22 @@ internal sealed class ClientSet : IDisposable
 
         private void OnText(Conn c, ReadOnlySpan<byte> json, long nowUs)
         {
-            // Envelope: {"status":"...","message":"...",...,"sequence":n}; field order is not assumed.
-            var s = json.IndexOf("\"status\":\""u8);
-            if (s < 0 || s + 12 > json.Length)
+            // Envelope: {"status":"...","message":"...",...,"sequence":n}; field order is not assumed,
+            // and whitespace around the colon is tolerated.
+            var st = ValueAfter(json, "\"status\""u8);
+            if (st.IsEmpty || st[0] != (byte)'"')
             {
                 Unexpected++;
                 return;
             }
-            var st = json[(s + 10)..];
+            st = st[1..];
             if (st.StartsWith("broadcast\""u8))
             {
-                var seq = ReadNumberAfter(json, "\"sequence\":"u8);
-                var m = json.IndexOf("\"message\":\"T"u8);
-                if (m >= 0)
+                var seq = ParseLong(ValueAfter(json, "\"sequence\""u8));
+                var m = ValueAfter(json, "\"message\""u8);
+                if (m.Length > 2 && m[0] == (byte)'"' && m[1] == (byte)'T')
                 {
-                    var sentUs = ParseLong(json[(m + 12)..]);
-                    Latency.Record(nowUs - sentUs);
+                    Latency.Record(nowUs - ParseLong(m[2..]));
                 }
                 if (seq <= c.LastSeq)
                 {
@@ -582,10 +582,32 @@ internal sealed class ClientSet : IDisposable
             }
         }
 
-        private static long ReadNumberAfter(ReadOnlySpan<byte> json, ReadOnlySpan<byte> key)
+        /// <summary>The bytes from a member's value onwards (key given with its quotes); empty when absent.
+        /// The envelope's own members come before or after nested `data`, so the last match for
+        /// "sequence" and the first for the others are the top-level ones in both servers' layouts.</summary>
+        private static ReadOnlySpan<byte> ValueAfter(ReadOnlySpan<byte> json, ReadOnlySpan<byte> key)
         {
-            var i = json.LastIndexOf(key);
-            return i < 0 ? -1 : ParseLong(json[(i + key.Length)..]);
+            var i = key.SequenceEqual("\"sequence\""u8) ? json.LastIndexOf(key) : json.IndexOf(key);
+            if (i < 0)
+            {
+                return default;
+            }
+            var rest = json[(i + key.Length)..];
+            var k = 0;
+            while (k < rest.Length && rest[k] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+            {
+                k++;
+            }
+            if (k >= rest.Length || rest[k] != (byte)':')
+            {
+                return default;
+            }
+            k++;
+            while (k < rest.Length && rest[k] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+            {
+                k++;
+            }
+            return rest[k..];
         }
 
         private static long ParseLong(ReadOnlySpan<byte> s)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 
 namespace EmitHub.LoadTool;
 
@@ -160,38 +161,30 @@ internal sealed class HttpConn : IDisposable
 
     public void Dispose() => Reset();
 
-    /// <summary>The string value of a top-level-ish JSON member, by plain search (bench-only).</summary>
-    public static string? JsonString(string json, string name)
-    {
-        var key = $"\"{name}\":\"";
-        var i = json.IndexOf(key, StringComparison.Ordinal);
-        if (i < 0)
-        {
-            return null;
-        }
-        i += key.Length;
-        var j = json.IndexOf('"', i);
-        return j < 0 ? null : json[i..j];
-    }
+    /// <summary>The string value of a top-level member of a JSON object; null when absent or not a string.</summary>
+    public static string? JsonString(string json, string name) =>
+        TopLevel(json, name, out var r) && r.TokenType == JsonTokenType.String ? r.GetString() : null;
 
-    public static long JsonLong(string json, string name)
+    /// <summary>The integer value of a top-level member of a JSON object; -1 when absent or not an integer.</summary>
+    public static long JsonLong(string json, string name) =>
+        TopLevel(json, name, out var r) && r.TokenType == JsonTokenType.Number && r.TryGetInt64(out var v) ? v : -1;
+
+    private static bool TopLevel(string json, string name, out Utf8JsonReader reader)
     {
-        var key = $"\"{name}\":";
-        var i = json.IndexOf(key, StringComparison.Ordinal);
-        if (i < 0)
+        reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
+        try
         {
-            return -1;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals(name))
+                {
+                    return reader.Read();
+                }
+            }
         }
-        i += key.Length;
-        while (i < json.Length && json[i] == ' ')
+        catch (JsonException)
         {
-            i++;
         }
-        long v = 0;
-        for (; i < json.Length && char.IsAsciiDigit(json[i]); i++)
-        {
-            v = v * 10 + (json[i] - '0');
-        }
-        return v;
+        return false;
     }
 }

@@ -26,7 +26,7 @@ internal sealed class Publisher(IPAddress ip, string host, int port, string path
         try
         {
             var (status, body) = conn.Send("POST", path, Body(us));
-            if (status == 200)
+            if (status is >= 200 and < 300)
             {
                 Interlocked.Increment(ref _ok);
                 Interlocked.Add(ref _recipients, HttpConn.JsonLong(body, "recipients"));
