@@ -49,7 +49,7 @@ internal static class Cli
           --duration 10           fanout: seconds of publishing
           --window 32             fanout max: broadcasts allowed ahead of the average client
           --inflight 32           concurrent broadcast requests (keep-alive connections)
-          --size 32               content bytes per broadcast (>= 24)
+          --size 32               content bytes per broadcast (>= 32): "T<due us>|S<n>|" padded with x
           --drain 15              fanout: max seconds to wait for deliveries after publishing
           --settle 5              idle: seconds to wait after all connected before reading RSS
           --src-ips 16            spread clients over source addresses 127.0.0.1..127.0.0.N
@@ -288,7 +288,7 @@ internal static class Driver
     {
         var rate = o.GetDouble("rate", 0);
         var duration = o.GetDouble("duration", 10);
-        var size = Math.Max(24, o.GetInt("size", 32));
+        var size = Math.Max(32, o.GetInt("size", 32));
         var inflight = o.GetInt("inflight", 32);
         var window = o.GetInt("window", 32);
         var drain = o.GetDouble("drain", 15);

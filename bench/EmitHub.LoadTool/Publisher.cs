@@ -7,7 +7,7 @@ namespace EmitHub.LoadTool;
 internal sealed record PublishResult(long Ok, long Failed, long Recipients, int Inflight);
 
 /// <summary>Publishes broadcasts over REST from a few keep-alive connections. The content is
-/// "T&lt;µs&gt;|xxx…": the CLOCK_MONOTONIC time the message was due (fixed rate) or sent (max rate),
+/// "T&lt;µs&gt;|S&lt;n&gt;|xxx…": the CLOCK_MONOTONIC time the message was due (fixed rate) or sent (max rate),
 /// padded to the requested size; clients measure latency from it.</summary>
 internal sealed class Publisher(IPAddress ip, string host, int port, string path, int size, int inflight)
 {
@@ -15,9 +15,13 @@ internal sealed class Publisher(IPAddress ip, string host, int port, string path
     private long _failed;
     private long _recipients;
 
+    private long _published;
+
     private string Body(long us)
     {
-        var head = $"T{us}|";
+        // Our own publish number rides along for debugging; order is checked on the server's
+        // `sequence`, since concurrent requests may reach the server in another order than numbered.
+        var head = $"T{us}|S{Interlocked.Increment(ref _published)}|";
         return $$"""{"content":"{{head}}{{new string('x', Math.Max(0, size - head.Length))}}"}""";
     }
 
