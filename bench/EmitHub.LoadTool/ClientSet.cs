@@ -538,7 +538,8 @@ internal sealed class ClientSet : IDisposable
         {
             // Envelope: {"status":"...","message":"...",...,"sequence":n}; field order is not assumed,
             // and whitespace around the colon is tolerated.
-            var st = ValueAfter(json, "\"status\""u8);
+            // Compact JSON with status first (both servers) skips the search.
+            var st = json.StartsWith("{\"status\":"u8) ? json[10..] : ValueAfter(json, "\"status\""u8, last: false);
             if (st.IsEmpty || st[0] != (byte)'"')
             {
                 Unexpected++;
@@ -547,11 +548,15 @@ internal sealed class ClientSet : IDisposable
             st = st[1..];
             if (st.StartsWith("broadcast\""u8))
             {
-                var seq = ParseLong(ValueAfter(json, "\"sequence\""u8));
-                var m = ValueAfter(json, "\"message\""u8);
-                if (m.Length > 2 && m[0] == (byte)'"' && m[1] == (byte)'T')
+                var seq = ParseLong(ValueAfter(json, "\"sequence\""u8, last: true));
+                var m = json.IndexOf("\"message\":\"T"u8);
+                if (m >= 0)
                 {
-                    Latency.Record(nowUs - ParseLong(m[2..]));
+                    Latency.Record(nowUs - ParseLong(json[(m + 12)..]));
+                }
+                else if (ValueAfter(json, "\"message\""u8, last: false) is { Length: > 2 } mv && mv[0] == (byte)'"' && mv[1] == (byte)'T')
+                {
+                    Latency.Record(nowUs - ParseLong(mv[2..]));
                 }
                 if (seq <= c.LastSeq)
                 {
@@ -585,9 +590,9 @@ internal sealed class ClientSet : IDisposable
         /// <summary>The bytes from a member's value onwards (key given with its quotes); empty when absent.
         /// The envelope's own members come before or after nested `data`, so the last match for
         /// "sequence" and the first for the others are the top-level ones in both servers' layouts.</summary>
-        private static ReadOnlySpan<byte> ValueAfter(ReadOnlySpan<byte> json, ReadOnlySpan<byte> key)
+        private static ReadOnlySpan<byte> ValueAfter(ReadOnlySpan<byte> json, ReadOnlySpan<byte> key, bool last)
         {
-            var i = key.SequenceEqual("\"sequence\""u8) ? json.LastIndexOf(key) : json.IndexOf(key);
+            var i = last ? json.LastIndexOf(key) : json.IndexOf(key);
             if (i < 0)
             {
                 return default;
