@@ -197,6 +197,12 @@ public static class EmitHubCli
             await host.RunAsync().ConfigureAwait(false);
             return 0;
         }
+        catch (HubStartupException ex)
+        {
+            // An operator's problem (port taken, store in use): one sentence, no stack trace.
+            await Console.Error.WriteLineAsync("emit-hub: " + ex.Message).ConfigureAwait(false);
+            return ExitRuntimeError;
+        }
         catch (Exception ex)
         {
             HostLog.StartupFailed(logger, ex);

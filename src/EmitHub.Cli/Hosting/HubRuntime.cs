@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Core.Storage;
@@ -42,9 +43,30 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
         _store = new FasterChannelStore(new FasterChannelStoreOptions { DirectoryPath = startup.DbPath },
             _loggerFactory.CreateLogger<FasterChannelStore>());
         _registry = new ChannelRegistry(_options, _store, WebSocketFrameEncoder.Instance, _time, _loggerFactory.CreateLogger<ChannelRegistry>());
-        await _registry.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _registry.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreInUseException ex)
+        {
+            throw new HubStartupException(ex.Message, ex);
+        }
         _server = new HubServer(_options, _registry, _loggerFactory, _time);
-        await _server.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _server.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied or SocketError.AddressNotAvailable)
+        {
+            var why = ex.SocketErrorCode switch
+            {
+                SocketError.AddressAlreadyInUse => "is already in use by another process",
+                SocketError.AccessDenied => "needs privileges this process does not have",
+                _ => "is not an address of this machine",
+            };
+            throw new HubStartupException(
+                $"cannot listen on {startup.Host}:{startup.Port}: the address {why}. Stop the other process or choose another with --port / EMIT_HUB_PORT / port in emit_hub.toml (--host / EMIT_HUB_HOST for the address).", ex);
+        }
         var maintenance = new StoreMaintenance(_registry, _options, _time, _loggerFactory.CreateLogger<StoreMaintenance>());
         _maintenance = Task.Run(() => maintenance.RunAsync(_stopping.Token), CancellationToken.None);
     }
@@ -60,8 +82,13 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
         await _maintenance.ConfigureAwait(false);
         if (_registry is not null)
         {
-            await _registry.ShutdownAsync(cancellationToken).ConfigureAwait(false);
+            if (_registry.IsRecovered)
+            {
+                // Only a recovered store has anything to flush; a start that failed before must not mask its cause.
+                await _registry.ShutdownAsync(cancellationToken).ConfigureAwait(false);
+            }
             await _registry.DisposeAsync().ConfigureAwait(false);
+            _registry = null;
         }
         if (_store is not null)
         {
@@ -78,5 +105,15 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
             await StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
         _stopping.Dispose();
+    }
+}
+
+/// <summary>A startup failure an operator can fix (address in use, store directory in use); reported as one
+/// sentence without a stack trace, exit code 1.</summary>
+public sealed class HubStartupException : Exception
+{
+    /// <summary>Creates the exception with the operator-facing sentence.</summary>
+    public HubStartupException(string message, Exception? inner = null) : base(message, inner)
+    {
     }
 }

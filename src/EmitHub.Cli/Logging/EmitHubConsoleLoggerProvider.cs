@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using EmitHub.Core.Configuration;
+using EmitHub.Cli.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Cli.Logging;
@@ -150,13 +151,35 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
         var sb = new StringBuilder(128);
         sb.Append(_time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
         sb.Append(' ').Append(LevelName(level).PadLeft(5)).Append(' ').Append(category).Append(": ");
-        sb.Append(formatter(state, exception));
-        if (exception is not null)
+        AppendEscapedText(sb, formatter(state, exception));
+        if (exception is not null && exception is not HubStartupException)
         {
             sb.Append('\n').Append(exception);
         }
         sb.Append('\n');
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Appends a message with control characters escaped (<c>\n</c>, <c>\r</c>, <c>\t</c>, <c>\u001b</c>…), so text
+    /// that came from a client — a channel name, a close reason — can never forge a log line or send terminal
+    /// escape sequences. The JSON format escapes the same characters by construction.
+    /// </summary>
+    internal static void AppendEscapedText(StringBuilder sb, string text)
+    {
+        foreach (var c in text)
+        {
+            switch (c)
+            {
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case < ' ' or '\u007f' or (>= '\u0080' and <= '\u009f') or '\u2028' or '\u2029':
+                    sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    break;
+                default: sb.Append(c); break;
+            }
+        }
     }
 
     private string FormatJson<TState>(string category, LogLevel level, EventId eventId, TState state,
@@ -269,8 +292,9 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
             Func<TState, Exception?, string> formatter)
         {
-            if (!provider.IsEnabled(category, logLevel))
+            if (!provider.IsEnabled(category, logLevel) || exception is HubStartupException && category.StartsWith("Microsoft.", StringComparison.Ordinal))
             {
+                // The host's own "failed to start" report would repeat the startup error with a stack trace.
                 return;
             }
             var line = provider._json

@@ -49,6 +49,9 @@ public static class ChannelRequests
     /// <summary>Upper bound of <c>replay_last</c>.</summary>
     public const int MaxReplayLast = 100;
 
+    private const string InvalidTextError =
+        "Request body holds text that is not valid Unicode (invalid UTF-8 bytes or an unpaired surrogate escape such as \\ud800); send UTF-8 JSON.";
+
     private static readonly JsonDocumentOptions s_documentOptions = new()
     {
         MaxDepth = 64,
@@ -59,6 +62,22 @@ public static class ChannelRequests
 
     /// <summary>Parses a create body. Returns false with a sentence in <paramref name="error"/> when invalid.</summary>
     public static bool TryParseCreate(ReadOnlySpan<byte> json, out ChannelCreateRequest? request, out string? error)
+    {
+        try
+        {
+            return TryParseCreateCore(json, out request, out error);
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonDocument checks string contents only when they are read: invalid UTF-8 bytes or an unpaired
+            // surrogate escape ("\ud800") surface here, and are the client's error, not the server's.
+            request = null;
+            error = InvalidTextError;
+            return false;
+        }
+    }
+
+    private static bool TryParseCreateCore(ReadOnlySpan<byte> json, out ChannelCreateRequest? request, out string? error)
     {
         request = null;
         if (!TryParseObject(json, out var document, out error))
@@ -86,6 +105,22 @@ public static class ChannelRequests
 
     /// <summary>Parses a patch body. Returns false with a sentence in <paramref name="error"/> when invalid.</summary>
     public static bool TryParsePatch(ReadOnlySpan<byte> json, out ChannelPatchRequest? request, out string? error)
+    {
+        try
+        {
+            return TryParsePatchCore(json, out request, out error);
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonDocument checks string contents only when they are read: invalid UTF-8 bytes or an unpaired
+            // surrogate escape ("\ud800") surface here, and are the client's error, not the server's.
+            request = null;
+            error = InvalidTextError;
+            return false;
+        }
+    }
+
+    private static bool TryParsePatchCore(ReadOnlySpan<byte> json, out ChannelPatchRequest? request, out string? error)
     {
         request = null;
         if (!TryParseObject(json, out var document, out error))
@@ -115,6 +150,22 @@ public static class ChannelRequests
     /// <c>"Broadcast"</c>), <c>data</c> (any JSON, optional).
     /// </summary>
     public static bool TryParseBroadcast(ReadOnlySpan<byte> json, out BroadcastRequest? request, out string? error)
+    {
+        try
+        {
+            return TryParseBroadcastCore(json, out request, out error);
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonDocument checks string contents only when they are read: invalid UTF-8 bytes or an unpaired
+            // surrogate escape ("\ud800") surface here, and are the client's error, not the server's.
+            request = null;
+            error = InvalidTextError;
+            return false;
+        }
+    }
+
+    private static bool TryParseBroadcastCore(ReadOnlySpan<byte> json, out BroadcastRequest? request, out string? error)
     {
         request = null;
         if (!TryParseObject(json, out var document, out error))

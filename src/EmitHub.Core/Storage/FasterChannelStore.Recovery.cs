@@ -31,6 +31,7 @@ public sealed partial class FasterChannelStore
         {
             throw new IOException($"The store directory '{root}' cannot be used: {ex.Message}", ex);
         }
+        _directoryLock = AcquireLock(root);
 
         var warnings = new List<string>();
         try
@@ -264,4 +265,24 @@ public sealed partial class FasterChannelStore
     /// because the next record did not fit in the rest of the page.</summary>
     private static bool IsPageSkip(long from, long to, long pageSize) =>
         to > from && (to & (pageSize - 1)) == 0 && to - from < pageSize;
+
+    /// <summary>Name of the lock file that makes a store directory exclusive to one process.</summary>
+    public const string LockFileName = "LOCK";
+
+    /// <summary>
+    /// Takes the store directory for this process: an exclusive lock on <c>db_path/LOCK</c> (flock on Unix), held
+    /// until disposal. Two processes appending to one FASTER log would each overwrite the other's records.
+    /// </summary>
+    private static FileStream AcquireLock(string root)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(root, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new StoreInUseException(
+                $"the store directory '{Path.GetFullPath(root)}' is in use by another process (is emit-hub already running with this db_path?). Stop it or choose another db_path / EMIT_HUB_DB_PATH.", ex);
+        }
+    }
 }

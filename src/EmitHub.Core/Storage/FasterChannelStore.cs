@@ -42,6 +42,7 @@ public sealed partial class FasterChannelStore : IChannelStore
     private IDevice? _device;
     private FasterLog? _log;
     private volatile Exception? _failure;
+    private FileStream? _directoryLock;
     private volatile bool _ready;
     private int _disposed;
 
@@ -292,6 +293,8 @@ public sealed partial class FasterChannelStore : IChannelStore
         }
         CloseLog();
         _stopping.Dispose();
+        _directoryLock?.Dispose();
+        _directoryLock = null;
     }
 
     private void CloseLog()

@@ -82,3 +82,12 @@ public sealed record StoreRecovery(
     IReadOnlyList<ChannelRecord> Channels,
     IReadOnlyDictionary<Guid, long> LastSequences,
     IReadOnlyList<string> Warnings);
+
+/// <summary>The store directory is held by another process (its <c>LOCK</c> file is taken).</summary>
+public sealed class StoreInUseException : IOException
+{
+    /// <summary>Creates the exception with an operator-facing sentence.</summary>
+    public StoreInUseException(string message, Exception? inner = null) : base(message, inner)
+    {
+    }
+}

@@ -33,7 +33,9 @@ public sealed class SocketListener : IDisposable
         {
             _socket.DualMode = true;
         }
-        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT as well, which let a second emit-hub bind the same
+        // port and silently split the connections. .NET already sets SO_REUSEADDR on Unix listeners, so a restart
+        // is not blocked by TIME_WAIT.
         _socket.Bind(endPoint);
         _socket.Listen(Backlog);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;

@@ -99,3 +99,27 @@ public class ChannelRequestsTests
         }
     }
 }
+
+public class ChannelRequestsRegressionTests
+{
+    [Theory]
+    [InlineData("{\"name\":\"\\ud800\"}")]
+    [InlineData("{\"name\":\"a\",\"description\":\"\\udfff\"}")]
+    public void An_unpaired_surrogate_escape_is_a_400_sentence_not_a_server_error(string body)
+    {
+        Assert.False(ChannelRequests.TryParseCreate(System.Text.Encoding.UTF8.GetBytes(body), out _, out var error));
+        Assert.Contains("not valid Unicode", error);
+    }
+
+    [Fact]
+    public void Invalid_utf8_bytes_in_a_string_are_a_400_sentence_not_a_server_error()
+    {
+        byte[] create = [.. "{\"name\":\""u8, 0xFF, 0xFE, .. "\"}"u8];
+        byte[] broadcast = [.. "{\"content\":\""u8, 0xC3, 0x28, .. "\"}"u8];
+        Assert.False(ChannelRequests.TryParseCreate(create, out _, out var error));
+        Assert.Contains("not valid", error);
+        Assert.False(ChannelRequests.TryParseBroadcast(broadcast, out _, out error));
+        Assert.Contains("not valid", error);
+        Assert.False(ChannelRequests.TryParsePatch("{\"name\":\"\\ud800\"}"u8, out _, out error));
+    }
+}
