@@ -13,6 +13,10 @@ internal sealed class Channel
     /// <summary>How many recent messages a persisting channel keeps in memory to join a replay to the live stream.</summary>
     public const int RecentCapacity = 256;
 
+    /// <summary>Most bytes of those recent messages kept in memory: 4 MiB. Past it a joining client catches up from
+    /// the store instead, so large messages do not pin memory (256 × 1 MiB would be 256 MiB per channel).</summary>
+    public const long RecentMaxBytes = 4L * 1024 * 1024;
+
     public Channel(Guid id, string name, string? description, ChannelStatus status, DateTimeOffset createdAt,
         DateTimeOffset updatedAt, ChannelSettings settings, string epoch)
     {
@@ -25,7 +29,7 @@ internal sealed class Channel
         Settings = settings;
         Epoch = epoch;
         LastBroadcasts = new MessageRing(settings.ReplayLast);
-        Recent = new MessageRing(settings.PersistMessages ? RecentCapacity : 0);
+        Recent = new MessageRing(settings.PersistMessages ? RecentCapacity : 0, RecentMaxBytes);
         BroadcastLimiter = RateLimits.Create(settings.RateLimitPerMinute);
     }
 

@@ -265,7 +265,10 @@ public sealed partial class ChannelRegistry
         EnvelopeWriter.WriteHead(json, "connected", $"Connected to channel: {channel.Name}", channel.Id, Now());
         json.WriteStartObject("data"u8);
         json.WritePropertyName("channel"u8);
-        JsonSerializer.Serialize(json, channel.Snapshot(), CoreJsonContext.Default.ChannelSnapshot);
+        // The snapshot counts this connection, which joins right after its connected envelope.
+        var snapshot = channel.Snapshot();
+        snapshot = snapshot with { Stats = snapshot.Stats with { Connections = snapshot.Stats.Connections + 1 } };
+        JsonSerializer.Serialize(json, snapshot, CoreJsonContext.Default.ChannelSnapshot);
         json.WriteString("connection_id"u8, connectionId);
         json.WriteString("epoch"u8, channel.Epoch);
         json.WriteNumber("last_sequence"u8, channel.LastSequence);

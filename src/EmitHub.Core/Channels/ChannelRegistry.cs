@@ -16,6 +16,9 @@ namespace EmitHub.Core.Channels;
 /// </summary>
 public sealed partial class ChannelRegistry : IAsyncDisposable
 {
+    /// <summary>Most envelope bytes in one page of <c>GET …/messages</c>: 16 MiB.</summary>
+    public const long HistoryPageMaxBytes = 16L * 1024 * 1024;
+
     private readonly LiveOptions _options;
     private readonly IChannelStore _store;
     private readonly IFrameEncoder _encoder;
@@ -408,20 +411,48 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
                 "persistence_disabled");
         }
         var messages = await _store.ReadMessagesAsync(id, after, limit, cancellationToken).ConfigureAwait(false);
-        var envelopes = new ReadOnlyMemory<byte>[messages.Count];
-        for (var i = 0; i < messages.Count; i++)
+        // A page stops at HistoryPageMaxBytes (at least one message), so limit=1000 of 1 MiB messages cannot build a
+        // 1 GiB response; next_after tells the client where to continue.
+        var envelopes = new List<ReadOnlyMemory<byte>>(messages.Count);
+        long bytes = 0;
+        var nextAfter = after;
+        foreach (var message in messages)
         {
-            envelopes[i] = messages[i].EnvelopeJson;
+            if (envelopes.Count > 0 && bytes + message.EnvelopeJson.Length > HistoryPageMaxBytes)
+            {
+                break;
+            }
+            envelopes.Add(message.EnvelopeJson);
+            bytes += message.EnvelopeJson.Length;
+            nextAfter = message.Sequence;
         }
-        var nextAfter = messages.Count > 0 ? messages[^1].Sequence : after;
         return new HistoryResult(ChannelError.None, envelopes, nextAfter);
     }
 
-    /// <summary>Applies retention to the store (called periodically by the host).</summary>
-    public ValueTask ApplyRetentionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies retention (called periodically by the host): the store drops what is older than
+    /// <c>message_retention_days</c> or beyond <c>max_messages_per_channel</c>, and the in-memory copies kept for
+    /// replay drop the same messages, so a pruned message is never served again.
+    /// </summary>
+    public async ValueTask ApplyRetentionAsync(CancellationToken cancellationToken)
     {
         var persistence = _options.Current.Persistence;
-        return _store.ApplyRetentionAsync(_time.GetUtcNow(), persistence.MessageRetentionDays, persistence.MaxMessagesPerChannel, cancellationToken);
+        await _store.ApplyRetentionAsync(_time.GetUtcNow(), persistence.MessageRetentionDays, persistence.MaxMessagesPerChannel, cancellationToken).ConfigureAwait(false);
+        foreach (var channel in _channels.Values)
+        {
+            if (!channel.Settings.PersistMessages)
+            {
+                continue;
+            }
+            var first = _store.GetFirstStoredSequence(channel.Id);
+            lock (channel.Gate)
+            {
+                // 0 means nothing is stored any more: everything up to the last sequence was pruned.
+                var keepFrom = first == 0 ? channel.LastSequence + 1 : first;
+                channel.Recent.DropBefore(keepFrom);
+                channel.LastBroadcasts.DropBefore(keepFrom);
+            }
+        }
     }
 
     /// <summary>

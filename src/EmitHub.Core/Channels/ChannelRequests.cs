@@ -331,13 +331,28 @@ public static class ChannelRequests
         {
             return true;
         }
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var number) || number < min || number > max)
+        // A whole number may be written as 10, 10.0 or 1e1 (JSON has one number type); 1.5 is a fraction and refused.
+        if (element.ValueKind != JsonValueKind.Number || !TryGetWholeNumber(element, out var number) || number < min || number > max)
         {
             error = $"Field 'settings.{name}' must be a whole number from {min} to {max}; got {Describe(element)}.";
             return false;
         }
         value = (int)number;
         return true;
+    }
+
+    private static bool TryGetWholeNumber(JsonElement element, out long number)
+    {
+        if (element.TryGetInt64(out number))
+        {
+            return true;
+        }
+        if (element.TryGetDouble(out var value) && Math.Abs(value) <= 1e15 && value == Math.Floor(value))
+        {
+            number = (long)value;
+            return true;
+        }
+        return false;
     }
 
     private static bool TryReadBool(JsonElement parent, string name, out bool? value, out string? error)

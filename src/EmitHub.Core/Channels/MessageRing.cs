@@ -8,11 +8,23 @@ namespace EmitHub.Core.Channels;
 /// </summary>
 internal sealed class MessageRing
 {
+    private readonly long _maxBytes;
     private OutboundMessage?[] _items;
     private int _head;
     private int _count;
+    private long _bytes;
 
-    public MessageRing(int capacity) => _items = new OutboundMessage?[Math.Max(capacity, 0)];
+    /// <param name="capacity">Most messages held.</param>
+    /// <param name="maxBytes">Most bytes held; the oldest go first past it, so a channel of 1 MiB messages does not
+    /// pin hundreds of MiB (the newest message is always kept).</param>
+    public MessageRing(int capacity, long maxBytes = long.MaxValue)
+    {
+        _items = new OutboundMessage?[Math.Max(capacity, 0)];
+        _maxBytes = maxBytes;
+    }
+
+    /// <summary>Bytes of the held frames.</summary>
+    public long Bytes => _bytes;
 
     public int Capacity => _items.Length;
 
@@ -29,18 +41,36 @@ internal sealed class MessageRing
             return;
         }
         message.AddRef();
-        var tail = (_head + _count) % _items.Length;
         if (_count == _items.Length)
         {
-            _items[_head]!.Release();
-            _items[_head] = message;
-            _head = (_head + 1) % _items.Length;
+            DropOldest();
         }
-        else
+        _items[(_head + _count) % _items.Length] = message;
+        _count++;
+        _bytes += message.Length;
+        while (_bytes > _maxBytes && _count > 1)
         {
-            _items[tail] = message;
-            _count++;
+            DropOldest();
         }
+    }
+
+    /// <summary>Releases the messages with a sequence below <paramref name="sequence"/> (retention pruned them).</summary>
+    public void DropBefore(long sequence)
+    {
+        while (_count > 0 && _items[_head]!.Sequence < sequence)
+        {
+            DropOldest();
+        }
+    }
+
+    private void DropOldest()
+    {
+        var oldest = _items[_head]!;
+        _items[_head] = null;
+        _head = (_head + 1) % _items.Length;
+        _count--;
+        _bytes -= oldest.Length;
+        oldest.Release();
     }
 
     /// <summary>The held message at position <paramref name="index"/> (0 = oldest).</summary>
@@ -72,19 +102,17 @@ internal sealed class MessageRing
         {
             return;
         }
-        var next = new OutboundMessage?[capacity];
-        var keep = Math.Min(_count, capacity);
-        for (var i = 0; i < _count - keep; i++)
+        while (_count > capacity)
         {
-            this[i].Release();
+            DropOldest();
         }
-        for (var i = 0; i < keep; i++)
+        var next = new OutboundMessage?[capacity];
+        for (var i = 0; i < _count; i++)
         {
-            next[i] = this[_count - keep + i];
+            next[i] = this[i];
         }
         _items = next;
         _head = 0;
-        _count = keep;
     }
 
     /// <summary>Releases every held message.</summary>
@@ -97,5 +125,6 @@ internal sealed class MessageRing
         Array.Clear(_items);
         _head = 0;
         _count = 0;
+        _bytes = 0;
     }
 }

@@ -70,6 +70,23 @@ public sealed class HttpRequestHead
         return null;
     }
 
+    /// <summary>
+    /// Every field line named <paramref name="name"/> combined into one comma-separated value (RFC 9110 §5.3), or
+    /// null. A field that must appear once (<c>Sec-WebSocket-Key</c>) then fails its own syntax when repeated.
+    /// </summary>
+    public string? GetCombinedField(string name)
+    {
+        string? combined = null;
+        foreach (var field in _fields)
+        {
+            if (string.Equals(field.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                combined = combined is null ? field.Value : combined + ", " + field.Value;
+            }
+        }
+        return combined;
+    }
+
     internal void AddField(string name, string value) => _fields.Add(new HttpField(name, value));
 
     internal void Reset()

@@ -40,8 +40,8 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     {
         var options = _options.Current;
         var version = request.Version == HttpVersion.Http10 ? new Version(1, 0) : new Version(1, 1);
-        var handshake = WebSocketHandshake.Validate(request.Method, version, request.GetField("Upgrade"),
-            request.GetField("Connection"), request.GetField("Sec-WebSocket-Version"), request.GetField("Sec-WebSocket-Key"));
+        var handshake = WebSocketHandshake.Validate(request.Method, version, request.GetCombinedField("Upgrade"),
+            request.GetCombinedField("Connection"), request.GetCombinedField("Sec-WebSocket-Version"), request.GetCombinedField("Sec-WebSocket-Key"));
         if (!handshake.IsAccepted)
         {
             await RefuseAsync(connection, handshake.StatusCode, HandshakeCode(handshake.StatusCode), handshake.Reason,

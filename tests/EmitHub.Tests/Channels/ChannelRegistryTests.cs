@@ -367,3 +367,78 @@ public class ChannelRegistryRegressionTests
         Assert.Equal(names, registry.List().Select(c => c.Name).ToArray());
     }
 }
+
+public class ChannelMemoryRegressionTests
+{
+    private static EmitHub.Core.Channels.BroadcastRequest Big(int i) => new($"{i}:" + new string('z', 600 * 1024), "Broadcast", default);
+
+    [Fact]
+    public async Task Recent_messages_kept_for_replay_are_bounded_in_bytes_and_the_rest_comes_from_the_store()
+    {
+        var registry = ChannelTestKit.NewRegistry(options: new EmitHub.Core.Configuration.EmitHubOptions { MessageSizeLimit = 1024 * 1024 });
+        var channel = await ChannelTestKit.CreateAsync(registry, """{"name":"big","settings":{"persist_messages":true,"rate_limit_per_minute":0}}""");
+        await registry.StartAsync(channel.Id, default);
+        for (var i = 1; i <= 20; i++)
+        {
+            await registry.BroadcastAsync(channel.Id, Big(i), default);
+        }
+        var client = new RecordingSubscriber();
+
+        await registry.SubscribeAsync(channel.Id, client, 0, null, default);
+
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), client.All.Skip(1).Select(e => e.GetProperty("sequence").GetInt64()));
+        Assert.InRange(MessageRingBytes(registry, channel.Id), 1, EmitHub.Core.Channels.Channel.RecentMaxBytes);
+    }
+
+    [Fact]
+    public async Task A_history_page_stops_at_its_byte_bound_and_next_after_continues_it()
+    {
+        var registry = ChannelTestKit.NewRegistry(options: new EmitHub.Core.Configuration.EmitHubOptions { MessageSizeLimit = 1024 * 1024 });
+        var channel = await ChannelTestKit.CreateAsync(registry, """{"name":"big","settings":{"persist_messages":true,"rate_limit_per_minute":0}}""");
+        await registry.StartAsync(channel.Id, default);
+        for (var i = 1; i <= 40; i++)
+        {
+            await registry.BroadcastAsync(channel.Id, Big(i), default);
+        }
+
+        var first = await registry.GetMessagesAsync(channel.Id, 0, 1000, default);
+        var second = await registry.GetMessagesAsync(channel.Id, first.NextAfter, 1000, default);
+
+        Assert.InRange(first.Envelopes.Sum(e => (long)e.Length), 1, EmitHub.Core.Channels.ChannelRegistry.HistoryPageMaxBytes);
+        Assert.True(first.Envelopes.Count < 40);
+        Assert.Equal(first.Envelopes.Count, (int)first.NextAfter);
+        Assert.Equal(40, first.Envelopes.Count + second.Envelopes.Count);
+        Assert.Equal(40, second.NextAfter);
+    }
+
+    [Fact]
+    public async Task Messages_pruned_by_retention_are_not_replayed_from_memory()
+    {
+        var options = new EmitHub.Core.Configuration.EmitHubOptions();
+        options.Persistence.MaxMessagesPerChannel = 5;
+        var registry = ChannelTestKit.NewRegistry(options: options);
+        var channel = await ChannelTestKit.CreateAsync(registry, """{"name":"p","settings":{"persist_messages":true,"replay_last":10,"rate_limit_per_minute":0}}""");
+        await registry.StartAsync(channel.Id, default);
+        for (var i = 1; i <= 10; i++)
+        {
+            await registry.BroadcastAsync(channel.Id, ChannelTestKit.Broadcast($"m{i}"), default);
+        }
+
+        await registry.ApplyRetentionAsync(default);
+        var recovering = new RecordingSubscriber();
+        await registry.SubscribeAsync(channel.Id, recovering, 1, null, default);
+        var fresh = new RecordingSubscriber();
+        await registry.SubscribeAsync(channel.Id, fresh, null, null, default);
+
+        Assert.False(recovering.All[0].GetProperty("data").GetProperty("recovered").GetBoolean());
+        Assert.Equal(new long[] { 6, 7, 8, 9, 10 }, recovering.All.Skip(1).Select(e => e.GetProperty("sequence").GetInt64()));
+        Assert.Equal(new long[] { 6, 7, 8, 9, 10 }, fresh.All.Skip(1).Select(e => e.GetProperty("sequence").GetInt64()));
+    }
+
+    private static long MessageRingBytes(EmitHub.Core.Channels.ChannelRegistry registry, Guid id)
+    {
+        var field = typeof(EmitHub.Core.Channels.ChannelRegistry).GetField("_channels", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var channels = (System.Collections.Concurrent.ConcurrentDictionary<Guid, EmitHub.Core.Channels.Channel>)field.GetValue(registry)!;
+        return channels[id].Recent.Bytes;
+    }
+}

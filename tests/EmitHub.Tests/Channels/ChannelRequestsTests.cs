@@ -123,3 +123,16 @@ public class ChannelRequestsRegressionTests
         Assert.False(ChannelRequests.TryParsePatch("{\"name\":\"\\ud800\"}"u8, out _, out error));
     }
 }
+
+public class ChannelNumberRegressionTests
+{
+    [Theory]
+    [InlineData("10.0", 10)]
+    [InlineData("1e2", 100)]
+    [InlineData("1E1", 10)]
+    public void Whole_numbers_written_with_a_fraction_part_or_exponent_are_accepted(string number, int expected)
+    {
+        Assert.True(ChannelRequests.TryParseCreate(System.Text.Encoding.UTF8.GetBytes("{\"name\":\"a\",\"settings\":{\"max_connections\":" + number + "}}"), out var request, out var error), error);
+        Assert.Equal(expected, request!.Settings.MaxConnections);
+    }
+}

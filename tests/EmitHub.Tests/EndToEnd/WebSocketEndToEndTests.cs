@@ -114,3 +114,33 @@ public class WebSocketEndToEndTests
         Assert.Equal((WebSocketCloseStatus)1003, client.CloseStatus);
     }
 }
+
+public class WebSocketHandshakeRegressionTests
+{
+    [Fact]
+    public async Task A_repeated_sec_websocket_key_is_refused_with_400()
+    {
+        await using var hub = await Hub.StartAsync();
+        var id = await hub.CreateActiveChannelAsync();
+        using var raw = await EmitHub.Tests.Infrastructure.RawHttpConnection.ConnectAsync(hub.Server.LocalEndPoint);
+
+        await raw.SendAsync($"GET /api/v1/channels/{id}/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n\r\n");
+        var response = (await raw.ReadResponseAsync())!;
+
+        Assert.Equal(400, response.StatusCode);
+        Assert.Contains("Sec-WebSocket-Key", response.Body);
+    }
+
+    [Fact]
+    public async Task The_connected_envelope_counts_the_connection_it_greets()
+    {
+        await using var hub = await Hub.StartAsync();
+        var id = await hub.CreateActiveChannelAsync();
+        using var client = await hub.ConnectAsync(id);
+
+        var connected = (await client.ReceiveEnvelopeAsync())!.Value;
+
+        Assert.Equal(1, connected.GetProperty("data").GetProperty("channel").GetProperty("stats").GetProperty("connections").GetInt32());
+    }
+}
