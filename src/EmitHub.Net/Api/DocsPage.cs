@@ -16,7 +16,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:96
 h1{margin-bottom:0}h2{border-bottom:1px solid #d8dde6;padding-bottom:.3rem;margin-top:2.5rem}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
 pre{background:#f4f6fa;border:1px solid #d8dde6;border-radius:6px;padding:.8rem;overflow-x:auto}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;margin:.5rem 0;display:block;overflow-x:auto}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+td code{white-space:nowrap}
 th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav a{margin-right:1rem}
 </style>
 </head>
