@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json;
 
 namespace EmitHub.Tests.Persistence;
@@ -23,7 +22,7 @@ public sealed class GracefulStopTests : PersistenceTestBase
             Assert.Equal("connected", (await ServerProcess.ReceiveAsync(ws)).GetProperty("status").GetString());
             clients.Add(ws);
         }
-        var readers = clients.Select(ws => Task.Run(() => ReadUntilClosedAsync(ws))).ToList();
+        var readers = clients.Select(ws => Task.Run(() => ServerProcess.ReadUntilClosedAsync(ws))).ToList();
 
         var burst = PublisherBurst.Start(Server.Http, channel, publishers: 3, perPublisher: 1000);
         await burst.AcknowledgedAsync(300);
@@ -63,35 +62,5 @@ public sealed class GracefulStopTests : PersistenceTestBase
             ws.Dispose();
         }
         await Server.KillAsync();
-    }
-
-    /// <summary>Reads envelopes until the server's close frame (or an error), 30 s liveness bound per message.</summary>
-    private static async Task<(List<JsonElement> Envelopes, WebSocketCloseStatus? CloseStatus, string? Error)> ReadUntilClosedAsync(ClientWebSocket ws)
-    {
-        var envelopes = new List<JsonElement>();
-        var buffer = new byte[16 * 1024];
-        using var message = new MemoryStream();
-        try
-        {
-            while (true)
-            {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                var result = await ws.ReceiveAsync(buffer, cts.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return (envelopes, ws.CloseStatus, null);
-                }
-                message.Write(buffer, 0, result.Count);
-                if (result.EndOfMessage)
-                {
-                    envelopes.Add(ServerProcess.Parse(Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length)));
-                    message.SetLength(0);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-        {
-            return (envelopes, ws.CloseStatus, ex.GetType().Name + ": " + ex.Message);
-        }
     }
 }

@@ -263,6 +263,36 @@ internal sealed class ServerProcess : IAsyncDisposable
         return envelope.Value;
     }
 
+    /// <summary>Reads envelopes until the server's close frame (or an error), 30 s liveness bound per message.</summary>
+    public static async Task<(List<JsonElement> Envelopes, WebSocketCloseStatus? CloseStatus, string? Error)> ReadUntilClosedAsync(ClientWebSocket ws)
+    {
+        var envelopes = new List<JsonElement>();
+        var buffer = new byte[16 * 1024];
+        using var message = new MemoryStream();
+        try
+        {
+            while (true)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var result = await ws.ReceiveAsync(buffer, cts.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return (envelopes, ws.CloseStatus, null);
+                }
+                message.Write(buffer, 0, result.Count);
+                if (result.EndOfMessage)
+                {
+                    envelopes.Add(Parse(Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length)));
+                    message.SetLength(0);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            return (envelopes, ws.CloseStatus, ex.GetType().Name + ": " + ex.Message);
+        }
+    }
+
     public static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     public static JsonElement Parse(string text)
