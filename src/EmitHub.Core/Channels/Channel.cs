@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 
 namespace EmitHub.Core.Channels;
@@ -41,7 +42,22 @@ internal sealed class Channel
     public DateTimeOffset UpdatedAt { get; set; }
     public ChannelSettings Settings { get; private set; }
     public string Epoch { get; set; }
+    /// <summary>Last sequence assigned (stored or not yet committed).</summary>
     public long LastSequence { get; set; }
+
+    /// <summary>Last sequence sent to clients and held in <see cref="Recent"/>. On a persisting channel it trails
+    /// <see cref="LastSequence"/> while appends wait for their commit: a client is never sent a message a crash could
+    /// still lose, so the sequence it holds for <c>?after=</c> always names a stored message.</summary>
+    public long PublishedSequence { get; set; }
+
+    /// <summary>Highest stored sequence known committed; commits cover a prefix of the log, and a channel's messages
+    /// are appended in sequence order, so every stored sequence up to it is committed too.</summary>
+    public long CommittedThrough { get; set; }
+
+    /// <summary>What waits to be published, in order: stored messages until their commit, and whatever was emitted
+    /// behind them (messages of a channel that stopped persisting, status notices), so clients see channel order.</summary>
+    public Queue<PendingEmit> Pending { get; } = new();
+
     public long MessagesSent { get; set; }
 
     /// <summary>Joined plus joining (replaying) connections: what <c>max_connections</c> bounds.</summary>
@@ -72,10 +88,40 @@ internal sealed class Channel
 
     public void ReleaseResources()
     {
+        while (Pending.TryDequeue(out var pending))
+        {
+            pending.Drop();
+        }
         LastBroadcasts.Clear();
         Recent.Clear();
         BroadcastLimiter?.Dispose();
         BroadcastLimiter = null;
+    }
+}
+
+/// <summary>
+/// One emitted item waiting in <see cref="Channel.Pending"/>: a message (sequence &gt; 0) or a status notice
+/// (sequence 0; a stop's notice goes to the subscribers the stop found, <see cref="CloseAfter"/>, who then leave
+/// the channel and are closed with 1001). Holds one reference to <see cref="Frame"/> until published or dropped.
+/// </summary>
+internal sealed class PendingEmit(OutboundMessage frame, bool isBroadcast, bool awaitsCommit, IChannelSubscriber[]? closeAfter = null)
+{
+    public OutboundMessage? Frame { get; private set; } = frame;
+    public long Sequence { get; } = frame.Sequence;
+    public bool IsBroadcast { get; } = isBroadcast;
+
+    /// <summary>A stored message: publishable once <see cref="Channel.CommittedThrough"/> reaches it (or its append failed).</summary>
+    public bool AwaitsCommit { get; } = awaitsCommit;
+    public IChannelSubscriber[]? CloseAfter { get; } = closeAfter;
+    public bool Failed { get; set; }
+
+    /// <summary>Subscribers that accepted it when it was published (the broadcast ack's <c>recipients</c>).</summary>
+    public int Recipients { get; set; }
+
+    public void Drop()
+    {
+        Frame?.Release();
+        Frame = null;
     }
 }
 

@@ -5,6 +5,7 @@ using EmitHub.Net.WebSockets;
 using EmitHub.Tests.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
 
 namespace EmitHub.Tests.Persistence;
 
@@ -16,6 +17,11 @@ namespace EmitHub.Tests.Persistence;
 [Collection(PersistenceProcessCollection.Name)]
 public sealed class BackupRestoreTests : PersistenceTestBase
 {
+    public BackupRestoreTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
+
     [Fact]
     public async Task A_scheduled_backup_is_a_store_a_real_server_starts_from_with_channels_and_history()
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace EmitHub.Tests.Persistence;
 
@@ -10,6 +11,11 @@ namespace EmitHub.Tests.Persistence;
 [Collection(PersistenceProcessCollection.Name)]
 public sealed class CrashRecoveryTests : PersistenceTestBase
 {
+    public CrashRecoveryTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
+
     private const int Publishers = 4;
     private const int PerPublisher = 1000;
 

@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace EmitHub.Tests.Persistence;
 
@@ -10,6 +11,11 @@ namespace EmitHub.Tests.Persistence;
 [Collection(PersistenceProcessCollection.Name)]
 public sealed class GracefulStopTests : PersistenceTestBase
 {
+    public GracefulStopTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
+
     [Fact]
     public async Task Sigterm_mid_burst_closes_clients_with_1001_exits_0_and_keeps_every_acknowledged_broadcast()
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EmitHub.Tests.Storage;
+using Xunit.Abstractions;
 
 namespace EmitHub.Tests.Persistence;
 
@@ -18,9 +19,11 @@ public sealed class PersistenceProcessCollection
 public abstract class PersistenceTestBase : IAsyncLifetime
 {
     private readonly TempStoreDirectory _dir = new();
+    private readonly ITestOutputHelper _output;
 
-    private protected PersistenceTestBase()
+    private protected PersistenceTestBase(ITestOutputHelper output)
     {
+        _output = output;
         Directory.CreateDirectory(_dir.Path);
         Server = new ServerProcess(Path.Combine(_dir.Path, "db"), _dir.Path);
     }
@@ -34,6 +37,8 @@ public abstract class PersistenceTestBase : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await Server.DisposeAsync();
+        // Shown by the runner for a failed test: what every server process of the test printed.
+        _output.WriteLine(Server.History.ToString());
         _dir.Dispose();
     }
 

@@ -1,4 +1,5 @@
 using EmitHub.Tests.Storage;
+using Xunit.Abstractions;
 
 namespace EmitHub.Tests.Persistence;
 
@@ -10,6 +11,11 @@ namespace EmitHub.Tests.Persistence;
 [Collection(PersistenceProcessCollection.Name)]
 public sealed class TornTailTests : PersistenceTestBase
 {
+    public TornTailTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
+
     private const int Written = 200;
 
     /// <summary>Bytes damaged at the end of the segment: several records of ~200 bytes (the end of the file is

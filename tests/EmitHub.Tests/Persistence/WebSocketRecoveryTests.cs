@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace EmitHub.Tests.Persistence;
 
@@ -11,6 +12,11 @@ namespace EmitHub.Tests.Persistence;
 [Collection(PersistenceProcessCollection.Name)]
 public sealed class WebSocketRecoveryTests : PersistenceTestBase
 {
+    public WebSocketRecoveryTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
+
     [Fact]
     public async Task A_client_reconnecting_after_a_restart_gets_exactly_the_missed_messages_then_live_ones()
     {
