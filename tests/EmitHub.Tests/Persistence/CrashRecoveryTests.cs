@@ -11,13 +11,13 @@ namespace EmitHub.Tests.Persistence;
 [Collection(PersistenceProcessCollection.Name)]
 public sealed class CrashRecoveryTests : PersistenceTestBase
 {
+    private const int Publishers = 4;
+    private const int PerPublisher = 1000;
+
     public CrashRecoveryTests(ITestOutputHelper output)
         : base(output)
     {
     }
-
-    private const int Publishers = 4;
-    private const int PerPublisher = 1000;
 
     [Fact]
     public async Task Sigkill_mid_burst_keeps_every_acknowledged_broadcast_in_order_and_the_channels_identical()

@@ -11,16 +11,16 @@ namespace EmitHub.Tests.Persistence;
 [Collection(PersistenceProcessCollection.Name)]
 public sealed class TornTailTests : PersistenceTestBase
 {
-    public TornTailTests(ITestOutputHelper output)
-        : base(output)
-    {
-    }
-
     private const int Written = 200;
 
     /// <summary>Bytes damaged at the end of the segment: several records of ~200 bytes (the end of the file is
     /// padding to a 512-byte sector, so damage must reach past it).</summary>
     private const int Damage = 1500;
+
+    public TornTailTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
 
     [Theory]
     [InlineData("cut")]
