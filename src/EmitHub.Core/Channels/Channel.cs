@@ -63,7 +63,7 @@ internal sealed class Channel
     /// <summary>Joined plus joining (replaying) connections: what <c>max_connections</c> bounds.</summary>
     public int Connections { get; set; }
     public bool Deleted { get; set; }
-    public SubscriberSet Subscribers { get; } = new();
+    public ChannelHub Subscribers { get; } = new();
     public RateLimiter? BroadcastLimiter { get; private set; }
     public MessageRing LastBroadcasts { get; }
     public MessageRing Recent { get; }

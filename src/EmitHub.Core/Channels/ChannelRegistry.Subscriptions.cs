@@ -95,7 +95,7 @@ public sealed partial class ChannelRegistry
                         subscriber.TryEnqueue(channel.Recent[i]);
                     }
                 }
-                channel.Subscribers.Add(subscriber);
+                channel.Subscribers.TryAdd(subscriber);
                 return new SubscribeResult(SubscribeOutcome.Connected, new Subscription(this, channel, subscriber));
             }
         }
@@ -162,7 +162,7 @@ public sealed partial class ChannelRegistry
                     {
                         subscriber.TryEnqueue(channel.Recent[i]);
                     }
-                    channel.Subscribers.Add(subscriber);
+                    channel.Subscribers.TryAdd(subscriber);
                     return new SubscribeResult(SubscribeOutcome.Connected, new Subscription(this, channel, subscriber));
                 }
             }
@@ -226,8 +226,8 @@ public sealed partial class ChannelRegistry
             }
             var sequence = channel.LastSequence + 1;
             var now = Now();
-            var writer = EnvelopeWriter.ForCurrentThread();
-            var json = writer.Begin(_encoder, text.Length * 6 + channel.Name.Length * 3 + 320);
+            var writer = EnvelopeWriter.ForCurrentThread(_encoder);
+            var json = writer.Begin();
             EnvelopeWriter.WriteHead(json, "client_message", $"Client message in {channel.Name}: {text}", channel.Id, now);
             json.WriteStartObject("data"u8);
             json.WriteString("original_message"u8, text);
@@ -236,7 +236,7 @@ public sealed partial class ChannelRegistry
             json.WriteEndObject();
             json.WriteNumber("sequence"u8, sequence);
             json.WriteEndObject();
-            var frame = writer.Complete(_encoder, sequence, out var payload);
+            var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
         }
         if (pending is not null || !stored.IsCompletedSuccessfully)
@@ -272,8 +272,8 @@ public sealed partial class ChannelRegistry
 
     private OutboundMessage BuildConnected(Channel channel, Guid connectionId, bool? recovered)
     {
-        var writer = EnvelopeWriter.ForCurrentThread();
-        var json = writer.Begin(_encoder, 1024 + channel.Name.Length * 6 + (channel.Description?.Length ?? 0) * 6);
+        var writer = EnvelopeWriter.ForCurrentThread(_encoder);
+        var json = writer.Begin();
         EnvelopeWriter.WriteHead(json, "connected", $"Connected to channel: {channel.Name}", channel.Id, Now());
         json.WriteStartObject("data"u8);
         json.WritePropertyName("channel"u8);
@@ -287,7 +287,7 @@ public sealed partial class ChannelRegistry
         }
         json.WriteEndObject();
         json.WriteEndObject();
-        return writer.Complete(_encoder, 0);
+        return writer.Complete(0);
     }
 }
 

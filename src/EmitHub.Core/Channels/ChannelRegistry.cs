@@ -286,7 +286,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
                 pending.Drop();
             }
             PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped");
-            toClose = channel.Subscribers.Clear();
+            toClose = channel.Subscribers.RemoveAll();
             channel.Connections -= toClose.Length;
             snapshot = channel.Snapshot();
             saved = _store.DeleteChannelAsync(id, cancellationToken);
@@ -344,8 +344,8 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
             }
             sequence = channel.LastSequence + 1;
             now = Now();
-            var writer = EnvelopeWriter.ForCurrentThread();
-            var json = writer.Begin(_encoder, request.Content.Length * 3 / 2 + request.DataJson.Length + 192);
+            var writer = EnvelopeWriter.ForCurrentThread(_encoder);
+            var json = writer.Begin();
             EnvelopeWriter.WriteHead(json, "broadcast", request.Content, channel.Id, now);
             if (request.DataJson.IsEmpty)
             {
@@ -358,7 +358,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
             }
             json.WriteNumber("sequence"u8, sequence);
             json.WriteEndObject();
-            var frame = writer.Complete(_encoder, sequence, out var payload);
+            var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: true, out pending, out recipients);
         }
         var committed = await CommitAsync(stored).ConfigureAwait(false);
@@ -560,7 +560,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
             IChannelSubscriber[] toClose;
             lock (channel.Gate)
             {
-                toClose = channel.Subscribers.Clear();
+                toClose = channel.Subscribers.RemoveAll();
                 channel.Connections -= toClose.Length;
             }
             foreach (var subscriber in toClose)
@@ -595,13 +595,13 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         if (channel.Pending.Count > 0)
         {
             channel.Pending.Enqueue(new PendingEmit(frame, isBroadcast: false, awaitsCommit: false,
-                closesSubscribers ? channel.Subscribers.Snapshot : null));
+                closesSubscribers ? channel.Subscribers.Snapshot.ToArray() : null));
             return [];
         }
         IChannelSubscriber[] toClose = [];
         if (closesSubscribers)
         {
-            toClose = channel.Subscribers.Clear();
+            toClose = channel.Subscribers.RemoveAll();
             channel.Connections -= toClose.Length;
             foreach (var subscriber in toClose)
             {
@@ -618,12 +618,12 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
 
     private OutboundMessage BuildNotice(Guid channelId, string status, string message)
     {
-        var writer = EnvelopeWriter.ForCurrentThread();
-        var json = writer.Begin(_encoder, message.Length * 3 + 160);
+        var writer = EnvelopeWriter.ForCurrentThread(_encoder);
+        var json = writer.Begin();
         EnvelopeWriter.WriteHead(json, status, message, channelId, Now());
         json.WriteNull("data"u8);
         json.WriteEndObject();
-        return writer.Complete(_encoder, 0);
+        return writer.Complete(0);
     }
 
     private bool TryGetLive(Guid id, out Channel channel) => _channels.TryGetValue(id, out channel!) && !channel.Deleted;

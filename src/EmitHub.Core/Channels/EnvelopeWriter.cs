@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using EmitHub.Core.Fanout;
@@ -7,11 +6,12 @@ namespace EmitHub.Core.Channels;
 
 /// <summary>
 /// Serializes the seed's envelope <c>{"status","message","channel_id","timestamp","data"[,"sequence"]}</c> once,
-/// straight into a pooled buffer with room for the WebSocket frame header in front, and frames it in place
-/// (header right-aligned before the payload). The result is shared by every subscriber (STYLE §7).
-/// One instance per thread (<see cref="ForCurrentThread"/>): the JSON writer and scratch state are reused.
+/// straight into a <see cref="FrameBuilder"/> (pooled buffer, header space in front, framed in place), so the result
+/// is one <see cref="OutboundMessage"/> shared by every subscriber (STYLE §7). One instance per thread
+/// (<see cref="ForCurrentThread"/>): the JSON writer and the builder are reused, so an envelope costs one pooled
+/// buffer and one message object.
 /// </summary>
-internal sealed class EnvelopeWriter : IBufferWriter<byte>
+internal sealed class EnvelopeWriter
 {
     private static readonly JsonWriterOptions s_writerOptions = new()
     {
@@ -24,54 +24,57 @@ internal sealed class EnvelopeWriter : IBufferWriter<byte>
     private static EnvelopeWriter? t_instance;
 
     private readonly Utf8JsonWriter _json;
-    private byte[] _buffer = [];
-    private int _start;
-    private int _position;
+    private readonly FrameBuilder _builder;
+    private readonly IFrameEncoder _encoder;
 
-    private EnvelopeWriter()
+    private EnvelopeWriter(IFrameEncoder encoder)
     {
-        _json = new Utf8JsonWriter(this, s_writerOptions);
+        _encoder = encoder;
+        _builder = new FrameBuilder(encoder);
+        _json = new Utf8JsonWriter(_builder, s_writerOptions);
     }
 
-    /// <summary>The calling thread's writer.</summary>
-    public static EnvelopeWriter ForCurrentThread() => t_instance ??= new EnvelopeWriter();
-
-    /// <summary>Starts an envelope: rents a buffer and returns the JSON writer positioned before <c>{</c>.</summary>
-    public Utf8JsonWriter Begin(IFrameEncoder encoder, int sizeHint)
+    /// <summary>The calling thread's writer for <paramref name="encoder"/>.</summary>
+    public static EnvelopeWriter ForCurrentThread(IFrameEncoder encoder)
     {
-        _start = encoder.MaxHeaderLength;
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(256, _start + sizeHint));
-        _position = _start;
-        _json.Reset(this);
+        var writer = t_instance;
+        if (writer is null || !ReferenceEquals(writer._encoder, encoder))
+        {
+            t_instance = writer = new EnvelopeWriter(encoder);
+        }
+        return writer;
+    }
+
+    /// <summary>Starts an envelope and returns the JSON writer positioned before <c>{</c>.</summary>
+    public Utf8JsonWriter Begin()
+    {
+        _builder.Reset();
+        _json.Reset(_builder);
         return _json;
     }
 
-    /// <summary>Flushes the JSON, writes the frame header in front and hands the buffer to an <see cref="OutboundMessage"/>.</summary>
-    public OutboundMessage Complete(IFrameEncoder encoder, long sequence) => Complete(encoder, sequence, out _);
+    /// <summary>Flushes the JSON and frames it as one final text frame (refcount 1, owned by the caller).</summary>
+    public OutboundMessage Complete(long sequence) => Complete(sequence, out _);
 
-    /// <summary>As <see cref="Complete(IFrameEncoder, long)"/>, also giving the envelope JSON inside the frame
-    /// (valid while the returned message is referenced).</summary>
-    public OutboundMessage Complete(IFrameEncoder encoder, long sequence, out ReadOnlyMemory<byte> payload)
+    /// <summary>As <see cref="Complete(long)"/>, also giving the envelope JSON inside the frame (valid while the
+    /// returned message is referenced).</summary>
+    public OutboundMessage Complete(long sequence, out ReadOnlyMemory<byte> payload)
     {
         _json.Flush();
-        var payloadLength = _position - _start;
-        var headerLength = encoder.GetTextHeaderLength(payloadLength);
-        var frameStart = _start - headerLength;
-        encoder.WriteTextHeader(_buffer.AsSpan(frameStart, headerLength), payloadLength);
-        var message = OutboundMessage.FromRented(_buffer, frameStart, headerLength + payloadLength, sequence);
-        payload = new ReadOnlyMemory<byte>(_buffer, _start, payloadLength);
-        _buffer = [];
+        var headerLength = _encoder.GetTextHeaderLength(_builder.PayloadLength);
+        var message = _builder.Build(sequence);
+        payload = message.Frame[headerLength..];
         return message;
     }
 
     /// <summary>Frames an envelope whose JSON is already known (replay from the store).</summary>
     public static OutboundMessage FromJson(IFrameEncoder encoder, ReadOnlySpan<byte> envelopeJson, long sequence)
     {
-        var headerLength = encoder.GetTextHeaderLength(envelopeJson.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent(headerLength + envelopeJson.Length);
-        encoder.WriteTextHeader(buffer.AsSpan(0, headerLength), envelopeJson.Length);
-        envelopeJson.CopyTo(buffer.AsSpan(headerLength));
-        return OutboundMessage.FromRented(buffer, 0, headerLength + envelopeJson.Length, sequence);
+        var builder = ForCurrentThread(encoder)._builder;
+        builder.Reset();
+        envelopeJson.CopyTo(builder.GetSpan(envelopeJson.Length));
+        builder.Advance(envelopeJson.Length);
+        return builder.Build(sequence);
     }
 
     /// <summary>Writes the common head: status, message, channel_id, timestamp.</summary>
@@ -84,32 +87,5 @@ internal sealed class EnvelopeWriter : IBufferWriter<byte>
         Span<byte> time = stackalloc byte[Rfc3339.MaxLength];
         var length = Rfc3339.Format(timestamp, time);
         json.WriteString("timestamp"u8, time[..length]);
-    }
-
-    void IBufferWriter<byte>.Advance(int count) => _position += count;
-
-    Memory<byte> IBufferWriter<byte>.GetMemory(int sizeHint)
-    {
-        Ensure(sizeHint);
-        return _buffer.AsMemory(_position);
-    }
-
-    Span<byte> IBufferWriter<byte>.GetSpan(int sizeHint)
-    {
-        Ensure(sizeHint);
-        return _buffer.AsSpan(_position);
-    }
-
-    private void Ensure(int sizeHint)
-    {
-        var needed = _position + Math.Max(sizeHint, 1);
-        if (needed <= _buffer.Length)
-        {
-            return;
-        }
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer.Length * 2));
-        _buffer.AsSpan(0, _position).CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = bigger;
     }
 }

@@ -98,30 +98,9 @@ public sealed class ChannelHub
     }
 
     /// <summary>
-    /// Publishes to every subscriber except <paramref name="except"/> (e.g. when the sender of a <c>client_message</c>
-    /// receives its copy another way). Returns the number that accepted.
+    /// Empties the set in one atomic swap and returns who was in it, so the caller can close each (1001 on stop,
+    /// delete or shutdown, after the <c>stopped</c> envelope). A concurrent <see cref="TryAdd"/> lands either in
+    /// the returned array or in the new, empty set — never lost.
     /// </summary>
-    public int PublishExcept(OutboundMessage message, IChannelSubscriber? except)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        var subscribers = Volatile.Read(ref _subscribers);
-        var recipients = 0;
-        foreach (var subscriber in subscribers)
-        {
-            if (!ReferenceEquals(subscriber, except) && subscriber.TryEnqueue(message))
-            {
-                recipients++;
-            }
-        }
-        return recipients;
-    }
-
-    /// <summary>Asks every current subscriber to close with <paramref name="closeCode"/> (e.g. 1001 on stop or delete, after the <c>stopped</c> envelope).</summary>
-    public void CloseAll(ushort closeCode, string reason)
-    {
-        foreach (var subscriber in Volatile.Read(ref _subscribers))
-        {
-            subscriber.Close(closeCode, reason);
-        }
-    }
+    public IChannelSubscriber[] RemoveAll() => Interlocked.Exchange(ref _subscribers, []);
 }

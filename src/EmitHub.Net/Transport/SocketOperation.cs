@@ -50,43 +50,28 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<S
 
     public ValueTask<SocketOperationResult> SendAsync(Socket socket, in ReadOnlySequence<byte> buffers)
     {
-        _core.Reset();
         if (buffers.IsSingleSegment)
         {
+            _core.Reset();
             if (BufferList != null)
             {
                 BufferList = null;
             }
             SetBuffer(MemoryMarshal.AsMemory(buffers.First));
+            return StartSend(socket);
         }
-        else
+        // Gathered send: one system call for every queued segment.
+        _bufferList ??= new List<ArraySegment<byte>>();
+        _bufferList.Clear();
+        foreach (var segment in buffers)
         {
-            // Gathered send: one system call for every queued segment.
-            SetBuffer(null, 0, 0);
-            _bufferList ??= new List<ArraySegment<byte>>();
-            _bufferList.Clear();
-            foreach (var segment in buffers)
+            if (!MemoryMarshal.TryGetArray(segment, out var array))
             {
-                if (!MemoryMarshal.TryGetArray(segment, out var array))
-                {
-                    throw new InvalidOperationException("Pipe memory is not array-backed.");
-                }
-                _bufferList.Add(array);
+                throw new InvalidOperationException("Pipe memory is not array-backed.");
             }
-            BufferList = _bufferList;
+            _bufferList.Add(array);
         }
-        try
-        {
-            if (socket.SendAsync(this))
-            {
-                return new ValueTask<SocketOperationResult>(this, _core.Version);
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            return ValueTask.FromResult(new SocketOperationResult(0, SocketError.OperationAborted));
-        }
-        return ValueTask.FromResult(new SocketOperationResult(BytesTransferred, SocketError));
+        return SendAsync(socket, _bufferList);
     }
 
     /// <summary>Gathered send of caller-owned array segments (the WebSocket send path's shared frames).</summary>
@@ -106,6 +91,11 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<S
             SetBuffer(null, 0, 0);
             BufferList = buffers;
         }
+        return StartSend(socket);
+    }
+
+    private ValueTask<SocketOperationResult> StartSend(Socket socket)
+    {
         try
         {
             if (socket.SendAsync(this))

@@ -78,7 +78,7 @@ public class ChannelHubTests
     }
 
     [Fact]
-    public void Close_all_asks_every_subscriber_to_close()
+    public void Remove_all_empties_the_set_and_returns_everyone_once()
     {
         var hub = new ChannelHub();
         var subscribers = Enumerable.Range(0, 3).Select(_ => new FakeSubscriber()).ToArray();
@@ -86,8 +86,13 @@ public class ChannelHubTests
         {
             hub.TryAdd(s);
         }
-        hub.CloseAll(1001, "stopped");
-        Assert.All(subscribers, s => Assert.Equal(1001, s.CloseCode));
+
+        var removed = hub.RemoveAll();
+
+        Assert.Equal(subscribers, removed);
+        Assert.Equal(0, hub.Count);
+        Assert.Empty(hub.RemoveAll());
+        Assert.False(hub.Remove(subscribers[0]));
     }
 
     [Fact]
