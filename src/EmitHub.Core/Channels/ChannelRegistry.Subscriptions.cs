@@ -251,7 +251,7 @@ public sealed partial class ChannelRegistry
         var committed = await CommitAsync(stored).ConfigureAwait(false);
         if (pending is not null)
         {
-            PublishCommitted(channel, pending, committed);
+            await PublishCommittedAsync(channel, pending, committed).ConfigureAwait(false);
         }
     }
 

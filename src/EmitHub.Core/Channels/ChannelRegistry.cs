@@ -68,7 +68,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
                 recovery.LastSequences.TryGetValue(record.Id, out var last);
                 channel.LastSequence = last;
                 channel.PublishedSequence = last;
-                channel.CommittedThrough = last;
+                channel.MarkCommitted(last);
                 channel.MessagesSent = Math.Max(record.MessagesSent, last);
                 await RestoreRecentAsync(channel, cancellationToken).ConfigureAwait(false);
             }
@@ -364,7 +364,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         var committed = await CommitAsync(stored).ConfigureAwait(false);
         if (pending is not null)
         {
-            recipients = PublishCommitted(channel, pending, committed);
+            recipients = await PublishCommittedAsync(channel, pending, committed).ConfigureAwait(false);
         }
         if (!committed)
         {
@@ -377,7 +377,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     /// <summary>
     /// Assigns the next sequence and emits the message. On a persisting channel it is appended to the store and
     /// queued in <see cref="Channel.Pending"/>: clients get it only once its commit completed
-    /// (<see cref="PublishCommitted"/>), so no client is ever sent a message that a crash could lose and whose
+    /// (<see cref="PublishCommittedAsync"/>), so no client is ever sent a message that a crash could lose and whose
     /// sequence the restarted server would give to another message. Otherwise it goes out at once (behind any
     /// queued messages). Caller holds the channel lock and gives up its reference to <paramref name="frame"/>.
     /// </summary>
@@ -386,7 +386,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     /// <param name="payload">The envelope JSON inside <paramref name="frame"/>, as stored.</param>
     /// <param name="now">The envelope's timestamp.</param>
     /// <param name="isBroadcast">A broadcast (kept for <c>replay_last</c>), not a client message.</param>
-    /// <param name="pending">The queued entry the caller must pass to <see cref="PublishCommitted"/> once the
+    /// <param name="pending">The queued entry the caller must pass to <see cref="PublishCommittedAsync"/> once the
     /// returned task completed, or null when the message was published already.</param>
     /// <param name="recipients">Subscribers that accepted it when published at once, else 0.</param>
     /// <returns>The store append (completes on commit); failed when the store refused the record, in which case no
@@ -441,28 +441,35 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     /// <summary>
     /// Called once the store append of <paramref name="pending"/> finished: publishes every queued entry that may go
     /// out now, in order. A commit covers a prefix of the log and a channel appends in sequence order, so this
-    /// entry's commit releases every stored message before it too. Returns the entry's recipients.
+    /// entry's commit releases every stored message before it too. Completes with the entry's recipients once it
+    /// was published (0 when its append failed).
     /// </summary>
-    private int PublishCommitted(Channel channel, PendingEmit pending, bool committed)
+    private ValueTask<int> PublishCommittedAsync(Channel channel, PendingEmit pending, bool committed)
     {
-        IChannelSubscriber[] toClose;
-        lock (channel.Gate)
+        if (!committed)
         {
-            if (!committed)
-            {
-                pending.Failed = true;
-            }
-            else if (pending.AwaitsCommit && pending.Sequence > channel.CommittedThrough)
-            {
-                channel.CommittedThrough = pending.Sequence;
-            }
-            toClose = DrainPending(channel);
+            pending.Failed = true;
         }
-        foreach (var subscriber in toClose)
+        else if (pending.AwaitsCommit)
         {
-            subscriber.Close(1001, "Channel stopped");
+            channel.MarkCommitted(pending.Sequence);
         }
-        return pending.Recipients;
+        channel.RequestDrain();
+        while (channel.TryBeginDrain())
+        {
+            channel.BeginDrainPass();
+            IChannelSubscriber[] toClose;
+            lock (channel.Gate)
+            {
+                toClose = DrainPending(channel);
+            }
+            channel.EndDrain();
+            foreach (var subscriber in toClose)
+            {
+                subscriber.Close(1001, "Channel stopped");
+            }
+        }
+        return committed ? pending.WhenPublishedAsync() : new ValueTask<int>(0);
     }
 
     /// <summary>Publishes the queue's head while it may go out. Caller holds the channel lock; returns the
@@ -481,7 +488,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
             {
                 if (head.Sequence > 0)
                 {
-                    head.Recipients = Publish(channel, frame, head.IsBroadcast);
+                    head.MarkPublished(Publish(channel, frame, head.IsBroadcast));
                 }
                 else if (head.CloseAfter is { } stopped)
                 {
@@ -489,7 +496,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
                 }
                 else
                 {
-                    head.Recipients = channel.Subscribers.Publish(frame);
+                    head.MarkPublished(channel.Subscribers.Publish(frame));
                 }
             }
             head.Drop();
