@@ -33,6 +33,10 @@ internal sealed class Channel
         BroadcastLimiter = RateLimits.Create(settings.RateLimitPerMinute);
     }
 
+    private long _committedThrough;
+    private int _drainRequested;
+    private int _draining;
+
     public Lock Gate { get; } = new();
 
     /// <summary>Position in creation order (recovered channels keep the log's order), for "oldest first" lists
@@ -46,7 +50,46 @@ internal sealed class Channel
     public DateTimeOffset UpdatedAt { get; set; }
     public ChannelSettings Settings { get; private set; }
     public string Epoch { get; set; }
+    /// <summary>Last sequence assigned (stored or not yet committed).</summary>
     public long LastSequence { get; set; }
+
+    /// <summary>Last sequence sent to clients and held in <see cref="Recent"/>. On a persisting channel it trails
+    /// <see cref="LastSequence"/> while appends wait for their commit: a client is never sent a message a crash could
+    /// still lose, so the sequence it holds for <c>?after=</c> always names a stored message.</summary>
+    public long PublishedSequence { get; set; }
+
+    /// <summary>Highest stored sequence known committed; commits cover a prefix of the log, and a channel's messages
+    /// are appended in sequence order, so every stored sequence up to it is committed too.</summary>
+    public long CommittedThrough => Volatile.Read(ref _committedThrough);
+
+    /// <summary>Raises <see cref="CommittedThrough"/> to <paramref name="sequence"/> (never lowers it); lock-free.</summary>
+    public void MarkCommitted(long sequence)
+    {
+        long seen;
+        while ((seen = Volatile.Read(ref _committedThrough)) < sequence
+            && Interlocked.CompareExchange(ref _committedThrough, sequence, seen) != seen)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Asks for a pass over <see cref="Pending"/> and returns true when the caller must run it. One thread drains at a
+    /// time; a request made while another drains is picked up by that drainer's next pass, so commit waiters never
+    /// queue on <see cref="Gate"/> behind a long drain (on two cores, blocked pool threads stall the commits too).
+    /// Drainer: <c>while (TryBeginDrain()) { BeginDrainPass(); lock + drain; EndDrain(); }</c>.
+    /// </summary>
+    public void RequestDrain() => Interlocked.Exchange(ref _drainRequested, 1);
+
+    public bool TryBeginDrain() => Volatile.Read(ref _drainRequested) == 1 && Interlocked.CompareExchange(ref _draining, 1, 0) == 0;
+
+    public void BeginDrainPass() => Interlocked.Exchange(ref _drainRequested, 0);
+
+    public void EndDrain() => Interlocked.Exchange(ref _draining, 0);
+
+    /// <summary>What waits to be published, in order: stored messages until their commit, and whatever was emitted
+    /// behind them (messages of a channel that stopped persisting, status notices), so clients see channel order.</summary>
+    public Queue<PendingEmit> Pending { get; } = new();
+
     public long MessagesSent { get; set; }
 
     /// <summary>Joined plus joining (replaying) connections: what <c>max_connections</c> bounds.</summary>
@@ -77,10 +120,78 @@ internal sealed class Channel
 
     public void ReleaseResources()
     {
+        while (Pending.TryDequeue(out var pending))
+        {
+            pending.Drop();
+        }
         LastBroadcasts.Clear();
         Recent.Clear();
         BroadcastLimiter?.Dispose();
         BroadcastLimiter = null;
+    }
+}
+
+/// <summary>
+/// One emitted item waiting in <see cref="Channel.Pending"/>: a message (sequence &gt; 0) or a status notice
+/// (sequence 0; a stop's notice goes to the subscribers the stop found, <see cref="CloseAfter"/>, who then leave
+/// the channel and are closed with 1001). Holds one reference to <see cref="Frame"/> until published or dropped.
+/// </summary>
+internal sealed class PendingEmit(OutboundMessage frame, bool isBroadcast, bool awaitsCommit, IChannelSubscriber[]? closeAfter = null)
+{
+    private static readonly object s_done = new();
+    private object? _waiter;
+    private volatile bool _failed;
+
+    public OutboundMessage? Frame { get; private set; } = frame;
+    public long Sequence { get; } = frame.Sequence;
+    public bool IsBroadcast { get; } = isBroadcast;
+
+    /// <summary>A stored message: publishable once <see cref="Channel.CommittedThrough"/> reaches it (or its append failed).</summary>
+    public bool AwaitsCommit { get; } = awaitsCommit;
+    public IChannelSubscriber[]? CloseAfter { get; } = closeAfter;
+
+    public bool Failed
+    {
+        get => _failed;
+        set => _failed = value;
+    }
+
+    /// <summary>Subscribers that accepted it when it was published (the broadcast ack's <c>recipients</c>).</summary>
+    public int Recipients { get; private set; }
+
+    /// <summary>Records the recipients and wakes a <see cref="WhenPublishedAsync"/> waiter (first call wins).</summary>
+    public void MarkPublished(int recipients)
+    {
+        if (Volatile.Read(ref _waiter) == s_done)
+        {
+            return;
+        }
+        Recipients = recipients;
+        if (Interlocked.Exchange(ref _waiter, s_done) is TaskCompletionSource<int> waiter)
+        {
+            waiter.TrySetResult(recipients);
+        }
+    }
+
+    /// <summary>Completes with <see cref="Recipients"/> once the entry was published or dropped (0).</summary>
+    public ValueTask<int> WhenPublishedAsync()
+    {
+        if (Volatile.Read(ref _waiter) == s_done)
+        {
+            return new ValueTask<int>(Recipients);
+        }
+        var waiter = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Interlocked.CompareExchange(ref _waiter, waiter, null) == s_done
+            ? new ValueTask<int>(Recipients)
+            : new ValueTask<int>(waiter.Task);
+    }
+
+    /// <summary>Releases the frame; a waiter not yet woken gets 0 recipients.</summary>
+    public void Drop()
+    {
+        Frame?.Release();
+        Frame = null;
+        MarkPublished(0);
     }
 }
 

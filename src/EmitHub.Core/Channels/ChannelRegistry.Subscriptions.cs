@@ -48,7 +48,8 @@ public sealed partial class ChannelRegistry
                 return new SubscribeResult(SubscribeOutcome.Full, null);
             }
             channel.Connections++;
-            var last = channel.LastSequence;
+            // What clients were sent so far; later sequences still wait for their commit and come live.
+            var last = channel.PublishedSequence;
             bool? recovered = null;
             var needStore = false;
             cursor = last;
@@ -117,9 +118,21 @@ public sealed partial class ChannelRegistry
         var id = channel.Id;
         for (var round = 0; round < MaxReplayRounds; round++)
         {
+            long published;
+            lock (channel.Gate)
+            {
+                published = channel.PublishedSequence;
+            }
             var page = await _store.ReadMessagesAsync(id, cursor, ReplayPageSize, cancellationToken).ConfigureAwait(false);
+            var reachedLive = false;
             foreach (var message in page)
             {
+                if (message.Sequence > published)
+                {
+                    // Committed but not yet published: it reaches the subscriber live, once it joined.
+                    reachedLive = true;
+                    break;
+                }
                 await subscriber.WaitForRoomAsync(message.EnvelopeJson.Length + 10, cancellationToken).ConfigureAwait(false);
                 var frame = EnvelopeWriter.FromJson(_encoder, message.EnvelopeJson.Span, message.Sequence);
                 var accepted = subscriber.TryEnqueue(frame);
@@ -131,7 +144,7 @@ public sealed partial class ChannelRegistry
                 }
                 cursor = message.Sequence;
             }
-            if (page.Count == ReplayPageSize)
+            if (page.Count == ReplayPageSize && !reachedLive)
             {
                 continue;
             }
@@ -143,7 +156,7 @@ public sealed partial class ChannelRegistry
                     subscriber.Close(1001, channel.Deleted ? "Channel deleted" : "Channel stopped");
                     return new SubscribeResult(SubscribeOutcome.Failed, null);
                 }
-                if (channel.Recent.Covers(cursor, channel.LastSequence, out var start))
+                if (channel.Recent.Covers(cursor, channel.PublishedSequence, out var start))
                 {
                     for (var i = start; i < channel.Recent.Count; i++)
                     {
@@ -204,6 +217,7 @@ public sealed partial class ChannelRegistry
             }
         }
         ValueTask stored;
+        PendingEmit? pending;
         lock (channel.Gate)
         {
             if (channel.Deleted || channel.Status != ChannelStatus.Active)
@@ -223,23 +237,21 @@ public sealed partial class ChannelRegistry
             json.WriteNumber("sequence"u8, sequence);
             json.WriteEndObject();
             var frame = writer.Complete(sequence, out var payload);
-            stored = Emit(channel, frame, payload, now, isBroadcast: false, CancellationToken.None, out _);
+            stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
         }
-        if (!stored.IsCompletedSuccessfully)
+        if (pending is not null || !stored.IsCompletedSuccessfully)
         {
-            _ = ObserveAsync(stored);
+            _ = PublishWhenCommittedAsync(channel, pending, stored);
         }
     }
 
-    private async Task ObserveAsync(ValueTask pending)
+    /// <summary>Waits for a client message's commit, then publishes it (and whatever queued behind it).</summary>
+    private async Task PublishWhenCommittedAsync(Channel channel, PendingEmit? pending, ValueTask stored)
     {
-        try
+        var committed = await CommitAsync(stored).ConfigureAwait(false);
+        if (pending is not null)
         {
-            await pending.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            LogCommitFailed(ex);
+            await PublishCommittedAsync(channel, pending, committed).ConfigureAwait(false);
         }
     }
 
@@ -271,7 +283,7 @@ public sealed partial class ChannelRegistry
         JsonSerializer.Serialize(json, snapshot, CoreJsonContext.Default.ChannelSnapshot);
         json.WriteString("connection_id"u8, connectionId);
         json.WriteString("epoch"u8, channel.Epoch);
-        json.WriteNumber("last_sequence"u8, channel.LastSequence);
+        json.WriteNumber("last_sequence"u8, channel.PublishedSequence);
         if (recovered is bool value)
         {
             json.WriteBoolean("recovered"u8, value);
