@@ -29,8 +29,14 @@ public sealed class ConnectionContext
     /// <summary>Unsent output bytes at which writers' <c>FlushAsync</c> waits for the send loop: 1 MiB.</summary>
     public const long OutputPauseThreshold = 1024 * 1024;
 
-    /// <summary>Smallest pipe buffer asked for per receive: 4 KiB (one pool block).</summary>
-    private const int MinimumReceiveBuffer = 4096;
+    /// <summary>Smallest output pipe segment: 4 KiB (one pool block), for HTTP responses.</summary>
+    private const int MinimumOutputSegment = 4096;
+
+    /// <summary>Most bytes taken from the socket per receive: 16 KiB (a large body arrives in a few receives).</summary>
+    private const int ReceiveChunk = 16 * 1024;
+
+    /// <summary>Smallest input pipe segment: 256 bytes, so an idle connection's retained block is small.</summary>
+    private const int MinimumInputSegment = 256;
 
     /// <summary>How long a closing connection keeps reading (and discarding) after its last response so the peer
     /// sees that response instead of a reset caused by unread data: 1 s.</summary>
@@ -60,9 +66,9 @@ public sealed class ConnectionContext
         RemoteEndPoint = socket.RemoteEndPoint;
         LocalEndPoint = socket.LocalEndPoint;
         _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
-            InputPauseThreshold, InputResumeThreshold, MinimumReceiveBuffer, useSynchronizationContext: false));
+            InputPauseThreshold, InputResumeThreshold, MinimumInputSegment, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
-            OutputPauseThreshold, OutputPauseThreshold / 2, MinimumReceiveBuffer, useSynchronizationContext: false));
+            OutputPauseThreshold, OutputPauseThreshold / 2, MinimumOutputSegment, useSynchronizationContext: false));
     }
 
     /// <summary>Server-unique connection number (also the heartbeat registration key).</summary>
@@ -237,19 +243,30 @@ public sealed class ConnectionContext
                     RecordSocketError(ready.Error);
                     return;
                 }
-                var memory = writer.GetMemory(MinimumReceiveBuffer);
-                var received = await _receiver.ReceiveAsync(_socket, memory).ConfigureAwait(false);
-                if (!received.Succeeded)
+                // Receive into a pooled scratch buffer and copy exactly what arrived into the pipe: a pipe keeps its
+                // last, partly filled block while the connection idles, and with right-sized segments that block is a
+                // few hundred bytes instead of 4 KiB per idle WebSocket (the copy is of inbound bytes only, which
+                // are small here; fan-out traffic is outbound and never copied).
+                var scratch = ArrayPool<byte>.Shared.Rent(ReceiveChunk);
+                try
                 {
-                    RecordSocketError(received.Error);
-                    return;
+                    var received = await _receiver.ReceiveAsync(_socket, scratch).ConfigureAwait(false);
+                    if (!received.Succeeded)
+                    {
+                        RecordSocketError(received.Error);
+                        return;
+                    }
+                    if (received.BytesTransferred == 0)
+                    {
+                        TrySetCloseReason(ConnectionCloseReason.RemoteClosed);
+                        return;
+                    }
+                    writer.Write(scratch.AsSpan(0, received.BytesTransferred));
                 }
-                if (received.BytesTransferred == 0)
+                finally
                 {
-                    TrySetCloseReason(ConnectionCloseReason.RemoteClosed);
-                    return;
+                    ArrayPool<byte>.Shared.Return(scratch);
                 }
-                writer.Advance(received.BytesTransferred);
                 var flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
