@@ -61,21 +61,8 @@ public static class ChannelRequests
     };
 
     /// <summary>Parses a create body. Returns false with a sentence in <paramref name="error"/> when invalid.</summary>
-    public static bool TryParseCreate(ReadOnlySpan<byte> json, out ChannelCreateRequest? request, out string? error)
-    {
-        try
-        {
-            return TryParseCreateCore(json, out request, out error);
-        }
-        catch (InvalidOperationException)
-        {
-            // JsonDocument checks string contents only when they are read: invalid UTF-8 bytes or an unpaired
-            // surrogate escape ("\ud800") surface here, and are the client's error, not the server's.
-            request = null;
-            error = InvalidTextError;
-            return false;
-        }
-    }
+    public static bool TryParseCreate(ReadOnlySpan<byte> json, out ChannelCreateRequest? request, out string? error) =>
+        Guarded(json, TryParseCreateCore, out request, out error);
 
     private static bool TryParseCreateCore(ReadOnlySpan<byte> json, out ChannelCreateRequest? request, out string? error)
     {
@@ -104,21 +91,8 @@ public static class ChannelRequests
     }
 
     /// <summary>Parses a patch body. Returns false with a sentence in <paramref name="error"/> when invalid.</summary>
-    public static bool TryParsePatch(ReadOnlySpan<byte> json, out ChannelPatchRequest? request, out string? error)
-    {
-        try
-        {
-            return TryParsePatchCore(json, out request, out error);
-        }
-        catch (InvalidOperationException)
-        {
-            // JsonDocument checks string contents only when they are read: invalid UTF-8 bytes or an unpaired
-            // surrogate escape ("\ud800") surface here, and are the client's error, not the server's.
-            request = null;
-            error = InvalidTextError;
-            return false;
-        }
-    }
+    public static bool TryParsePatch(ReadOnlySpan<byte> json, out ChannelPatchRequest? request, out string? error) =>
+        Guarded(json, TryParsePatchCore, out request, out error);
 
     private static bool TryParsePatchCore(ReadOnlySpan<byte> json, out ChannelPatchRequest? request, out string? error)
     {
@@ -149,21 +123,8 @@ public static class ChannelRequests
     /// Parses a broadcast body: <c>content</c> (string, required), <c>message_type</c> (string, default
     /// <c>"Broadcast"</c>), <c>data</c> (any JSON, optional).
     /// </summary>
-    public static bool TryParseBroadcast(ReadOnlySpan<byte> json, out BroadcastRequest? request, out string? error)
-    {
-        try
-        {
-            return TryParseBroadcastCore(json, out request, out error);
-        }
-        catch (InvalidOperationException)
-        {
-            // JsonDocument checks string contents only when they are read: invalid UTF-8 bytes or an unpaired
-            // surrogate escape ("\ud800") surface here, and are the client's error, not the server's.
-            request = null;
-            error = InvalidTextError;
-            return false;
-        }
-    }
+    public static bool TryParseBroadcast(ReadOnlySpan<byte> json, out BroadcastRequest? request, out string? error) =>
+        Guarded(json, TryParseBroadcastCore, out request, out error);
 
     private static bool TryParseBroadcastCore(ReadOnlySpan<byte> json, out BroadcastRequest? request, out string? error)
     {
@@ -197,6 +158,25 @@ public static class ChannelRequests
             }
             request = new BroadcastRequest(content.GetString()!, messageType, data);
             return true;
+        }
+    }
+
+    private delegate bool Parser<T>(ReadOnlySpan<byte> json, out T? request, out string? error);
+
+    private static bool Guarded<T>(ReadOnlySpan<byte> json, Parser<T> parse, out T? request, out string? error)
+        where T : class
+    {
+        try
+        {
+            return parse(json, out request, out error);
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonDocument checks string contents only when they are read: invalid UTF-8 bytes or an unpaired
+            // surrogate escape ("\ud800") surface here, and are the client's error, not the server's.
+            request = null;
+            error = InvalidTextError;
+            return false;
         }
     }
 
