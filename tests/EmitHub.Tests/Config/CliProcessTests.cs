@@ -3,6 +3,7 @@ using EmitHub.Cli.Configuration;
 namespace EmitHub.Tests.Config;
 
 /// <summary>The built emit-hub as a process: exit codes, signals, printed outputs.</summary>
+[Collection(EmitHub.Tests.Persistence.PersistenceProcessCollection.Name)]
 public sealed class CliProcessTests : IDisposable
 {
     private const int SigTerm = 15;

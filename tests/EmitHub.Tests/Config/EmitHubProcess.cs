@@ -138,6 +138,11 @@ internal sealed partial class EmitHubProcess : IDisposable
     /// <summary>Sends a POSIX signal (SIGTERM = 15, SIGINT = 2).</summary>
     public void Signal(int signal)
     {
+        // A reaped process's id may already belong to another test's server: never signal a process that ended.
+        if (_process.HasExited)
+        {
+            throw new InvalidOperationException($"emit-hub (pid {_process.Id}) already exited with {_process.ExitCode}.\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+        }
         if (Kill(_process.Id, signal) != 0)
         {
             throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");

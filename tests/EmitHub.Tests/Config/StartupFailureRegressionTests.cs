@@ -6,6 +6,7 @@ using EmitHub.Cli.Logging;
 namespace EmitHub.Tests.Config;
 
 /// <summary>Failing inputs from the first user test: a second instance on a taken port or store, and log forging.</summary>
+[Collection(EmitHub.Tests.Persistence.PersistenceProcessCollection.Name)]
 public sealed class StartupFailureRegressionTests : IDisposable
 {
     private readonly string _dir = ConfigTestHelpers.NewTempDir();

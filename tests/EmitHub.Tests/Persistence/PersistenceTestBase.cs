@@ -5,8 +5,9 @@ using Xunit.Abstractions;
 namespace EmitHub.Tests.Persistence;
 
 /// <summary>
-/// The process-level persistence tests run one at a time: each starts and kills real servers, and several at
-/// once on a shared 2-core box would only add noise (they assert no timings, but each start costs a JIT warm-up).
+/// Every test that starts real emit-hub processes (persistence, CLI, startup failures) runs in this collection,
+/// one at a time: each starts, signals and kills servers by process id, and several at once on a shared 2-core box
+/// would only add noise and the risk of a signal meeting a reused process id.
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class PersistenceProcessCollection
