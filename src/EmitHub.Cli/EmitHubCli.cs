@@ -197,6 +197,11 @@ public static class EmitHubCli
             await host.RunAsync().ConfigureAwait(false);
             return 0;
         }
+        catch (OperationCanceledException)
+        {
+            // SIGINT/SIGTERM arrived while the server was still starting: that is a stop, not a failure (SPEC §1).
+            return 0;
+        }
         catch (HubStartupException ex)
         {
             // An operator's problem (port taken, store in use): one sentence, no stack trace.

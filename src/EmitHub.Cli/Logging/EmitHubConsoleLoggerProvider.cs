@@ -292,9 +292,11 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
             Func<TState, Exception?, string> formatter)
         {
-            if (!provider.IsEnabled(category, logLevel) || exception is HubStartupException && category.StartsWith("Microsoft.", StringComparison.Ordinal))
+            if (!provider.IsEnabled(category, logLevel) ||
+                exception is HubStartupException or OperationCanceledException && category.StartsWith("Microsoft.", StringComparison.Ordinal))
             {
-                // The host's own "failed to start" report would repeat the startup error with a stack trace.
+                // The host's own "failed to start" report would repeat a startup error with a stack trace, or call a
+                // stop signal during startup a failure.
                 return;
             }
             var line = provider._json
