@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using EmitHub.Core.Channels;
@@ -9,32 +8,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EmitHub.Tests.Channels;
 
-/// <summary>RFC 6455 §5.2 header for unmasked final text frames; the test twin of the Net encoder.</summary>
-internal sealed class TestFrameEncoder : IFrameEncoder
+/// <summary>Reads the payload of an unmasked server frame written by <see cref="EmitHub.Net.WebSockets.WebSocketFrameEncoder"/>.</summary>
+internal static class ServerFrame
 {
-    public int MaxHeaderLength => 10;
-
-    public int GetTextHeaderLength(long payloadLength) => payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
-
-    public void WriteTextHeader(Span<byte> destination, long payloadLength)
-    {
-        destination[0] = 0x81;
-        if (payloadLength < 126)
-        {
-            destination[1] = (byte)payloadLength;
-        }
-        else if (payloadLength <= ushort.MaxValue)
-        {
-            destination[1] = 126;
-            BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)payloadLength);
-        }
-        else
-        {
-            destination[1] = 127;
-            BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payloadLength);
-        }
-    }
-
     public static ReadOnlySpan<byte> Payload(ReadOnlySpan<byte> frame)
     {
         var len = frame[1] & 0x7F;
@@ -61,7 +37,7 @@ internal sealed class RecordingSubscriber : IChannelSubscriber
             return false;
         }
         message.AddRef();
-        var json = JsonDocument.Parse(TestFrameEncoder.Payload(message.Frame.Span).ToArray()).RootElement.Clone();
+        var json = JsonDocument.Parse(ServerFrame.Payload(message.Frame.Span).ToArray()).RootElement.Clone();
         message.Release();
         Envelopes.Enqueue(json);
         return true;
@@ -83,7 +59,7 @@ internal static class ChannelTestKit
     public static ChannelRegistry NewRegistry(IChannelStore? store = null, EmitHubOptions? options = null)
     {
         var registry = new ChannelRegistry(new LiveOptions(options ?? new EmitHubOptions()), store ?? new InMemoryChannelStore(),
-            new TestFrameEncoder(), TimeProvider.System, NullLogger<ChannelRegistry>.Instance);
+            EmitHub.Net.WebSockets.WebSocketFrameEncoder.Instance, TimeProvider.System, NullLogger<ChannelRegistry>.Instance);
         registry.InitializeAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
         return registry;
     }

@@ -1,3 +1,4 @@
+using EmitHub.Tests.Infrastructure;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
@@ -9,7 +10,7 @@ public class FanOutEndToEndTests
     [Fact]
     public async Task Max_connections_holds_under_200_concurrent_handshakes()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync("""{"name":"cap","settings":{"max_connections":50}}""");
 
         var clients = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => hub.ConnectAsync(id)));
@@ -36,13 +37,13 @@ public class FanOutEndToEndTests
     [Fact]
     public async Task A_client_that_never_reads_is_cut_off_while_a_reading_client_gets_every_message_in_order()
     {
-        await using var hub = await Hub.StartAsync(o => o.WebSocket.MaxPendingBytes = 256 * 1024);
+        await using var hub = await TestHubServer.StartAsync(o => o.WebSocket.MaxPendingBytes = 256 * 1024);
         var id = await hub.CreateActiveChannelAsync();
         using var reader = await hub.ConnectAsync(id);
         await reader.ReceiveEnvelopeAsync();
         // A raw client that completes the handshake, then never reads: its socket buffers fill, then its queue.
         using var stalled = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await stalled.ConnectAsync("127.0.0.1", hub.Port);
+        await stalled.ConnectAsync("127.0.0.1", hub.EndPoint.Port);
         await stalled.SendAsync(Encoding.ASCII.GetBytes(
             $"GET /api/v1/channels/{id}/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
         while (hub.Registry.Get(Guid.Parse(id))!.Stats.Connections < 2)
@@ -78,7 +79,7 @@ public class FanOutEndToEndTests
     [Fact]
     public async Task A_replay_larger_than_max_pending_bytes_reaches_a_reading_client_complete_and_in_order()
     {
-        await using var hub = await Hub.StartAsync(o => o.WebSocket.MaxPendingBytes = 16 * 1024);
+        await using var hub = await TestHubServer.StartAsync(o => o.WebSocket.MaxPendingBytes = 16 * 1024);
         var id = await hub.CreateActiveChannelAsync("""{"name":"hist","settings":{"persist_messages":true,"rate_limit_per_minute":0}}""");
         const int count = 1500;
         for (var i = 1; i <= count; i++)

@@ -22,9 +22,9 @@ public class SeedClientTests
     [Fact]
     public async Task The_seed_python_client_prints_the_called_turn()
     {
-        await using var hub = await Hub.StartAsync(o => o.Host = "127.0.0.1");
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync(QuickStartBody);
-        using var python = ClientProcess.Start("/usr/bin/python3", "seed_python_client.py", $"http://localhost:{hub.Port}", id);
+        using var python = ClientProcess.Start("/usr/bin/python3", "seed_python_client.py", $"http://localhost:{hub.EndPoint.Port}", id);
         await python.WaitForAsync($"✅ Conectado al canal: {id}");
 
         await hub.BroadcastAsync(id, "A004");
@@ -35,9 +35,9 @@ public class SeedClientTests
     [Fact]
     public async Task The_seed_browser_client_under_node_receives_the_turn_and_its_own_client_message()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync(QuickStartBody);
-        using var node = ClientProcess.Start("node", "seed_js_client.js", id, hub.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        using var node = ClientProcess.Start("node", "seed_js_client.js", id, hub.EndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "Cliente conectado desde sala de espera");
         await node.WaitForAsync("🟢 Conectado al canal");
         await node.WaitForAsync("\"status\":\"client_message\"");
@@ -47,7 +47,7 @@ public class SeedClientTests
         await node.WaitForAsync("🎯 Turno llamado: A004");
         Assert.Contains("Client message in Sistema de Turnos: Cliente conectado desde sala de espera", node.Output);
 
-        await hub.Http.PutAsync($"/api/v1/channels/{id}/stop", null);
+        await hub.Client.PutAsync($"/api/v1/channels/{id}/stop", null);
         await node.WaitForAsync("closed 1001 true");
     }
 }

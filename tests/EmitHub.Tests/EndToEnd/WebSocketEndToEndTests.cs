@@ -1,3 +1,4 @@
+using EmitHub.Tests.Infrastructure;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -8,7 +9,7 @@ public class WebSocketEndToEndTests
     [Fact]
     public async Task Clients_get_connected_then_each_broadcast_as_the_seed_envelope()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
         var clients = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => hub.ConnectAsync(id)));
         foreach (var client in clients)
@@ -37,12 +38,12 @@ public class WebSocketEndToEndTests
     [Fact]
     public async Task Stop_sends_stopped_then_close_1001()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
         using var client = await hub.ConnectAsync(id);
         await client.ReceiveEnvelopeAsync();
 
-        await hub.Http.PutAsync($"/api/v1/channels/{id}/stop", null);
+        await hub.Client.PutAsync($"/api/v1/channels/{id}/stop", null);
 
         var stopped = (await client.ReceiveEnvelopeAsync())!.Value;
         Assert.Equal("stopped", stopped.GetProperty("status").GetString());
@@ -53,8 +54,8 @@ public class WebSocketEndToEndTests
     [Fact]
     public async Task A_client_of_a_created_channel_is_denied_and_closed_1008()
     {
-        await using var hub = await Hub.StartAsync();
-        var created = await hub.Http.PostAsync("/api/v1/channels", new StringContent("""{"name":"idle"}""", Encoding.UTF8, "application/json"));
+        await using var hub = await TestHubServer.StartAsync();
+        var created = await hub.Client.PostAsync("/api/v1/channels", new StringContent("""{"name":"idle"}""", Encoding.UTF8, "application/json"));
         var id = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
         using var client = await hub.ConnectAsync(id);
 
@@ -69,7 +70,7 @@ public class WebSocketEndToEndTests
     [Fact]
     public async Task Client_messages_reach_every_client_of_the_channel()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync("""{"name":"Sala","settings":{"allow_client_messages":true}}""");
         using var sender = await hub.ConnectAsync(id);
         using var other = await hub.ConnectAsync(id);
@@ -88,7 +89,7 @@ public class WebSocketEndToEndTests
     [Fact]
     public async Task A_client_close_is_echoed_with_the_same_code()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
         using var client = await hub.ConnectAsync(id);
         await client.ReceiveEnvelopeAsync();
@@ -103,7 +104,7 @@ public class WebSocketEndToEndTests
     [Fact]
     public async Task Binary_messages_are_refused_with_1003()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
         using var client = await hub.ConnectAsync(id);
         await client.ReceiveEnvelopeAsync();
@@ -120,9 +121,9 @@ public class WebSocketHandshakeRegressionTests
     [Fact]
     public async Task A_repeated_sec_websocket_key_is_refused_with_400()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
-        using var raw = await EmitHub.Tests.Infrastructure.RawHttpConnection.ConnectAsync(hub.Server.LocalEndPoint);
+        using var raw = await EmitHub.Tests.Infrastructure.RawHttpConnection.ConnectAsync(hub.EndPoint);
 
         await raw.SendAsync($"GET /api/v1/channels/{id}/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n\r\n");
@@ -135,7 +136,7 @@ public class WebSocketHandshakeRegressionTests
     [Fact]
     public async Task The_connected_envelope_counts_the_connection_it_greets()
     {
-        await using var hub = await Hub.StartAsync();
+        await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
         using var client = await hub.ConnectAsync(id);
 

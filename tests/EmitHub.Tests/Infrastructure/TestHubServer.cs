@@ -5,7 +5,6 @@ using EmitHub.Core.Configuration;
 using EmitHub.Core.Storage;
 using EmitHub.Net.Http;
 using EmitHub.Net.Server;
-using EmitHub.Tests.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -47,7 +46,7 @@ public sealed class TestHubServer : IAsyncDisposable
         var store = new InMemoryChannelStore();
         time ??= TimeProvider.System;
         loggerFactory ??= NullLoggerFactory.Instance;
-        var registry = new ChannelRegistry(options, store, new TestFrameEncoder(), time, loggerFactory.CreateLogger<ChannelRegistry>());
+        var registry = new ChannelRegistry(options, store, EmitHub.Net.WebSockets.WebSocketFrameEncoder.Instance, time, loggerFactory.CreateLogger<ChannelRegistry>());
         await registry.InitializeAsync(CancellationToken.None);
         var server = new HubServer(options, registry, loggerFactory, time) { WebSocketUpgrade = webSocket };
         if (limits != null)
