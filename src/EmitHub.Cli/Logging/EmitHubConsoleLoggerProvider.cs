@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
+using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Cli.Hosting;
 using Microsoft.Extensions.Logging;
@@ -149,7 +150,7 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
         Func<TState, Exception?, string> formatter)
     {
         var sb = new StringBuilder(128);
-        sb.Append(_time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+        sb.Append(Rfc3339.ToString(_time.GetUtcNow()));
         sb.Append(' ').Append(LevelName(level).PadLeft(5)).Append(' ').Append(category).Append(": ");
         AppendEscapedText(sb, formatter(state, exception));
         if (exception is not null && exception is not HubStartupException)
@@ -187,7 +188,7 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
     {
         var sb = new StringBuilder(256);
         sb.Append("{\"timestamp\":\"")
-            .Append(_time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .Append(Rfc3339.ToString(_time.GetUtcNow()))
             .Append("\",\"level\":\"").Append(LevelName(level)).Append("\",\"target\":");
         AppendJsonString(sb, category);
         sb.Append(",\"message\":");

@@ -148,12 +148,9 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
         after = 0;
         limit = DefaultHistoryLimit;
         error = null;
-        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var (key, value) in HttpQuery.Pairs(query))
         {
-            var eq = pair.IndexOf('=');
-            var key = eq < 0 ? pair : pair[..eq];
-            var value = eq < 0 ? "" : pair[(eq + 1)..];
-            if (key == "after" && (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out after) || after < 0))
+            if (key == "after" && !HttpQuery.TryParseSequence(value, out after))
             {
                 error = "Query 'after' must be a whole number ≥ 0 (a sequence).";
                 return false;
