@@ -28,14 +28,14 @@ public sealed partial class ChannelRegistry
     {
         if (!TryGetLive(id, out var channel))
         {
-            return new SubscribeResult(SubscribeOutcome.NotFound, null);
+            return Gone(subscriber);
         }
         long cursor;
         lock (channel.Gate)
         {
             if (channel.Deleted)
             {
-                return new SubscribeResult(SubscribeOutcome.NotFound, null);
+                return Gone(subscriber);
             }
             if (channel.Status != ChannelStatus.Active)
             {
@@ -170,6 +170,14 @@ public sealed partial class ChannelRegistry
         LeaveJoining(channel);
         subscriber.Close(1013, "Replay could not catch up with the live stream; reconnect later");
         return new SubscribeResult(SubscribeOutcome.Failed, null);
+    }
+
+    /// <summary>The channel was deleted after the upgrade was accepted: the connection is closed as its clients
+    /// were (1001), never left open without a subscription.</summary>
+    private static SubscribeResult Gone(IChannelSubscriber subscriber)
+    {
+        subscriber.Close(1001, "Channel deleted");
+        return new SubscribeResult(SubscribeOutcome.NotFound, null);
     }
 
     private static void LeaveJoining(Channel channel)

@@ -57,7 +57,8 @@ public enum SubscribeOutcome
 {
     /// <summary><c>connected</c> was sent; the subscription is live.</summary>
     Connected,
-    /// <summary>Unknown channel (the upgrade should have answered 404).</summary>
+    /// <summary>Unknown channel: the router answered 404 before upgrading, so this is a delete racing the
+    /// handshake; close 1001 was requested.</summary>
     NotFound,
     /// <summary><c>denied</c> sent and close 1008 requested: channel not Active.</summary>
     NotActive,

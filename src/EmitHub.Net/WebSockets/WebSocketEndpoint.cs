@@ -1,4 +1,3 @@
-using System.Globalization;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Net.Http;
@@ -62,7 +61,8 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         string? epoch = null;
         if (!echo)
         {
-            if (!TryGetChannelId(request.Path, out channelId) || _registry.Get(channelId) is null)
+            // The router answered 404 for unknown channels; a delete racing this handshake is closed 1001 by Core.
+            if (!TryGetChannelId(request.Path, out channelId))
             {
                 await RefuseAsync(connection, 404, "channel_not_found", $"Channel {Segment(request.Path)} does not exist.").ConfigureAwait(false);
                 return;
@@ -145,14 +145,11 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         after = null;
         epoch = null;
         error = null;
-        foreach (var pair in query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var (key, value) in HttpQuery.Pairs(query))
         {
-            var eq = pair.IndexOf('=');
-            var key = eq < 0 ? pair : pair[..eq];
-            var value = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
             if (key == "after")
             {
-                if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
+                if (!HttpQuery.TryParseSequence(value, out var sequence))
                 {
                     error = $"Query 'after' must be a sequence number (0 or more digits only); got '{value}'.";
                     return false;

@@ -442,3 +442,20 @@ public class ChannelMemoryRegressionTests
         return channels[id].Recent.Bytes;
     }
 }
+
+public class ChannelSubscribeRaceTests
+{
+    [Fact]
+    public async Task A_client_joining_a_channel_deleted_after_its_handshake_is_closed_1001_not_left_open()
+    {
+        var registry = ChannelTestKit.NewRegistry();
+        var channel = await ChannelTestKit.CreateAsync(registry);
+        await registry.DeleteAsync(channel.Id, default);
+        var client = new RecordingSubscriber();
+
+        var result = await registry.SubscribeAsync(channel.Id, client, null, null, default);
+
+        Assert.Equal(EmitHub.Core.Channels.SubscribeOutcome.NotFound, result.Outcome);
+        Assert.Equal((ushort)1001, client.CloseCode);
+    }
+}
