@@ -51,8 +51,11 @@ public enum WebSocketProtocolError : byte
     /// <summary>A message over <c>message_size_limit</c>, judged from the frame header. 1009.</summary>
     MessageTooBig,
 
-    /// <summary>A fragmented message over <c>max_continuation_size</c> (each fragment counts at least 16 bytes). 1009.</summary>
+    /// <summary>A fragmented message whose payload bytes are over <c>max_continuation_size</c>, judged from the frame header. 1009.</summary>
     FragmentedMessageTooBig,
+
+    /// <summary>A fragmented message of more than <c>max_message_fragments</c> frames (endless empty fragments). 1009.</summary>
+    TooManyFragments,
 }
 
 /// <summary>
@@ -71,7 +74,7 @@ public static class WebSocketProtocolErrors
 
     private static (ushort, string)[] BuildTable()
     {
-        var table = new (ushort, string)[(int)WebSocketProtocolError.FragmentedMessageTooBig + 1];
+        var table = new (ushort, string)[(int)WebSocketProtocolError.TooManyFragments + 1];
         table[(int)WebSocketProtocolError.None] = (WebSocketCloseCodes.NormalClosure, "");
         table[(int)WebSocketProtocolError.InvalidPayloadLength] = (WebSocketCloseCodes.ProtocolError, "Payload length has its most significant bit set.");
         table[(int)WebSocketProtocolError.UnmaskedClientFrame] = (WebSocketCloseCodes.ProtocolError, "Client frames must be masked.");
@@ -88,6 +91,7 @@ public static class WebSocketProtocolErrors
         table[(int)WebSocketProtocolError.BinaryMessage] = (WebSocketCloseCodes.UnsupportedData, "Binary messages are not supported.");
         table[(int)WebSocketProtocolError.MessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Message is over message_size_limit.");
         table[(int)WebSocketProtocolError.FragmentedMessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Fragmented message is over max_continuation_size.");
+        table[(int)WebSocketProtocolError.TooManyFragments] = (WebSocketCloseCodes.MessageTooBig, "Message has more fragments than max_message_fragments allows.");
         return table;
     }
 }

@@ -42,7 +42,7 @@ public sealed class WebSocketProtocolReader : IDisposable
     private bool _messageOpen;
     private byte[]? _message;
     private int _messageLength;
-    private long _continuationCharge;
+    private long _fragmentCount;
     private Utf8Validator _utf8;
 
     // A buffer handed out in the last event; returned to the pool at the next call.
@@ -210,7 +210,9 @@ public sealed class WebSocketProtocolReader : IDisposable
             }
         }
 
-        // Size is judged here, from the header, before a single payload byte is buffered.
+        // Size is judged here, from the header, before a single payload byte is buffered. Sizes are exact payload
+        // bytes; the number of fragments is bounded on its own, so endless empty fragments cannot stand in for bytes.
+        // _messageLength is 0 at the first frame of a message (CompleteMessage reset it).
         var length = header.PayloadLength;
         if (length > _limits.MaxMessageSize - _messageLength)
         {
@@ -218,12 +220,16 @@ public sealed class WebSocketProtocolReader : IDisposable
         }
         if (_messageOpen || !header.Fin)
         {
-            var charge = Math.Max(length, WebSocketReaderLimits.MinFragmentCharge);
-            if (charge > _limits.MaxContinuationSize - _continuationCharge)
+            if (length > _limits.MaxContinuationSize - _messageLength)
             {
                 return WebSocketProtocolError.FragmentedMessageTooBig;
             }
-            _continuationCharge += charge;
+            var fragments = _messageOpen ? _fragmentCount + 1 : 1;
+            if (fragments > _limits.MaxFragments)
+            {
+                return WebSocketProtocolError.TooManyFragments;
+            }
+            _fragmentCount = fragments;
         }
         return WebSocketProtocolError.None;
     }
@@ -235,10 +241,6 @@ public sealed class WebSocketProtocolReader : IDisposable
             _binary = header.Opcode == WebSocketOpcode.Binary;
             _utf8.Reset();
             _messageLength = 0;
-            if (header.Fin)
-            {
-                _continuationCharge = 0;
-            }
         }
 
         _frameFin = header.Fin;
@@ -315,7 +317,7 @@ public sealed class WebSocketProtocolReader : IDisposable
         }
 
         _messageOpen = false;
-        _continuationCharge = 0;
+        _fragmentCount = 0;
         var length = _messageLength;
         _messageLength = 0;
         var payload = ReadOnlyMemory<byte>.Empty;

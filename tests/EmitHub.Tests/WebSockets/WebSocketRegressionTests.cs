@@ -78,4 +78,56 @@ public class WebSocketRegressionTests
         Assert.Equal(0, pending.PendingCount);
         Assert.Equal(0, pending.WritePongs(writer));
     }
+
+    private static List<string> ReadEveryWay(byte[] bytes, WebSocketReaderLimits limits)
+    {
+        var whole = ReaderDriver.Run(bytes, limits);
+        // The verdict does not depend on how the bytes arrive: one byte per segment, one byte per read.
+        Assert.Equal(whole, ReaderDriver.RunSequence(TestSegment.OneBytePerSegment(bytes), limits));
+        Assert.Equal(whole, ReaderDriver.Run(bytes.Select(b => new[] { b }), limits));
+        return whole;
+    }
+
+    // Bug: every fragment counted at least 16 bytes toward the size, so a legal message of exactly message_size_limit
+    // bytes was refused 1009 when its last fragment was under 16 bytes.
+    [Fact]
+    public void A_message_of_exactly_message_size_limit_bytes_with_a_short_last_fragment_is_delivered()
+    {
+        var limits = new WebSocketReaderLimits(MaxMessageSize: 100, MaxContinuationSize: 100);
+        byte[] bytes =
+        [
+            0x01, 0xDF, 0, 0, 0, 0, .. Enumerable.Repeat((byte)'a', 95), // FIN=0 TEXT MASK=1 len=95 key=0
+            0x80, 0x85, 0, 0, 0, 0, .. "bbbbb"u8.ToArray(),              // FIN=1 CONT MASK=1 len=5 key=0
+        ];
+        Assert.Equal(["text:" + new string('a', 95) + "bbbbb"], ReadEveryWay(bytes, limits));
+    }
+
+    [Fact]
+    public void One_byte_over_message_size_limit_in_fragments_is_still_1009()
+    {
+        var limits = new WebSocketReaderLimits(MaxMessageSize: 100, MaxContinuationSize: 100);
+        byte[] bytes =
+        [
+            0x01, 0xDF, 0, 0, 0, 0, .. Enumerable.Repeat((byte)'a', 95), // FIN=0 TEXT MASK=1 len=95 key=0
+            0x80, 0x86, 0, 0, 0, 0,                                     // FIN=1 CONT MASK=1 len=6: 101 bytes, judged from the header
+        ];
+        Assert.Equal(["error:1009:MessageTooBig", "finished"], ReadEveryWay(bytes, limits));
+    }
+
+    [Fact]
+    public void Endless_empty_fragments_are_refused_by_the_fragment_count()
+    {
+        var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 1 << 20, MaxFragments: 4);
+        byte[] bytes =
+        [
+            0x01, 0x80, 0, 0, 0, 0, // FIN=0 TEXT MASK=1 len=0 (fragment 1)
+            0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (2)
+            0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (3)
+            0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (4, still allowed)
+            0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (5 > 4)
+        ];
+        Assert.Equal(["error:1009:TooManyFragments", "finished"], ReadEveryWay(bytes, limits));
+        Assert.Equal(1009, WebSocketProtocolErrors.GetCloseCode(WebSocketProtocolError.TooManyFragments));
+        Assert.Contains("fragments", WebSocketProtocolErrors.GetReason(WebSocketProtocolError.TooManyFragments));
+    }
 }
