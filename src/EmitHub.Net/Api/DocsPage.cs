@@ -124,6 +124,9 @@ no <code>Access-Control-Allow-*</code> headers; <code>Vary: Origin</code> is sen
 without gaps or duplicates. Client text frames are relayed as <code>client_message</code> when the channel allows it.
 Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009 (sizes are exact payload bytes; a
 fragmented message may also have at most <code>max_message_fragments</code> frames); protocol errors 1002.
+A message must arrive whole within <code>connection_timeout</code> of its first frame (else 1008), and all unfinished
+messages together may hold at most <code>max_partial_message_bytes</code> (past it the connection holding the most is
+closed 1009).
 The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. Every client
 ping is answered with its own pong, in order; at most 16 pongs wait at once, and past that a newer ping replaces the
 newest waiting one, so a ping flood gets no unbounded queue. A client that

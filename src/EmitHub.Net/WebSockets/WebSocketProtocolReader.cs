@@ -43,6 +43,7 @@ public sealed class WebSocketProtocolReader : IDisposable
     private byte[]? _message;
     private int _messageLength;
     private long _fragmentCount;
+    private long _messagesStarted;
     private Utf8Validator _utf8;
 
     // A buffer handed out in the last event; returned to the pool at the next call.
@@ -71,6 +72,14 @@ public sealed class WebSocketProtocolReader : IDisposable
     /// <summary>True while part of a message has been consumed but the message is not complete (a fragmented message
     /// is open or a data frame's payload is partly read). Useful to decide whether a closing peer cut a message short.</summary>
     public bool IsInsideMessage => _messageOpen || _inPayload;
+
+    /// <summary>Bytes of the pooled buffer holding the message being assembled (its capacity, which is what the
+    /// process holds), 0 when no message is open. For the server-wide <see cref="PartialMessageBudget"/>.</summary>
+    public long HeldBytes => _message?.Length ?? 0;
+
+    /// <summary>Data messages whose first frame has been read since the reader was created; a change while
+    /// <see cref="IsInsideMessage"/> tells the connection a new message started (for the time allowed to finish it).</summary>
+    public long MessagesStarted => _messagesStarted;
 
     /// <summary>
     /// Consumes bytes from the front of <paramref name="buffer"/> (it is re-sliced past what was consumed) and returns
@@ -241,6 +250,7 @@ public sealed class WebSocketProtocolReader : IDisposable
             _binary = header.Opcode == WebSocketOpcode.Binary;
             _utf8.Reset();
             _messageLength = 0;
+            _messagesStarted++;
         }
 
         _frameFin = header.Fin;
