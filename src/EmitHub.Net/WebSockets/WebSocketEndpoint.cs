@@ -3,6 +3,7 @@ using EmitHub.Core.Configuration;
 using EmitHub.Net.Http;
 using EmitHub.Net.Routing;
 using EmitHub.Net.Transport;
+using EmitHub.Net.WebSockets.Compression;
 using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Net.WebSockets;
@@ -74,14 +75,16 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             }
         }
 
-        WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue);
+        var settings = WebSocketSettings.FromOptions(options, Counters);
+        var deflate = PerMessageDeflateNegotiation.Negotiate(request.GetCombinedField("Sec-WebSocket-Extensions"), settings.Compression);
+        settings = settings.WithDeflate(deflate);
+        WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue, deflate?.ToResponseHeader());
         await connection.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (!await connection.CompleteOutputAsync().ConfigureAwait(false))
         {
             return;
         }
 
-        var settings = WebSocketSettings.FromOptions(options, Counters);
         if (echo)
         {
             settings = settings with { ReaderLimits = settings.ReaderLimits with { AcceptBinary = true } };
