@@ -201,7 +201,7 @@ public sealed partial class ChannelRegistry
     }
 
     /// <summary>Relays a client's text (SPEC §3): a <c>client_message</c> to everyone, or an <c>error</c> to the sender.</summary>
-    internal void OnClientText(Channel channel, IChannelSubscriber sender, string text, ref System.Threading.RateLimiting.RateLimiter? limiter)
+    internal void OnClientText(Channel channel, IChannelSubscriber sender, string senderName, string text, ref System.Threading.RateLimiting.RateLimiter? limiter)
     {
         var settings = channel.Settings;
         if (!settings.AllowClientMessages)
@@ -239,7 +239,7 @@ public sealed partial class ChannelRegistry
             EnvelopeWriter.WriteHead(json, "client_message", $"Client message in {channel.Name}: {text}", channel.Id, now);
             json.WriteStartObject("data"u8);
             json.WriteString("original_message"u8, text);
-            json.WriteString("sender"u8, "client");
+            json.WriteString("sender"u8, senderName);
             json.WriteString("connection_id"u8, sender.ConnectionId);
             json.WriteEndObject();
             json.WriteNumber("sequence"u8, sequence);
@@ -327,6 +327,10 @@ public sealed class Subscription : IDisposable
     /// <summary>The connection.</summary>
     public IChannelSubscriber Subscriber { get; }
 
+    /// <summary><c>data.sender</c> of this connection's <c>client_message</c> envelopes: <c>"client"</c> (the seed's
+    /// value), or the <c>sub</c> claim of the subscriber token it presented.</summary>
+    public string Sender { get; set; } = "client";
+
     /// <summary>
     /// Handles one complete text message from the client: relays it as <c>client_message</c> when the channel
     /// allows it and the connection is within <c>rate_limit_per_minute</c>, else enqueues an <c>error</c> envelope
@@ -336,7 +340,7 @@ public sealed class Subscription : IDisposable
     {
         if (Volatile.Read(ref _disposed) == 0)
         {
-            _registry.OnClientText(_channel, Subscriber, text, ref _clientLimiter);
+            _registry.OnClientText(_channel, Subscriber, Sender, text, ref _clientLimiter);
         }
     }
 

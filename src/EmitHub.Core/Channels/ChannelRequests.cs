@@ -9,7 +9,8 @@ public sealed record ChannelSettingsPatch(
     bool? AllowClientMessages = null,
     bool? PersistMessages = null,
     int? RateLimitPerMinute = null,
-    int? ReplayLast = null)
+    int? ReplayLast = null,
+    bool? Private = null)
 {
     /// <summary>Applies the given keys over <paramref name="current"/>.</summary>
     public ChannelSettings ApplyTo(ChannelSettings current) => new(
@@ -17,7 +18,8 @@ public sealed record ChannelSettingsPatch(
         AllowClientMessages ?? current.AllowClientMessages,
         PersistMessages ?? current.PersistMessages,
         RateLimitPerMinute ?? current.RateLimitPerMinute,
-        ReplayLast ?? current.ReplayLast);
+        ReplayLast ?? current.ReplayLast,
+        Private ?? current.Private);
 }
 
 /// <summary><c>POST /channels</c> body.</summary>
@@ -294,12 +296,13 @@ public static class ChannelRequests
             !TryReadBool(element, "allow_client_messages", out var allowClient, out error) ||
             !TryReadBool(element, "persist_messages", out var persist, out error) ||
             !TryReadInt(element, "rate_limit_per_minute", 0, MaxRateLimit, out var rate, out error) ||
-            !TryReadInt(element, "replay_last", 0, MaxReplayLast, out var replay, out error))
+            !TryReadInt(element, "replay_last", 0, MaxReplayLast, out var replay, out error) ||
+            !TryReadBool(element, "private", out var isPrivate, out error))
         {
             settings = null;
             return false;
         }
-        settings = new ChannelSettingsPatch(maxConnections, allowClient, persist, rate, replay);
+        settings = new ChannelSettingsPatch(maxConnections, allowClient, persist, rate, replay, isPrivate);
         return true;
     }
 
