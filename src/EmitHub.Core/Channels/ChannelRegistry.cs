@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using EmitHub.Core.Configuration;
+using EmitHub.Core.Diagnostics;
 using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 using Microsoft.Extensions.Logging;
@@ -25,17 +26,49 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, Channel> _channels = new();
+    private readonly HubMetrics _metrics;
     private volatile bool _ready;
     private long _nextOrder;
 
     /// <summary>Creates an empty registry; call <see cref="InitializeAsync"/> to load the stored channels.</summary>
-    public ChannelRegistry(LiveOptions options, IChannelStore store, IFrameEncoder encoder, TimeProvider time, ILogger<ChannelRegistry> logger)
+    /// <param name="options">Live configuration.</param>
+    /// <param name="store">The store of channels and messages.</param>
+    /// <param name="encoder">Frames envelopes (Net's RFC 6455 encoder).</param>
+    /// <param name="time">Clock of timestamps and rate limits.</param>
+    /// <param name="logger">Registry log.</param>
+    /// <param name="metrics">The server's meter and instruments; null creates one. Disposed with the registry.</param>
+    public ChannelRegistry(LiveOptions options, IChannelStore store, IFrameEncoder encoder, TimeProvider time, ILogger<ChannelRegistry> logger,
+        HubMetrics? metrics = null)
     {
         _options = options;
         _store = store;
         _encoder = encoder;
         _time = time;
         _logger = logger;
+        _metrics = metrics ?? new HubMetrics();
+        _metrics.ObserveChannels(ObserveChannelsByStatus);
+    }
+
+    /// <summary>The server's meter and Core's instruments (Net adds its own to <see cref="HubMetrics.Meter"/>).</summary>
+    public HubMetrics Metrics => _metrics;
+
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<long>> ObserveChannelsByStatus()
+    {
+        Span<long> counts = stackalloc long[4];
+        foreach (var channel in _channels.Values)
+        {
+            if (!channel.Deleted && (uint)channel.Status < 4)
+            {
+                counts[(int)channel.Status]++;
+            }
+        }
+        return
+        [
+            new(counts[(int)ChannelStatus.Created], new KeyValuePair<string, object?>("status", "Created")),
+            new(counts[(int)ChannelStatus.Active], new KeyValuePair<string, object?>("status", "Active")),
+            new(counts[(int)ChannelStatus.Paused], new KeyValuePair<string, object?>("status", "Paused")),
+            new(counts[(int)ChannelStatus.Stopped], new KeyValuePair<string, object?>("status", "Stopped")),
+        ];
     }
 
     /// <summary>True once recovery finished and the store is healthy (<c>/ready</c>).</summary>
@@ -311,6 +344,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     /// </summary>
     public async ValueTask<BroadcastResult> BroadcastAsync(Guid id, BroadcastRequest request, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (!TryGetLive(id, out var channel))
         {
             return new BroadcastResult(ChannelError.NotFound, null, $"Channel {id} does not exist.", "channel_not_found");
@@ -329,6 +363,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         }
         if (!RateLimits.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
         {
+            _metrics.OnRateLimited(broadcast: true);
             return new BroadcastResult(ChannelError.RateLimited, null,
                 $"Channel {channel.Name} allows {channel.Settings.RateLimitPerMinute} broadcasts per minute; retry in {retryAfter} s.",
                 "rate_limited", retryAfter);
@@ -374,6 +409,8 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
             return new BroadcastResult(ChannelError.Unavailable, null,
                 "The message could not be committed to the store; it was not acknowledged.", "store_unavailable");
         }
+        _metrics.Broadcasts.Add(1);
+        _metrics.PublishDuration.Record(HubMetrics.SecondsSince(started));
         return new BroadcastResult(ChannelError.None, new BroadcastAck(sequence, recipients, now));
     }
 
@@ -430,7 +467,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     }
 
     /// <summary>Sends a message to the subscribers and remembers it for replay. Caller holds the channel lock.</summary>
-    private static int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
+    private int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
     {
         channel.PublishedSequence = frame.Sequence;
         channel.Recent.Add(frame);
@@ -438,7 +475,10 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         {
             channel.LastBroadcasts.Add(frame);
         }
-        return channel.Subscribers.Publish(frame);
+        var recipients = channel.Subscribers.Publish(frame);
+        // Once per message, not per subscriber: the fan-out loop stays free of counting.
+        _metrics.Deliveries.Add(recipients);
+        return recipients;
     }
 
     /// <summary>
@@ -477,7 +517,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
 
     /// <summary>Publishes the queue's head while it may go out. Caller holds the channel lock; returns the
     /// subscribers a queued stop took out of the channel, to close outside the lock.</summary>
-    private static IChannelSubscriber[] DrainPending(Channel channel)
+    private IChannelSubscriber[] DrainPending(Channel channel)
     {
         IChannelSubscriber[] toClose = [];
         while (channel.Pending.TryPeek(out var head))
@@ -619,6 +659,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
                 channel.ReleaseResources();
             }
         }
+        _metrics.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -674,9 +715,15 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
 
     private async ValueTask<bool> CommitAsync(ValueTask pending)
     {
+        // A write that completed synchronously (nothing stored, or the in-memory store) waited for no commit.
+        var started = pending.IsCompleted ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await pending.ConfigureAwait(false);
+            if (started != 0)
+            {
+                _metrics.StoreCommitDuration.Record(HubMetrics.SecondsSince(started));
+            }
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

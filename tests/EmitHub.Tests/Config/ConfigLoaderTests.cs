@@ -132,7 +132,7 @@ public class ConfigLoaderTests
         Assert.Equal(40, result.Options.WebSocket.PingInterval);
     }
 
-    // Every variable of the seed and SPEC §1 (except EMIT_HUB_CONFIG, which names the file), with a value
+    // Every variable of the seed, SPEC §1 and issue 12's [tls] (except EMIT_HUB_CONFIG, which names the file), with a value
     // different from the default and the key it must set.
     public static TheoryData<string, string, string, string> EnvironmentVariables => new()
     {
@@ -150,6 +150,8 @@ public class ConfigLoaderTests
         { "EMIT_HUB_AUTO_BACKUP", "true", "persistence.auto_backup", "true" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },
+        { "EMIT_HUB_TLS_CERT_PATH", "/etc/emit-hub/tls/fullchain.pem", "tls.cert_path", "\"/etc/emit-hub/tls/fullchain.pem\"" },
+        { "EMIT_HUB_TLS_KEY_PATH", "/etc/emit-hub/tls/privkey.pem", "tls.key_path", "\"/etc/emit-hub/tls/privkey.pem\"" },
     };
 
     [Theory]
