@@ -67,6 +67,11 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     /// <see cref="WebSockets.WebSocketEndpoint"/> unless one was set before.</summary>
     public IWebSocketUpgrade? WebSocketUpgrade { get; set; }
 
+    /// <summary>Decides on subscribers of private channels; every transport that streams a channel asks it.</summary>
+    public Auth.ISubscriberTokenValidator SubscriberTokens => _subscriberTokens ??= new Auth.SubscriberTokenValidator(_options);
+
+    private Auth.ISubscriberTokenValidator? _subscriberTokens;
+
     /// <summary>The bound address (with the real port). Valid after <see cref="StartAsync"/>.</summary>
     public IPEndPoint LocalEndPoint => _listener?.LocalEndPoint ?? throw new InvalidOperationException("The server is not started.");
 
@@ -124,7 +129,8 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
             ServerLog.NoApiKeyOnPublicAddress(_logger, _listener.LocalEndPoint);
         }
 
-        WebSocketUpgrade ??= new WebSockets.WebSocketEndpoint(_options, _registry, _heartbeat, _loggerFactory, new WebSockets.WebSocketCounters());
+        WebSocketUpgrade ??= new WebSockets.WebSocketEndpoint(_options, _registry, _heartbeat, _loggerFactory, new WebSockets.WebSocketCounters(),
+            SubscriberTokens);
         ServerMetrics.Register(_registry.Metrics.Meter, this);
         _metrics = new MetricsCollector(_registry.Metrics.Meter);
         var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time, _metrics);
