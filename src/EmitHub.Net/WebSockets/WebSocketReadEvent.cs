@@ -72,10 +72,14 @@ public readonly struct WebSocketReadEvent
 /// <param name="RequireMaskedFrames">True for a server reading client frames (RFC 6455 §5.1); false only to read server frames in tests.</param>
 /// <param name="AcceptBinary">True to deliver binary messages (the <c>echo_path</c> endpoint, so conformance suites
 /// test binary framing too); false refuses them with 1003 (channels, SPEC §3).</param>
+/// <param name="PerMessageDeflate">permessage-deflate was negotiated (RFC 7692): RSV1 on the first frame of a data
+/// message marks it compressed; it is inflated, held to <paramref name="MaxMessageSize"/>, before it is delivered.</param>
+/// <param name="ClientNoContextTakeover">With <paramref name="PerMessageDeflate"/>: the agreed
+/// <c>client_no_context_takeover</c>, so each message is inflated with a fresh context.</param>
 /// <param name="MaxFragments">Frames of one fragmented message (<c>max_message_fragments</c>); past it → 1009, so
 /// endless empty fragments are refused while sizes stay exact payload bytes.</param>
-public readonly record struct WebSocketReaderLimits(long MaxMessageSize, long MaxContinuationSize, bool RequireMaskedFrames = true,
-    bool AcceptBinary = false, long MaxFragments = WebSocketReaderLimits.DefaultMaxFragments)
+public readonly record struct WebSocketReaderLimits(long MaxMessageSize, long MaxContinuationSize, bool RequireMaskedFrames = true, bool AcceptBinary = false,
+    bool PerMessageDeflate = false, bool ClientNoContextTakeover = false, long MaxFragments = WebSocketReaderLimits.DefaultMaxFragments)
 {
     /// <summary>Default <see cref="MaxFragments"/>: 65,536, the count the former rule ("each fragment counts at least
     /// 16 bytes" of a 1 MiB budget) allowed, so every split legal before stays legal; each fragment costs a header

@@ -1,4 +1,5 @@
 using EmitHub.Core.Configuration;
+using EmitHub.Net.WebSockets.Compression;
 
 namespace EmitHub.Net.WebSockets;
 
@@ -13,6 +14,8 @@ namespace EmitHub.Net.WebSockets;
 /// <param name="CloseTimeout">Time the peer gets to answer our close frame, and to finish a message it started
 /// (<c>connection_timeout</c>; past it 1008).</param>
 /// <param name="Counters">Server-wide WebSocket counters, or null.</param>
+/// <param name="Compression"><c>[websocket] compression</c>: how permessage-deflate offers are answered.</param>
+/// <param name="Deflate">The permessage-deflate parameters agreed for this connection, or null (uncompressed).</param>
 /// <param name="PartialMessages">Server-wide bound on bytes held by unfinished client messages
 /// (<c>max_partial_message_bytes</c>), or null for none.</param>
 public sealed record WebSocketSettings(
@@ -22,6 +25,8 @@ public sealed record WebSocketSettings(
     TimeSpan PongTimeout,
     TimeSpan CloseTimeout,
     WebSocketCounters? Counters,
+    WebSocketCompressionMode Compression = WebSocketCompressionMode.Off,
+    PerMessageDeflateParameters? Deflate = null,
     PartialMessageBudget? PartialMessages = null)
 {
     /// <summary>Settings from <paramref name="options"/>.</summary>
@@ -32,12 +37,24 @@ public sealed record WebSocketSettings(
         TimeSpan.FromSeconds(options.WebSocket.PongTimeout),
         TimeSpan.FromSeconds(options.WebSocket.ConnectionTimeout),
         counters,
-        partialMessages);
+        WebSocketCompressionModes.TryParse(options.WebSocket.Compression, out var mode) ? mode : WebSocketCompressionMode.Off,
+        PartialMessages: partialMessages);
+
+    /// <summary>These settings with <paramref name="deflate"/> agreed: the reader accepts and inflates RSV1 messages.</summary>
+    public WebSocketSettings WithDeflate(PerMessageDeflateParameters? deflate) => deflate is null
+        ? this with { Deflate = null }
+        : this with
+        {
+            Deflate = deflate,
+            ReaderLimits = ReaderLimits with { PerMessageDeflate = true, ClientNoContextTakeover = deflate.ClientNoContextTakeover },
+        };
 }
 
-/// <summary>Server-wide WebSocket counters (thread-safe, for logs and diagnostics).</summary>
+/// <summary>Server-wide WebSocket counters (thread-safe, for logs and <c>/metrics</c>). Each is touched once per
+/// connection (open, close), never per message.</summary>
 public sealed class WebSocketCounters
 {
+    private readonly long[] _closed = new long[WebSocketCloseKinds.Labels.Length];
     private long _open;
     private long _accepted;
     private long _slowConsumers;
@@ -55,13 +72,20 @@ public sealed class WebSocketCounters
     /// <summary>Connections failed for a protocol violation since start.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
+    /// <summary>Connections closed since start for <paramref name="kind"/>.</summary>
+    public long Closed(WebSocketCloseKind kind) => Interlocked.Read(ref _closed[(int)kind]);
+
     internal void OnOpened()
     {
         Interlocked.Increment(ref _open);
         Interlocked.Increment(ref _accepted);
     }
 
-    internal void OnClosed() => Interlocked.Decrement(ref _open);
+    internal void OnClosed(WebSocketCloseKind kind)
+    {
+        Interlocked.Increment(ref _closed[(int)kind]);
+        Interlocked.Decrement(ref _open);
+    }
 
     internal void OnSlowConsumer() => Interlocked.Increment(ref _slowConsumers);
 
