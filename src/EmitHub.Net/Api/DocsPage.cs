@@ -197,6 +197,13 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
 <tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
 <tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
+<tr><td class="m">[cluster] nats_url</td><td>unset</td><td>NATS server(s), comma-separated: this node joins a cluster whose channels and messages live in NATS JetStream (see <a href="#cluster">Cluster</a>)</td></tr>
+<tr><td class="m">[cluster] node_name</td><td>host name:port</td><td>this node's name in logs and its NATS connection</td></tr>
+<tr><td class="m">[cluster] creds_file</td><td>unset</td><td>NATS credentials file (JWT + NKey seed)</td></tr>
+<tr><td class="m">[cluster] user, password</td><td>unset</td><td>NATS user and password</td></tr>
+<tr><td class="m">[cluster] token</td><td>unset</td><td>NATS token</td></tr>
+<tr><td class="m">[cluster] tls_ca_file, tls_cert_file, tls_key_file</td><td>unset</td><td>TLS to NATS: CA bundle, client certificate and key (PEM)</td></tr>
+<tr><td class="m">[cluster] stream_replicas</td><td>1</td><td>JetStream replicas of the message stream and channel bucket (1–5)</td></tr>
 </table>
 
 <h2 id="env">Environment variables</h2>
@@ -217,6 +224,16 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
 <tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_NATS_URL</td><td>[cluster] nats_url</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_NODE_NAME</td><td>[cluster] node_name</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_CREDS_FILE</td><td>[cluster] creds_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_USER</td><td>[cluster] user</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_PASSWORD</td><td>[cluster] password</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TOKEN</td><td>[cluster] token</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_CA_FILE</td><td>[cluster] tls_ca_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_CERT_FILE</td><td>[cluster] tls_cert_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_KEY_FILE</td><td>[cluster] tls_key_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_STREAM_REPLICAS</td><td>[cluster] stream_replicas</td></tr>
 </table>
 
 <h2 id="limits">HTTP limits</h2>
