@@ -22,8 +22,11 @@ build: restore
 run:
 	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) --
 
-## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws).
+## test-deps: real third-party clients and servers the end-to-end tests drive (Python websockets, Node ws,
+## nats-server with JetStream for the cluster tests).
 test-deps:
+	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
 	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)

@@ -8,6 +8,10 @@ public sealed partial class ChannelRegistry
     /// <summary>Creates a channel in status <c>Created</c>; settings left out take their defaults (SPEC §2).</summary>
     public async ValueTask<ChannelResult> CreateAsync(ChannelCreateRequest request, CancellationToken cancellationToken)
     {
+        if (_cluster is not null)
+        {
+            return await ClusterCreateAsync(request, cancellationToken).ConfigureAwait(false);
+        }
         var options = _options.Current;
         var defaults = new ChannelSettings(
             MaxConnections: options.MaxConnectionsPerChannel,
@@ -43,6 +47,10 @@ public sealed partial class ChannelRegistry
         if (!TryGetLive(id, out var channel))
         {
             return NotFound(id);
+        }
+        if (_cluster is not null)
+        {
+            return await ClusterUpdateAsync(channel, patch, cancellationToken).ConfigureAwait(false);
         }
         ValueTask saved;
         ChannelSnapshot snapshot;
@@ -86,6 +94,10 @@ public sealed partial class ChannelRegistry
         {
             return NotFound(id);
         }
+        if (_cluster is not null)
+        {
+            return await ClusterTransitionAsync(channel, target, cancellationToken).ConfigureAwait(false);
+        }
         ValueTask saved;
         ChannelSnapshot snapshot;
         IChannelSubscriber[] toClose = [];
@@ -96,34 +108,13 @@ public sealed partial class ChannelRegistry
                 return NotFound(id);
             }
             var from = channel.Status;
-            if (from == target)
+            if (RefuseTransition(channel, target) is { } refused)
             {
-                return ChannelResult.Ok(channel.Snapshot());
-            }
-            if (target == ChannelStatus.Paused && from != ChannelStatus.Active)
-            {
-                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
-                    $"Channel {channel.Name} is {from}; only an Active channel can be paused.");
-            }
-            if (target == ChannelStatus.Stopped && from == ChannelStatus.Created)
-            {
-                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
-                    $"Channel {channel.Name} was never started; only an Active or Paused channel can be stopped.");
+                return refused;
             }
             channel.Status = target;
             channel.UpdatedAt = Now();
-            switch (target)
-            {
-                case ChannelStatus.Active when from == ChannelStatus.Paused:
-                    PublishNotice(channel, "resumed", $"Channel {channel.Name} resumed");
-                    break;
-                case ChannelStatus.Paused:
-                    PublishNotice(channel, "paused", $"Channel {channel.Name} is paused");
-                    break;
-                case ChannelStatus.Stopped:
-                    toClose = PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped", closesSubscribers: true);
-                    break;
-            }
+            toClose = AnnounceTransition(channel, from, target);
             saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
             snapshot = channel.Snapshot();
         }
@@ -142,6 +133,10 @@ public sealed partial class ChannelRegistry
         {
             return NotFound(id);
         }
+        if (_cluster is not null)
+        {
+            return await ClusterDeleteAsync(channel, cancellationToken).ConfigureAwait(false);
+        }
         ValueTask saved;
         IChannelSubscriber[] toClose;
         ChannelSnapshot snapshot;
@@ -151,19 +146,9 @@ public sealed partial class ChannelRegistry
             {
                 return NotFound(id);
             }
-            channel.Deleted = true;
-            // Messages still waiting for their commit are deleted with the channel; the notice goes out now.
-            while (channel.Pending.TryDequeue(out var pending))
-            {
-                pending.Drop();
-            }
-            PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped");
-            toClose = channel.Subscribers.RemoveAll();
-            channel.Connections -= toClose.Length;
             snapshot = channel.Snapshot();
             saved = _store.DeleteChannelAsync(id, cancellationToken);
-            channel.ReleaseResources();
-            _channels.TryRemove(id, out _);
+            toClose = TakeDown(channel);
         }
         foreach (var subscriber in toClose)
         {
@@ -171,6 +156,64 @@ public sealed partial class ChannelRegistry
         }
         LogDeleted(id);
         return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
+    }
+
+    /// <summary>The 409 for a transition the status machine does not allow from the current status, else null.
+    /// Caller holds the channel lock.</summary>
+    private static ChannelResult? RefuseTransition(Channel channel, ChannelStatus target)
+    {
+        var from = channel.Status;
+        if (from == target)
+        {
+            return ChannelResult.Ok(channel.Snapshot());
+        }
+        if (target == ChannelStatus.Paused && from != ChannelStatus.Active)
+        {
+            return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
+                $"Channel {channel.Name} is {from}; only an Active channel can be paused.");
+        }
+        if (target == ChannelStatus.Stopped && from == ChannelStatus.Created)
+        {
+            return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
+                $"Channel {channel.Name} was never started; only an Active or Paused channel can be stopped.");
+        }
+        return null;
+    }
+
+    /// <summary>The notice a status change sends its subscribers (<c>resumed</c>, <c>paused</c>, <c>stopped</c>);
+    /// returns the subscribers a stop took out, to close outside the lock. Caller holds the channel lock.</summary>
+    private IChannelSubscriber[] AnnounceTransition(Channel channel, ChannelStatus from, ChannelStatus target)
+    {
+        switch (target)
+        {
+            case ChannelStatus.Active when from == ChannelStatus.Paused:
+                PublishNotice(channel, "resumed", $"Channel {channel.Name} resumed");
+                break;
+            case ChannelStatus.Paused:
+                PublishNotice(channel, "paused", $"Channel {channel.Name} is paused");
+                break;
+            case ChannelStatus.Stopped:
+                return PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped", closesSubscribers: true);
+        }
+        return [];
+    }
+
+    /// <summary>Marks the channel deleted, sends <c>stopped</c>, takes every subscriber out (returned, to close with
+    /// 1001 outside the lock) and forgets the channel. Caller holds the channel lock.</summary>
+    private IChannelSubscriber[] TakeDown(Channel channel)
+    {
+        channel.Deleted = true;
+        // Messages still waiting for their commit are deleted with the channel; the notice goes out now.
+        while (channel.Pending.TryDequeue(out var pending))
+        {
+            pending.Drop();
+        }
+        PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped");
+        var toClose = channel.Subscribers.RemoveAll();
+        channel.Connections -= toClose.Length;
+        channel.ReleaseResources();
+        _channels.TryRemove(channel.Id, out _);
+        return toClose;
     }
 
     private static ChannelResult NotFound(Guid id) =>
