@@ -116,6 +116,27 @@ public sealed partial class JetStreamClusterStore : IClusterStore
             throw new ClusterUnavailableException(
                 $"cannot connect to NATS at {_cluster.NatsUrl}: {ex.Message}. Start nats-server with JetStream (-js) or fix [cluster] nats_url / EMIT_HUB_CLUSTER_NATS_URL.", ex);
         }
+        // A NATS cluster that just started elects its JetStream meta leader first; until then it answers
+        // "temporarily unavailable". Wait for it rather than fail a node started together with NATS.
+        var deadline = _time.GetUtcNow() + JetStreamStartupWait;
+        while (true)
+        {
+            try
+            {
+                return await SetUpAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ClusterUnavailableException) when (_time.GetUtcNow() < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>How long startup waits for JetStream to become available: 30 s.</summary>
+    private static readonly TimeSpan JetStreamStartupWait = TimeSpan.FromSeconds(30);
+
+    private async ValueTask<StoreRecovery> SetUpAsync(CancellationToken cancellationToken)
+    {
         try
         {
             _stream = await _js.CreateOrUpdateStreamAsync(new StreamConfig(StreamName, [SubjectPrefix + "*"])
@@ -166,7 +187,7 @@ public sealed partial class JetStreamClusterStore : IClusterStore
             LogJoined(NodeName, _cluster.NatsUrl!, records.Count);
             return new StoreRecovery(records, lastSequences, []);
         }
-        catch (Exception ex) when (ex is NatsException or TimeoutException)
+        catch (Exception ex) when (ex is NatsException or TimeoutException or NatsJSApiException)
         {
             throw new ClusterUnavailableException(
                 $"NATS at {_cluster.NatsUrl} did not set up JetStream ({ex.Message}); is nats-server running with -js and stream_replicas ({_cluster.StreamReplicas}) no more than its cluster size?", ex);
