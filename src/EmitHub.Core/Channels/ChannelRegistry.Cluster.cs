@@ -203,7 +203,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         {
             LogClusterRefused(channel.Id, ex.Message);
             return new BroadcastResult(ChannelError.Unavailable, null,
-                "The cluster's store of record (NATS JetStream) did not acknowledge the broadcast; it was not accepted. Retry when GET /ready reports \"nats\": \"ok\".",
+                "The cluster's store of record (NATS JetStream) did not acknowledge the broadcast, so it is not confirmed: it may or may not have been stored (on a persisting channel, check GET …/messages before retrying).",
                 "cluster_unavailable");
         }
     }
