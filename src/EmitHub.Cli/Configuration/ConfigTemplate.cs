@@ -28,6 +28,10 @@ public static class ConfigTemplate
         ["cluster.tls_ca_file"] = "\"/etc/emit-hub/nats-ca.pem\"",
         ["cluster.tls_cert_file"] = "\"/etc/emit-hub/nats-client.pem\"",
         ["cluster.tls_key_file"] = "\"/etc/emit-hub/nats-client.key\"",
+        ["auth.token_secret"] = "\"replace-with-at-least-32-random-characters\"",
+        ["auth.token_public_key"] = "\"/etc/emit-hub/issuer-public.pem\"",
+        ["tls.cert_path"] = "\"/etc/emit-hub/tls/fullchain.pem\"",
+        ["tls.key_path"] = "\"/etc/emit-hub/tls/privkey.pem\"",
     };
 
     /// <summary>The template text, with <c>\n</c> line endings and a final newline.</summary>

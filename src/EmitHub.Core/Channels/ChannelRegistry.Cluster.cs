@@ -33,7 +33,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         foreach (var record in recovery.Channels)
         {
             var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, record.Epoch)
+                record.UpdatedAt, record.Settings, record.Epoch, _time)
             {
                 Order = Interlocked.Increment(ref _nextOrder),
             };
@@ -84,10 +84,24 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
             UpdatedAt = Now(),
         }), cancellationToken);
 
-    private ValueTask<ChannelResult> ClusterTransitionAsync(Channel channel, ChannelStatus target, CancellationToken cancellationToken) =>
-        ProposeAsync(channel, current => RefuseTransition(channel, target) is { } refused
-            ? (refused, null)
-            : (null, current with { Status = target, UpdatedAt = Now() }), cancellationToken);
+    private ValueTask<ChannelResult> ClusterTransitionAsync(Channel channel, ChannelCommand command, CancellationToken cancellationToken)
+    {
+        if (command == ChannelCommand.Delete)
+        {
+            return ClusterDeleteAsync(channel, cancellationToken);
+        }
+        return ProposeAsync(channel, current =>
+        {
+            var transition = ChannelLifecycle.Decide(current.Status, command);
+            if (!transition.Allowed)
+            {
+                return (ChannelResult.Fail(ChannelError.Conflict, "invalid_state", ChannelLifecycle.RefusalMessage(transition, current.Name, current.Status)), null);
+            }
+            return transition.Changes(current.Status)
+                ? (null, current with { Status = transition.Next, UpdatedAt = Now() })
+                : (ChannelResult.Ok(channel.Snapshot()), null);
+        }, cancellationToken);
+    }
 
     /// <summary>
     /// Compare-and-set of the channel's next state on the store of record: <paramref name="decide"/> runs under the
@@ -272,7 +286,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         if (!_channels.TryGetValue(record.Id, out var channel))
         {
             var created = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, record.Epoch)
+                record.UpdatedAt, record.Settings, record.Epoch, _time)
             {
                 Order = Interlocked.Increment(ref _nextOrder),
                 Revision = revision,
@@ -299,7 +313,15 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
             if (from != record.Status)
             {
                 channel.Status = record.Status;
-                toClose = AnnounceTransition(channel, from, record.Status);
+                // The notice of the same cell of the status machine the proposing node decided on.
+                var command = record.Status switch
+                {
+                    ChannelStatus.Active => ChannelCommand.Start,
+                    ChannelStatus.Paused => ChannelCommand.Pause,
+                    _ => ChannelCommand.Stop,
+                };
+                var transition = ChannelLifecycle.Decide(from, command);
+                toClose = Announce(channel, transition.Allowed ? transition.Notice : ChannelNotice.None);
             }
         }
         foreach (var subscriber in toClose)
@@ -322,7 +344,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
             {
                 return;
             }
-            toClose = TakeDown(channel);
+            toClose = Retire(channel);
         }
         foreach (var subscriber in toClose)
         {

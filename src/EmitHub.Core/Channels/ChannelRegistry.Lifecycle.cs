@@ -21,7 +21,7 @@ public sealed partial class ChannelRegistry
             ReplayLast: 0);
         var now = Now();
         var channel = new Channel(Guid.NewGuid(), request.Name, request.Description, ChannelStatus.Created, now, now,
-            request.Settings.ApplyTo(defaults), NewEpoch())
+            request.Settings.ApplyTo(defaults), NewEpoch(), _time)
         {
             Order = Interlocked.Increment(ref _nextOrder),
         };
@@ -78,17 +78,27 @@ public sealed partial class ChannelRegistry
 
     /// <summary>Created/Paused/Stopped → Active (idempotent on Active). Clients of a paused channel get <c>resumed</c>.</summary>
     public ValueTask<ChannelResult> StartAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, ChannelStatus.Active, cancellationToken);
+        TransitionAsync(id, ChannelCommand.Start, cancellationToken);
 
     /// <summary>Active → Paused (idempotent on Paused); 409 from Created or Stopped. Clients get <c>paused</c>.</summary>
     public ValueTask<ChannelResult> PauseAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, ChannelStatus.Paused, cancellationToken);
+        TransitionAsync(id, ChannelCommand.Pause, cancellationToken);
 
     /// <summary>Active/Paused → Stopped (idempotent on Stopped); 409 from Created. Clients get <c>stopped</c>, then close 1001.</summary>
     public ValueTask<ChannelResult> StopAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, ChannelStatus.Stopped, cancellationToken);
+        TransitionAsync(id, ChannelCommand.Stop, cancellationToken);
 
-    private async ValueTask<ChannelResult> TransitionAsync(Guid id, ChannelStatus target, CancellationToken cancellationToken)
+    /// <summary>Deletes a channel: its clients get <c>stopped</c> then close 1001; its stored data is dropped.</summary>
+    public ValueTask<ChannelResult> DeleteAsync(Guid id, CancellationToken cancellationToken) =>
+        TransitionAsync(id, ChannelCommand.Delete, cancellationToken);
+
+    /// <summary>
+    /// Applies one cell of <see cref="ChannelLifecycle"/> under the channel's lock: the new status, the notice to the
+    /// clients, the store record. A delete retires the channel in the same step: it leaves the directory, its pending
+    /// messages, subscriber set and replay rings are released, and every later caller holding it sees
+    /// <see cref="Channel.Deleted"/> — "channel gone" as a value (404), never a disposed object.
+    /// </summary>
+    private async ValueTask<ChannelResult> TransitionAsync(Guid id, ChannelCommand command, CancellationToken cancellationToken)
     {
         if (!TryGetLive(id, out var channel))
         {
@@ -96,11 +106,12 @@ public sealed partial class ChannelRegistry
         }
         if (_cluster is not null)
         {
-            return await ClusterTransitionAsync(channel, target, cancellationToken).ConfigureAwait(false);
+            return await ClusterTransitionAsync(channel, command, cancellationToken).ConfigureAwait(false);
         }
         ValueTask saved;
         ChannelSnapshot snapshot;
         IChannelSubscriber[] toClose = [];
+        ChannelStatus next;
         lock (channel.Gate)
         {
             if (channel.Deleted)
@@ -108,109 +119,70 @@ public sealed partial class ChannelRegistry
                 return NotFound(id);
             }
             var from = channel.Status;
-            if (RefuseTransition(channel, target) is { } refused)
+            var transition = ChannelLifecycle.Decide(from, command);
+            if (!transition.Allowed)
             {
-                return refused;
+                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state", ChannelLifecycle.RefusalMessage(transition, channel.Name, from));
             }
-            channel.Status = target;
-            channel.UpdatedAt = Now();
-            toClose = AnnounceTransition(channel, from, target);
-            saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
-            snapshot = channel.Snapshot();
+            if (!transition.Changes(from))
+            {
+                return ChannelResult.Ok(channel.Snapshot());
+            }
+            next = transition.Next;
+            if (command == ChannelCommand.Delete)
+            {
+                snapshot = channel.Snapshot();
+                saved = _store.DeleteChannelAsync(id, cancellationToken);
+                toClose = Retire(channel);
+            }
+            else
+            {
+                channel.Status = next;
+                channel.UpdatedAt = Now();
+                toClose = Announce(channel, transition.Notice);
+                saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
+                snapshot = channel.Snapshot();
+            }
         }
+        var reason = command == ChannelCommand.Delete ? SubscriberCloseReason.ChannelDeleted : SubscriberCloseReason.ChannelStopped;
         foreach (var subscriber in toClose)
         {
-            subscriber.Close(SubscriberCloseReason.ChannelStopped);
+            subscriber.Close(reason);
         }
-        LogStatusChanged(channel.Id, target);
+        if (command == ChannelCommand.Delete)
+        {
+            LogDeleted(id);
+        }
+        else
+        {
+            LogStatusChanged(channel.Id, next);
+        }
         return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
     }
 
-    /// <summary>Deletes a channel: its clients get <c>stopped</c> then close 1001; its stored data is dropped.</summary>
-    public async ValueTask<ChannelResult> DeleteAsync(Guid id, CancellationToken cancellationToken)
+    /// <summary>Sends a transition's notice (a stop also takes the subscribers out: returned, to close outside the
+    /// lock). Caller holds the channel lock.</summary>
+    private IChannelSubscriber[] Announce(Channel channel, ChannelNotice notice)
     {
-        if (!TryGetLive(id, out var channel))
+        if (notice == ChannelNotice.Stopped)
         {
-            return NotFound(id);
+            channel.StopGeneration++;
         }
-        if (_cluster is not null)
-        {
-            return await ClusterDeleteAsync(channel, cancellationToken).ConfigureAwait(false);
-        }
-        ValueTask saved;
-        IChannelSubscriber[] toClose;
-        ChannelSnapshot snapshot;
-        lock (channel.Gate)
-        {
-            if (channel.Deleted)
-            {
-                return NotFound(id);
-            }
-            snapshot = channel.Snapshot();
-            saved = _store.DeleteChannelAsync(id, cancellationToken);
-            toClose = TakeDown(channel);
-        }
-        foreach (var subscriber in toClose)
-        {
-            subscriber.Close(SubscriberCloseReason.ChannelDeleted);
-        }
-        LogDeleted(id);
-        return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
+        return notice == ChannelNotice.None ? [] : PublishNotice(channel, notice);
     }
 
-    /// <summary>The 409 for a transition the status machine does not allow from the current status, else null.
-    /// Caller holds the channel lock.</summary>
-    private static ChannelResult? RefuseTransition(Channel channel, ChannelStatus target)
-    {
-        var from = channel.Status;
-        if (from == target)
-        {
-            return ChannelResult.Ok(channel.Snapshot());
-        }
-        if (target == ChannelStatus.Paused && from != ChannelStatus.Active)
-        {
-            return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
-                $"Channel {channel.Name} is {from}; only an Active channel can be paused.");
-        }
-        if (target == ChannelStatus.Stopped && from == ChannelStatus.Created)
-        {
-            return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
-                $"Channel {channel.Name} was never started; only an Active or Paused channel can be stopped.");
-        }
-        return null;
-    }
-
-    /// <summary>The notice a status change sends its subscribers (<c>resumed</c>, <c>paused</c>, <c>stopped</c>);
-    /// returns the subscribers a stop took out, to close outside the lock. Caller holds the channel lock.</summary>
-    private IChannelSubscriber[] AnnounceTransition(Channel channel, ChannelStatus from, ChannelStatus target)
-    {
-        switch (target)
-        {
-            case ChannelStatus.Active when from == ChannelStatus.Paused:
-                PublishNotice(channel, "resumed", $"Channel {channel.Name} resumed");
-                break;
-            case ChannelStatus.Paused:
-                PublishNotice(channel, "paused", $"Channel {channel.Name} is paused");
-                break;
-            case ChannelStatus.Stopped:
-                return PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped", closesSubscribers: true);
-        }
-        return [];
-    }
-
-    /// <summary>Marks the channel deleted, sends <c>stopped</c>, takes every subscriber out (returned, to close with
-    /// 1001 outside the lock) and forgets the channel. Caller holds the channel lock.</summary>
-    private IChannelSubscriber[] TakeDown(Channel channel)
+    /// <summary>A delete's step under the channel lock: marks it deleted, sends <c>stopped</c>, releases its pending
+    /// messages and rings and takes it out of the directory; returns the subscribers to close (1001).</summary>
+    private IChannelSubscriber[] Retire(Channel channel)
     {
         channel.Deleted = true;
+        channel.StopGeneration++;
         // Messages still waiting for their commit are deleted with the channel; the notice goes out now.
         while (channel.Pending.TryDequeue(out var pending))
         {
             pending.Drop();
         }
-        PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped");
-        var toClose = channel.Subscribers.RemoveAll();
-        channel.Connections -= toClose.Length;
+        var toClose = PublishNotice(channel, ChannelNotice.Stopped);
         channel.ReleaseResources();
         _channels.TryRemove(channel.Id, out _);
         return toClose;

@@ -1,7 +1,9 @@
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Net.Api;
+using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
+using EmitHub.Net.Metrics;
 
 namespace EmitHub.Net.Routing;
 
@@ -19,7 +21,9 @@ public sealed class Router : IHttpApplication
     private readonly LiveOptions _options;
     private readonly ChannelEndpoints _channels;
     private readonly SystemEndpoints _system;
+    private readonly TokenEndpoints _tokens;
     private readonly Func<IWebSocketUpgrade?> _webSocket;
+    private readonly MetricsCollector? _metrics;
 
     /// <summary>Creates the router.</summary>
     /// <param name="options">Live configuration.</param>
@@ -27,12 +31,16 @@ public sealed class Router : IHttpApplication
     /// <param name="webSocket">Returns the upgrade seam, or null while WebSocket is not available (then 501).</param>
     /// <param name="version">Service version for health and info.</param>
     /// <param name="time">Clock for health timestamps.</param>
-    public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time)
+    /// <param name="metrics">The collector behind <c>GET /metrics</c>; null answers 404 there.</param>
+    public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time,
+        MetricsCollector? metrics = null)
     {
         _options = options;
         _webSocket = webSocket;
+        _metrics = metrics;
         _channels = new ChannelEndpoints(registry);
         _system = new SystemEndpoints(registry, version, time);
+        _tokens = new TokenEndpoints(registry, options, time);
     }
 
     /// <inheritdoc />
@@ -51,7 +59,9 @@ public sealed class Router : IHttpApplication
         }
 
         await RouteAsync(context, options, cancellationToken).ConfigureAwait(false);
-        if (context.UpgradeTo == null)
+        // The client library is public and loaded cross-origin (a module script is fetched in CORS mode): it
+        // carries 'Access-Control-Allow-Origin: *' itself.
+        if (context.UpgradeTo == null && !head.Path.StartsWith(BrowserAssets.ClientPathPrefix, StringComparison.Ordinal))
         {
             CorsPolicy.Apply(response, cors);
         }
@@ -91,6 +101,21 @@ public sealed class Router : IHttpApplication
                 if (Allow(context, method, "GET"))
                 {
                     _system.WriteReady(response);
+                }
+                return;
+            case "/metrics" when _metrics is not null:
+                // Behind the API key when one is set: the figures describe the deployment (channel counts, traffic),
+                // and Prometheus sends a bearer token with `authorization: credentials:` in its scrape config.
+                if (Allow(context, method, "GET") && Authorize(context, options))
+                {
+                    response.WriteBytes(200, MetricsCollector.ContentType, System.Text.Encoding.UTF8.GetBytes(_metrics.WriteExposition()));
+                }
+                return;
+            case BrowserAssets.ModulePath:
+            case BrowserAssets.ClassicPath:
+                if (Allow(context, method, "GET"))
+                {
+                    BrowserAssets.Write(response, path);
                 }
                 return;
         }
@@ -142,7 +167,7 @@ public sealed class Router : IHttpApplication
             (null, _) => "GET, POST",
             (_, null) => "GET, PATCH, DELETE",
             (_, "start" or "pause" or "stop") => "PUT",
-            (_, "broadcast") => "POST",
+            (_, "broadcast" or "tokens") => "POST",
             (_, "messages" or "ws") => "GET",
             _ => null,
         };
@@ -163,10 +188,8 @@ public sealed class Router : IHttpApplication
         {
             return;
         }
-        if (options.ApiKey is { Length: > 0 } apiKey && !ApiKeyAuthorization.IsAuthorized(context.Head.GetField("Authorization"), apiKey))
+        if (!Authorize(context, options))
         {
-            response.WriteError(401, "unauthorized", "This endpoint needs the header 'Authorization: Bearer <api key>'; the key is missing or wrong.");
-            response.AddHeader("WWW-Authenticate", "Bearer");
             return;
         }
 
@@ -216,7 +239,27 @@ public sealed class Router : IHttpApplication
             case "messages":
                 await _channels.MessagesAsync(context, id, ct).ConfigureAwait(false);
                 break;
+            case "tokens":
+                // The body is optional: an empty POST mints a token with the defaults.
+                if (context.Body.IsEmpty || RequireJson(context))
+                {
+                    _tokens.Mint(context, id);
+                }
+                break;
         }
+    }
+
+    /// <summary>True when no API key is set or the request carries it; else writes 401 with
+    /// <c>WWW-Authenticate: Bearer</c>.</summary>
+    private static bool Authorize(HttpRequestContext context, EmitHubOptions options)
+    {
+        if (options.ApiKey is { Length: > 0 } apiKey && !ApiKeyAuthorization.IsAuthorized(context.Head.GetField("Authorization"), apiKey))
+        {
+            context.Response.WriteError(401, "unauthorized", "This endpoint needs the header 'Authorization: Bearer <api key>'; the key is missing or wrong.");
+            context.Response.AddHeader("WWW-Authenticate", "Bearer");
+            return false;
+        }
+        return true;
     }
 
     private void RouteWebSocket(HttpRequestContext context, string method, string? channelId)
