@@ -145,9 +145,13 @@ public sealed partial class JetStreamClusterStore : IClusterStore
             var keys = new List<string>();
             try
             {
-                await foreach (var key in _kv.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                // On an empty bucket the key listing only ends by timing out (seconds): skip it.
+                if (status.Info.State.Messages > 0)
                 {
-                    keys.Add(key);
+                    await foreach (var key in _kv.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                    {
+                        keys.Add(key);
+                    }
                 }
             }
             catch (NatsKVException)
