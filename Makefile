@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all build run test test-deps publish bench bench-micro clean restore
+.PHONY: all build run test test-deps publish bench bench-micro bench-compression clean restore
 
 all: build
 
@@ -22,10 +22,15 @@ build: restore
 run:
 	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) --
 
-## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws).
+## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool,
+## nats-server with JetStream for the cluster tests).
 test-deps:
+	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
 	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
+	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
 
 ## test: every test (unit and end-to-end); fails when no test ran.
@@ -41,6 +46,11 @@ bench-micro: build
 
 bench: publish
 	bash bench/run-bench.sh
+	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
+
+## bench-compression: permessage-deflate bytes and CPU per delivery, shared vs off vs per_connection (a few seconds).
+bench-compression: build
+	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
 
 clean:
 	rm -rf dist */*/bin */*/obj

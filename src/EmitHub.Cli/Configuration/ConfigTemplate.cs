@@ -19,8 +19,19 @@ public static class ConfigTemplate
         ["api_key"] = "\"replace-with-a-long-random-secret\"",
         ["websocket.max_continuation_size"] = "1048576",
         ["websocket.echo_path"] = "\"/echo\"",
+        ["cluster.nats_url"] = "\"nats://127.0.0.1:4222\"",
+        ["cluster.node_name"] = "\"hub-a\"",
+        ["cluster.creds_file"] = "\"/etc/emit-hub/nats.creds\"",
+        ["cluster.user"] = "\"emit-hub\"",
+        ["cluster.password"] = "\"replace-with-the-nats-password\"",
+        ["cluster.token"] = "\"replace-with-the-nats-token\"",
+        ["cluster.tls_ca_file"] = "\"/etc/emit-hub/nats-ca.pem\"",
+        ["cluster.tls_cert_file"] = "\"/etc/emit-hub/nats-client.pem\"",
+        ["cluster.tls_key_file"] = "\"/etc/emit-hub/nats-client.key\"",
         ["auth.token_secret"] = "\"replace-with-at-least-32-random-characters\"",
         ["auth.token_public_key"] = "\"/etc/emit-hub/issuer-public.pem\"",
+        ["tls.cert_path"] = "\"/etc/emit-hub/tls/fullchain.pem\"",
+        ["tls.key_path"] = "\"/etc/emit-hub/tls/privkey.pem\"",
     };
 
     /// <summary>The template text, with <c>\n</c> line endings and a final newline.</summary>

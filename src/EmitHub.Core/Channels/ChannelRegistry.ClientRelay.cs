@@ -27,10 +27,16 @@ public sealed partial class ChannelRegistry
             }
             if (!GcraRateLimiter.TryAcquire(limiter, out var retryAfter))
             {
+                _metrics.OnRateLimited(broadcast: false);
                 SendError(channel, sender,
                     $"Rate limit exceeded: at most {settings.RateLimitPerMinute} client messages per minute per connection; retry in {retryAfter} s.");
                 return;
             }
+        }
+        if (_cluster is not null)
+        {
+            _ = ClusterRelayAsync(_cluster, channel, sender, text);
+            return;
         }
         ValueTask stored;
         PendingEmit? pending;
@@ -55,6 +61,7 @@ public sealed partial class ChannelRegistry
             var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
         }
+        _metrics.ClientMessages.Add(1);
         if (pending is not null || !stored.IsCompletedSuccessfully)
         {
             _ = PublishWhenCommittedAsync(channel, pending, stored);

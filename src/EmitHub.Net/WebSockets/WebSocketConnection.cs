@@ -6,6 +6,7 @@ using System.Text;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Fanout;
 using EmitHub.Net.Transport;
+using EmitHub.Net.WebSockets.Compression;
 using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Net.WebSockets;
@@ -32,7 +33,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private readonly WebSocketProtocolReader _reader;
     private readonly WebSocketSettings _settings;
     private readonly ILogger _logger;
-    private readonly List<ReadOnlyMemory<byte>> _drained = new();
+    private readonly List<OutboundMessage> _drained = new();
+    private readonly List<OutboundMessage> _ownedFrames = new();
+    private readonly PerMessageDeflateSender? _deflate;
     private readonly List<ArraySegment<byte>> _segments = new();
     private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
 
@@ -60,6 +63,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private long _closeDeadline;
     private volatile bool _peerClosed;
     private volatile bool _aborted;
+    private volatile bool _clientInitiatedClose;
+    private volatile bool _protocolError;
+    private volatile bool _pongTimedOut;
+    private volatile bool _vanished;
 
     /// <summary>Creates the connection over a transport connection whose HTTP output has been completed.</summary>
     public WebSocketConnection(ConnectionContext connection, WebSocketSettings settings, ILogger logger)
@@ -69,6 +76,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _logger = logger;
         _outbox = new WebSocketOutbox(Guid.NewGuid(), settings.MaxPendingBytes);
         _reader = new WebSocketProtocolReader(settings.ReaderLimits);
+        if (settings.Deflate is { } deflate)
+        {
+            _deflate = new PerMessageDeflateSender(deflate, settings.Compression);
+        }
         _lastPingTimestamp = connection.Time.GetTimestamp();
     }
 
@@ -87,6 +98,21 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
 
     /// <summary>The close code sent or to be sent, 0 while open.</summary>
     public ushort CloseCode => _outbox.CloseCode;
+
+    /// <summary>Why the connection ended (meaningful once <see cref="RunAsync"/> completed).</summary>
+    public WebSocketCloseKind CloseKind =>
+        _outbox.IsSlowConsumer ? WebSocketCloseKind.SlowConsumer
+        : _protocolError ? WebSocketCloseKind.ProtocolError
+        : _pongTimedOut ? WebSocketCloseKind.PongTimeout
+        : _clientInitiatedClose ? WebSocketCloseKind.ClientClose
+        : _vanished ? WebSocketCloseKind.Abnormal
+        : _outbox.CloseCode switch
+        {
+            WebSocketCloseCodes.GoingAway => WebSocketCloseKind.GoingAway,
+            WebSocketCloseCodes.PolicyViolation => WebSocketCloseKind.Denied,
+            WebSocketCloseCodes.TryAgainLater => WebSocketCloseKind.ChannelFull,
+            _ => WebSocketCloseKind.Other,
+        };
 
     /// <summary>
     /// Runs the connection until it ends: as a channel subscriber (<paramref name="join"/> subscribes
@@ -162,6 +188,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             {
                 // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
                 _aborted = true;
+                _vanished = true;
                 _outbox.Close(WebSocketCloseCodes.GoingAway, "");
             }
         }
@@ -273,11 +300,13 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             case WebSocketEventKind.Close:
                 // Echo the peer's code (RFC 6455 §5.5.1); 1005 (none given) is answered with an empty close.
                 _peerClosed = true;
+                _clientInitiatedClose = !_outbox.IsClosing;
                 _outbox.Close(readEvent.CloseCode, "");
                 return true;
             case WebSocketEventKind.ProtocolError:
                 // Fail the connection (RFC 6455 §7.1.7): our close frame, then TCP is dropped without waiting.
                 _settings.Counters?.OnProtocolError();
+                _protocolError = true;
                 WebSocketLog.ProtocolError(_logger, _outbox.ConnectionId, readEvent.CloseCode, readEvent.ErrorReason);
                 _peerClosed = true;
                 _outbox.Close(readEvent.CloseCode, readEvent.ErrorReason);
@@ -316,7 +345,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 await Task.Yield();
                 _control.ResetWrittenCount();
                 _outbox.WriteControlFrames(_control);
-                _outbox.Drain(_drained);
+                _outbox.DrainMessages(_drained);
                 if (!await SendAsync().ConfigureAwait(false))
                 {
                     return;
@@ -337,6 +366,8 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         finally
         {
             _outbox.ReleaseSent();
+            ReleaseOwnedFrames();
+            _deflate?.Dispose();
             if (_peerClosed || _aborted)
             {
                 // Both close frames are out (or the connection failed): the server closes TCP first (RFC 6455 §7.1.1).
@@ -353,9 +384,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         {
             AddSegment(_control.WrittenMemory);
         }
-        foreach (var frame in _drained)
+        foreach (var message in _drained)
         {
-            AddSegment(frame);
+            AddSegment(_deflate is null ? message.Frame : _deflate.Select(message, _ownedFrames));
         }
         _drained.Clear();
         if (_segments.Count == 0)
@@ -364,12 +395,22 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
         var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
         _outbox.ReleaseSent();
+        ReleaseOwnedFrames();
         if (error != SocketError.Success)
         {
             _aborted = true;
             return false;
         }
         return true;
+    }
+
+    private void ReleaseOwnedFrames()
+    {
+        foreach (var frame in _ownedFrames)
+        {
+            frame.Release();
+        }
+        _ownedFrames.Clear();
     }
 
     private void AddSegment(ReadOnlyMemory<byte> memory)
@@ -413,6 +454,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         if (pongDeadline != 0 && timestamp >= pongDeadline)
         {
             WebSocketLog.PongTimeout(_logger, _outbox.ConnectionId);
+            _pongTimedOut = true;
             Volatile.Write(ref _closeDeadline, timestamp + ToTicks(s_pongTimeoutGrace));
             _outbox.Close(WebSocketCloseCodes.GoingAway, "pong timeout");
             return;

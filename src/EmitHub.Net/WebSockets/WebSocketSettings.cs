@@ -1,4 +1,5 @@
 using EmitHub.Core.Configuration;
+using EmitHub.Net.WebSockets.Compression;
 
 namespace EmitHub.Net.WebSockets;
 
@@ -12,13 +13,17 @@ namespace EmitHub.Net.WebSockets;
 /// <param name="PongTimeout">Time a pong may take before the connection is closed 1001 (<c>pong_timeout</c>).</param>
 /// <param name="CloseTimeout">Time the peer gets to answer our close frame (<c>connection_timeout</c>).</param>
 /// <param name="Counters">Server-wide WebSocket counters, or null.</param>
+/// <param name="Compression"><c>[websocket] compression</c>: how permessage-deflate offers are answered.</param>
+/// <param name="Deflate">The permessage-deflate parameters agreed for this connection, or null (uncompressed).</param>
 public sealed record WebSocketSettings(
     WebSocketReaderLimits ReaderLimits,
     long MaxPendingBytes,
     TimeSpan PingInterval,
     TimeSpan PongTimeout,
     TimeSpan CloseTimeout,
-    WebSocketCounters? Counters)
+    WebSocketCounters? Counters,
+    WebSocketCompressionMode Compression = WebSocketCompressionMode.Off,
+    PerMessageDeflateParameters? Deflate = null)
 {
     /// <summary>Settings from <paramref name="options"/>.</summary>
     public static WebSocketSettings FromOptions(EmitHubOptions options, WebSocketCounters? counters) => new(
@@ -27,12 +32,24 @@ public sealed record WebSocketSettings(
         TimeSpan.FromSeconds(options.WebSocket.PingInterval),
         TimeSpan.FromSeconds(options.WebSocket.PongTimeout),
         TimeSpan.FromSeconds(options.WebSocket.ConnectionTimeout),
-        counters);
+        counters,
+        WebSocketCompressionModes.TryParse(options.WebSocket.Compression, out var mode) ? mode : WebSocketCompressionMode.Off);
+
+    /// <summary>These settings with <paramref name="deflate"/> agreed: the reader accepts and inflates RSV1 messages.</summary>
+    public WebSocketSettings WithDeflate(PerMessageDeflateParameters? deflate) => deflate is null
+        ? this with { Deflate = null }
+        : this with
+        {
+            Deflate = deflate,
+            ReaderLimits = ReaderLimits with { PerMessageDeflate = true, ClientNoContextTakeover = deflate.ClientNoContextTakeover },
+        };
 }
 
-/// <summary>Server-wide WebSocket counters (thread-safe, for logs and diagnostics).</summary>
+/// <summary>Server-wide WebSocket counters (thread-safe, for logs and <c>/metrics</c>). Each is touched once per
+/// connection (open, close), never per message.</summary>
 public sealed class WebSocketCounters
 {
+    private readonly long[] _closed = new long[WebSocketCloseKinds.Labels.Length];
     private long _open;
     private long _accepted;
     private long _slowConsumers;
@@ -50,13 +67,20 @@ public sealed class WebSocketCounters
     /// <summary>Connections failed for a protocol violation since start.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
+    /// <summary>Connections closed since start for <paramref name="kind"/>.</summary>
+    public long Closed(WebSocketCloseKind kind) => Interlocked.Read(ref _closed[(int)kind]);
+
     internal void OnOpened()
     {
         Interlocked.Increment(ref _open);
         Interlocked.Increment(ref _accepted);
     }
 
-    internal void OnClosed() => Interlocked.Decrement(ref _open);
+    internal void OnClosed(WebSocketCloseKind kind)
+    {
+        Interlocked.Increment(ref _closed[(int)kind]);
+        Interlocked.Decrement(ref _open);
+    }
 
     internal void OnSlowConsumer() => Interlocked.Increment(ref _slowConsumers);
 
