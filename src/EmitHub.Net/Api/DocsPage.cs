@@ -12,13 +12,28 @@ internal static class DocsPage
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>EmitHub API</title>
 <style>
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1d2330}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1040px;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1d2330}
 h1{margin-bottom:0}h2{border-bottom:1px solid #d8dde6;padding-bottom:.3rem;margin-top:2.5rem}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
 pre{background:#f4f6fa;border:1px solid #d8dde6;border-radius:6px;padding:.8rem;overflow-x:auto}
-table{border-collapse:collapse;width:100%;margin:.5rem 0;display:block;overflow-x:auto}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-td code{white-space:nowrap}
-th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav a{margin-right:1rem}
+/* Tokens (paths, keys, variable names) never break inside: a cell wraps only at spaces, so a column is at least as
+   wide as its longest token; a table wider than the page scrolls inside .t, never the page. */
+.t{overflow-x:auto;margin:.5rem 0}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top}
+td.m,td code{white-space:nowrap}
+th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
+nav a{margin-right:1rem;display:inline-block}
+/* A phone: each row becomes a card whose first cell is its heading; the column names move into the cells. */
+@media (max-width:640px){
+body{margin:1rem auto}
+.t table,.t tbody,.t tr,.t td{display:block;width:auto}
+.t tr:first-child{display:none}
+.t tr{border:1px solid #d8dde6;border-radius:6px;margin:.6rem 0;padding:.2rem 0}
+.t td{border:none;padding:.15rem .6rem}
+.t td.m{white-space:normal}
+.t td:empty{display:none}
+.t td[data-h]::before{content:attr(data-h) ": ";color:#5a6475}
+}
 </style>
 </head>
 <body>
@@ -51,24 +66,24 @@ ws.onmessage = (event) =&gt; {
 <h2 id="rest">REST API (base <code>/api/v1</code>)</h2>
 <p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters such as <code>charset=utf-8</code>
 allowed), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
-<table>
+<div class="t"><table>
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
-<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 413 body over limit; 415 not JSON</td></tr>
-<tr><td class="m">GET /channels</td><td>200, array of channels, oldest first</td><td>401</td></tr>
-<tr><td class="m">GET /channels/{id}</td><td>200, channel</td><td>404 unknown or malformed id</td></tr>
-<tr><td class="m">PATCH /channels/{id}</td><td>200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td>400, 404, 415</td></tr>
-<tr><td class="m">DELETE /channels/{id}</td><td>204; its clients get <code>stopped</code> and close 1001</td><td>404</td></tr>
-<tr><td class="m">PUT /channels/{id}/start</td><td>200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td>404</td></tr>
-<tr><td class="m">PUT /channels/{id}/pause</td><td>200, channel (<code>Paused</code>)</td><td>404; 409 if Created or Stopped</td></tr>
-<tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n, "recipients": k, "timestamp": t}</code></td><td>400 no <code>content</code> string; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
-<tr><td class="m">GET /channels/{id}/messages?after=SEQ&amp;limit=N</td><td>200, <code>{"messages": [envelope…], "next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
-<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 without <code>Upgrade: websocket</code>; 405 other methods; 403 origin not allowed</td></tr>
-<tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status":"healthy","service":"emit-hub","version":…,"timestamp":…}</code></td><td></td></tr>
-<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status":"ready","checks":{"database":"ok","memory":"ok"}}</code></td><td>503 with the failing check</td></tr>
-<tr><td class="m">GET /</td><td>200 <code>{"service":"emit-hub","version":…,"docs":"/docs","health":"/health","api":"/api/v1"}</code></td><td></td></tr>
-<tr><td class="m">GET /docs</td><td>this page</td><td></td></tr>
-</table>
+<tr><td class="m">POST /channels</td><td data-h="Success">201, channel, <code>Location</code> header</td><td data-h="Failures">400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 413 body over limit; 415 not JSON</td></tr>
+<tr><td class="m">GET /channels</td><td data-h="Success">200, array of channels, oldest first</td><td data-h="Failures">401</td></tr>
+<tr><td class="m">GET /channels/{id}</td><td data-h="Success">200, channel</td><td data-h="Failures">404 unknown or malformed id</td></tr>
+<tr><td class="m">PATCH /channels/{id}</td><td data-h="Success">200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td data-h="Failures">400, 404, 415</td></tr>
+<tr><td class="m">DELETE /channels/{id}</td><td data-h="Success">204; its clients get <code>stopped</code> and close 1001</td><td data-h="Failures">404</td></tr>
+<tr><td class="m">PUT /channels/{id}/start</td><td data-h="Success">200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td data-h="Failures">404</td></tr>
+<tr><td class="m">PUT /channels/{id}/pause</td><td data-h="Success">200, channel (<code>Paused</code>)</td><td data-h="Failures">404; 409 if Created or Stopped</td></tr>
+<tr><td class="m">PUT /channels/{id}/stop</td><td data-h="Success">200, channel (<code>Stopped</code>); clients get close 1001</td><td data-h="Failures">404; 409 if Created</td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td data-h="Success">200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td data-h="Failures">400 no <code>content</code> string; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
+<tr><td class="m">GET /channels/{id}/messages</td><td data-h="Success"><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td data-h="Failures">400 bad query; 404; 409 channel does not persist messages</td></tr>
+<tr><td class="m">GET /channels/{id}/ws</td><td data-h="Success">101 WebSocket (see below)</td><td data-h="Failures">404 unknown channel; 426 without <code>Upgrade: websocket</code>; 405 other methods; 403 origin not allowed</td></tr>
+<tr><td class="m">GET /health, GET /api/v1/health</td><td data-h="Success">200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td data-h="Failures"></td></tr>
+<tr><td class="m">GET /ready, GET /api/v1/ready</td><td data-h="Success">200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td data-h="Failures">503 with the failing check</td></tr>
+<tr><td class="m">GET /</td><td data-h="Success">200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td data-h="Failures"></td></tr>
+<tr><td class="m">GET /docs</td><td data-h="Success">this page</td><td data-h="Failures"></td></tr>
+</table></div>
 <p>Unknown paths are 404; a known path with a wrong method is 405 with an <code>Allow</code> header.</p>
 <h3>Channel JSON</h3>
 <pre>{
@@ -143,28 +158,28 @@ does not read past <code>max_pending_bytes</code> is closed 1008 "slow consumer"
 <h2 id="envelopes">Envelopes</h2>
 <p><code>{"status", "message", "channel_id", "timestamp", "data"}</code>, plus <code>"sequence"</code> on
 <code>broadcast</code> and <code>client_message</code> (per channel, from 1, no gaps).</p>
-<table>
+<div class="t"><table>
 <tr><th>status</th><th>when</th><th>message / data</th></tr>
-<tr><td class="m">connected</td><td>channel Active and not full</td><td>"Connected to channel: &lt;name&gt;"; data = {channel, connection_id, epoch, last_sequence[, recovered]}</td></tr>
-<tr><td class="m">denied</td><td>channel not Active (then close 1008) or full (close 1013)</td><td>"Channel &lt;name&gt; is not active" / "Channel &lt;name&gt; is full"; data null</td></tr>
-<tr><td class="m">broadcast</td><td>a REST broadcast</td><td>message = content; data = the request's data or null</td></tr>
-<tr><td class="m">client_message</td><td>a client text frame on a channel that allows it</td><td>"Client message in &lt;name&gt;: &lt;text&gt;"; data = {original_message, sender: "client", connection_id}</td></tr>
-<tr><td class="m">error</td><td>client message refused (not allowed or over the rate limit); sender only</td><td>a sentence; data null</td></tr>
-<tr><td class="m">paused / resumed</td><td>pause / start after pause</td><td>"Channel &lt;name&gt; is paused" / "Channel &lt;name&gt; resumed"</td></tr>
-<tr><td class="m">stopped</td><td>stop or delete, then close 1001</td><td>"Channel &lt;name&gt; stopped"</td></tr>
-</table>
+<tr><td class="m">connected</td><td data-h="when">channel Active and not full</td><td data-h="message / data">"Connected to channel: &lt;name&gt;"; data = {channel, connection_id, epoch, last_sequence[, recovered]}</td></tr>
+<tr><td class="m">denied</td><td data-h="when">channel not Active (then close 1008) or full (close 1013)</td><td data-h="message / data">"Channel &lt;name&gt; is not active" / "Channel &lt;name&gt; is full"; data null</td></tr>
+<tr><td class="m">broadcast</td><td data-h="when">a REST broadcast</td><td data-h="message / data">message = content; data = the request's data or null</td></tr>
+<tr><td class="m">client_message</td><td data-h="when">a client text frame on a channel that allows it</td><td data-h="message / data">"Client message in &lt;name&gt;: &lt;text&gt;"; data = {original_message, sender: "client", connection_id}</td></tr>
+<tr><td class="m">error</td><td data-h="when">client message refused (not allowed or over the rate limit); sender only</td><td data-h="message / data">a sentence; data null</td></tr>
+<tr><td class="m">paused / resumed</td><td data-h="when">pause / start after pause</td><td data-h="message / data">"Channel &lt;name&gt; is paused" / "Channel &lt;name&gt; resumed"</td></tr>
+<tr><td class="m">stopped</td><td data-h="when">stop or delete, then close 1001</td><td data-h="message / data">"Channel &lt;name&gt; stopped"</td></tr>
+</table></div>
 <pre>{"status":"broadcast","message":"A004","channel_id":"550e8400-e29b-41d4-a716-446655440000",
  "timestamp":"2024-06-01T10:40:00Z","data":null,"sequence":1}</pre>
 
 <h2 id="settings">Channel settings</h2>
-<table>
+<div class="t"><table>
 <tr><th>key</th><th>range</th><th>default</th><th>meaning</th></tr>
-<tr><td class="m">max_connections</td><td>1–1,000,000</td><td><code>max_connections_per_channel</code></td><td>concurrent WebSocket clients; more are denied (1013)</td></tr>
-<tr><td class="m">allow_client_messages</td><td>bool</td><td>false</td><td>relay client text frames as <code>client_message</code></td></tr>
-<tr><td class="m">persist_messages</td><td>bool</td><td><code>persist_messages_default</code></td><td>store broadcasts and client messages (history, recovery)</td></tr>
-<tr><td class="m">rate_limit_per_minute</td><td>0–1,000,000</td><td>60</td><td>broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
-<tr><td class="m">replay_last</td><td>0–100</td><td>0</td><td>latest broadcasts sent right after <code>connected</code></td></tr>
-</table>
+<tr><td class="m">max_connections</td><td data-h="range">1 to 1,000,000</td><td data-h="default"><code>max_connections_per_channel</code></td><td data-h="meaning">concurrent WebSocket clients; more are denied (1013)</td></tr>
+<tr><td class="m">allow_client_messages</td><td data-h="range">bool</td><td data-h="default">false</td><td data-h="meaning">relay client text frames as <code>client_message</code></td></tr>
+<tr><td class="m">persist_messages</td><td data-h="range">bool</td><td data-h="default"><code>persist_messages_default</code></td><td data-h="meaning">store broadcasts and client messages (history, recovery)</td></tr>
+<tr><td class="m">rate_limit_per_minute</td><td data-h="range">0 to 1,000,000</td><td data-h="default">60</td><td data-h="meaning">broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
+<tr><td class="m">replay_last</td><td data-h="range">0 to 100</td><td data-h="default">0</td><td data-h="meaning">latest broadcasts sent right after <code>connected</code></td></tr>
+</table></div>
 <p><code>name</code>: 1–200 characters (need not be unique); <code>description</code>: up to 2000 characters or null.</p>
 
 <h2 id="config">Configuration (<code>emit_hub.toml</code>)</h2>
@@ -172,64 +187,64 @@ does not read past <code>max_pending_bytes</code> is closed 1008 "slow consumer"
 <code>EMIT_HUB_*</code> variables &lt; command-line options. <code>emit-hub --generate-config</code> prints every key;
 <code>emit-hub --show-env-vars</code> lists the variables. The file is watched: log level, CORS, limits, rate limits and
 retention apply at once; host, port and db_path need a restart.</p>
-<table>
+<div class="t"><table>
 <tr><th>key</th><th>default</th><th>meaning</th></tr>
-<tr><td class="m">host</td><td>"127.0.0.1"</td><td>address to bind</td></tr>
-<tr><td class="m">port</td><td>8080</td><td>TCP port, 1–65535</td></tr>
-<tr><td class="m">db_path</td><td>"emit_hub_data"</td><td>directory of the embedded store</td></tr>
-<tr><td class="m">max_connections_per_channel</td><td>1000</td><td>default <code>max_connections</code> of new channels</td></tr>
-<tr><td class="m">message_size_limit</td><td>1048576</td><td>bytes of a broadcast's content or a WebSocket message</td></tr>
-<tr><td class="m">log_level</td><td>"info"</td><td>trace, debug, info, warn, error</td></tr>
-<tr><td class="m">log_format</td><td>"text"</td><td>text or json (one object per line)</td></tr>
-<tr><td class="m">api_key</td><td>unset</td><td>Bearer key for <code>/api/v1/channels…</code></td></tr>
-<tr><td class="m">[cors] allowed_origins</td><td>["localhost"]</td><td>origins, <code>"*"</code> or <code>"localhost"</code></td></tr>
-<tr><td class="m">[cors] allowed_methods</td><td>["GET","POST","PUT","PATCH","DELETE","OPTIONS"]</td><td>preflight methods</td></tr>
-<tr><td class="m">[cors] allowed_headers</td><td>["Content-Type","Authorization","Accept"]</td><td>preflight headers</td></tr>
-<tr><td class="m">[cors] max_age</td><td>3600</td><td>seconds a preflight may be cached</td></tr>
-<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake and for the peer's close frame</td></tr>
-<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>bytes of one fragmented message</td></tr>
-<tr><td class="m">[websocket] ping_interval</td><td>30</td><td>seconds between server pings</td></tr>
-<tr><td class="m">[websocket] pong_timeout</td><td>10</td><td>seconds a pong may take</td></tr>
-<tr><td class="m">[websocket] max_pending_bytes</td><td>1048576</td><td>outbound bytes queued per client before "slow consumer"</td></tr>
-<tr><td class="m">[websocket] echo_path</td><td>unset</td><td>e.g. "/echo": a WebSocket echo endpoint for conformance suites</td></tr>
-<tr><td class="m">[persistence] persist_messages_default</td><td>false</td><td>default <code>persist_messages</code> of new channels</td></tr>
-<tr><td class="m">[persistence] max_messages_per_channel</td><td>10000</td><td>stored messages kept per channel</td></tr>
-<tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
-<tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
-<tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
-</table>
+<tr><td class="m">host</td><td data-h="default">"127.0.0.1"</td><td data-h="meaning">address to bind</td></tr>
+<tr><td class="m">port</td><td data-h="default">8080</td><td data-h="meaning">TCP port, 1–65535</td></tr>
+<tr><td class="m">db_path</td><td data-h="default">"emit_hub_data"</td><td data-h="meaning">directory of the embedded store</td></tr>
+<tr><td class="m">max_connections_per_channel</td><td data-h="default">1000</td><td data-h="meaning">default <code>max_connections</code> of new channels</td></tr>
+<tr><td class="m">message_size_limit</td><td data-h="default">1048576</td><td data-h="meaning">bytes of a broadcast's content or a WebSocket message</td></tr>
+<tr><td class="m">log_level</td><td data-h="default">"info"</td><td data-h="meaning">trace, debug, info, warn, error</td></tr>
+<tr><td class="m">log_format</td><td data-h="default">"text"</td><td data-h="meaning">text or json (one object per line)</td></tr>
+<tr><td class="m">api_key</td><td data-h="default">unset</td><td data-h="meaning">Bearer key for <code>/api/v1/channels…</code></td></tr>
+<tr><td class="m">[cors] allowed_origins</td><td data-h="default">["localhost"]</td><td data-h="meaning">origins, <code>"*"</code> or <code>"localhost"</code></td></tr>
+<tr><td class="m">[cors] allowed_methods</td><td data-h="default">["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td data-h="meaning">preflight methods</td></tr>
+<tr><td class="m">[cors] allowed_headers</td><td data-h="default">["Content-Type", "Authorization", "Accept"]</td><td data-h="meaning">preflight headers</td></tr>
+<tr><td class="m">[cors] max_age</td><td data-h="default">3600</td><td data-h="meaning">seconds a preflight may be cached</td></tr>
+<tr><td class="m">[websocket] connection_timeout</td><td data-h="default">30</td><td data-h="meaning">seconds for the opening handshake and for the peer's close frame</td></tr>
+<tr><td class="m">[websocket] max_continuation_size</td><td data-h="default">= message_size_limit</td><td data-h="meaning">bytes of one fragmented message</td></tr>
+<tr><td class="m">[websocket] ping_interval</td><td data-h="default">30</td><td data-h="meaning">seconds between server pings</td></tr>
+<tr><td class="m">[websocket] pong_timeout</td><td data-h="default">10</td><td data-h="meaning">seconds a pong may take</td></tr>
+<tr><td class="m">[websocket] max_pending_bytes</td><td data-h="default">1048576</td><td data-h="meaning">outbound bytes queued per client before "slow consumer"</td></tr>
+<tr><td class="m">[websocket] echo_path</td><td data-h="default">unset</td><td data-h="meaning">e.g. "/echo": a WebSocket echo endpoint for conformance suites</td></tr>
+<tr><td class="m">[persistence] persist_messages_default</td><td data-h="default">false</td><td data-h="meaning">default <code>persist_messages</code> of new channels</td></tr>
+<tr><td class="m">[persistence] max_messages_per_channel</td><td data-h="default">10000</td><td data-h="meaning">stored messages kept per channel</td></tr>
+<tr><td class="m">[persistence] message_retention_days</td><td data-h="default">30</td><td data-h="meaning">days a stored message is kept</td></tr>
+<tr><td class="m">[persistence] auto_backup</td><td data-h="default">false</td><td data-h="meaning">copy a consistent snapshot into db_path/backups/</td></tr>
+<tr><td class="m">[persistence] backup_interval_hours</td><td data-h="default">24</td><td data-h="meaning">hours between backups</td></tr>
+</table></div>
 
 <h2 id="env">Environment variables</h2>
-<table>
+<div class="t"><table>
 <tr><th>variable</th><th>setting</th></tr>
-<tr><td class="m">EMIT_HUB_CONFIG</td><td>path of the TOML file</td></tr>
-<tr><td class="m">EMIT_HUB_HOST</td><td>host</td></tr>
-<tr><td class="m">EMIT_HUB_PORT</td><td>port</td></tr>
-<tr><td class="m">EMIT_HUB_LOG_LEVEL</td><td>log_level</td></tr>
-<tr><td class="m">EMIT_HUB_LOG_FORMAT</td><td>log_format (text|json)</td></tr>
-<tr><td class="m">EMIT_HUB_DB_PATH</td><td>db_path</td></tr>
-<tr><td class="m">EMIT_HUB_MAX_CONNECTIONS</td><td>max_connections_per_channel</td></tr>
-<tr><td class="m">EMIT_HUB_MESSAGE_SIZE_LIMIT</td><td>message_size_limit</td></tr>
-<tr><td class="m">EMIT_HUB_WS_TIMEOUT</td><td>[websocket] connection_timeout</td></tr>
-<tr><td class="m">EMIT_HUB_WS_PING_INTERVAL</td><td>[websocket] ping_interval</td></tr>
-<tr><td class="m">EMIT_HUB_CORS_ORIGINS</td><td>[cors] allowed_origins, comma-separated</td></tr>
-<tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td>[persistence] persist_messages_default</td></tr>
-<tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
-<tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
-<tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
-</table>
+<tr><td class="m">EMIT_HUB_CONFIG</td><td data-h="setting">path of the TOML file</td></tr>
+<tr><td class="m">EMIT_HUB_HOST</td><td data-h="setting">host</td></tr>
+<tr><td class="m">EMIT_HUB_PORT</td><td data-h="setting">port</td></tr>
+<tr><td class="m">EMIT_HUB_LOG_LEVEL</td><td data-h="setting">log_level</td></tr>
+<tr><td class="m">EMIT_HUB_LOG_FORMAT</td><td data-h="setting">log_format (text|json)</td></tr>
+<tr><td class="m">EMIT_HUB_DB_PATH</td><td data-h="setting">db_path</td></tr>
+<tr><td class="m">EMIT_HUB_MAX_CONNECTIONS</td><td data-h="setting">max_connections_per_channel</td></tr>
+<tr><td class="m">EMIT_HUB_MESSAGE_SIZE_LIMIT</td><td data-h="setting">message_size_limit</td></tr>
+<tr><td class="m">EMIT_HUB_WS_TIMEOUT</td><td data-h="setting">[websocket] connection_timeout</td></tr>
+<tr><td class="m">EMIT_HUB_WS_PING_INTERVAL</td><td data-h="setting">[websocket] ping_interval</td></tr>
+<tr><td class="m">EMIT_HUB_CORS_ORIGINS</td><td data-h="setting">[cors] allowed_origins, comma-separated</td></tr>
+<tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td data-h="setting">[persistence] persist_messages_default</td></tr>
+<tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td data-h="setting">[persistence] message_retention_days</td></tr>
+<tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td data-h="setting">[persistence] auto_backup</td></tr>
+<tr><td class="m">EMIT_HUB_API_KEY</td><td data-h="setting">api_key</td></tr>
+</table></div>
 
 <h2 id="limits">HTTP limits</h2>
-<table>
+<div class="t"><table>
 <tr><th>limit</th><th>answer</th></tr>
-<tr><td>request line over 8 KiB</td><td>414</td></tr>
-<tr><td>header fields over 32 KiB in all, or more than 100</td><td>431</td></tr>
-<tr><td>body over message_size_limit + 64 KiB (from Content-Length or chunk sizes)</td><td>413</td></tr>
-<tr><td>malformed request line, field line, Content-Length or chunk; bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td>400</td></tr>
-<tr><td>transfer coding other than a single chunked</td><td>501</td></tr>
-<tr><td>HTTP version other than 1.0 / 1.1</td><td>505</td></tr>
-<tr><td>request head not complete in 10 s, or body slower than 30 s</td><td>408</td></tr>
-</table>
+<tr><td>request line over 8 KiB</td><td data-h="answer">414</td></tr>
+<tr><td>header fields over 32 KiB in all, or more than 100</td><td data-h="answer">431</td></tr>
+<tr><td>body over message_size_limit + 64 KiB (from Content-Length or chunk sizes)</td><td data-h="answer">413</td></tr>
+<tr><td>malformed request line, field line, Content-Length or chunk; bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td data-h="answer">400</td></tr>
+<tr><td>transfer coding other than a single chunked</td><td data-h="answer">501</td></tr>
+<tr><td>HTTP version other than 1.0 / 1.1</td><td data-h="answer">505</td></tr>
+<tr><td>request head not complete in 10 s, or body slower than 30 s</td><td data-h="answer">408</td></tr>
+</table></div>
 <p>After a framing error the connection is closed. Keep-alive and pipelining follow RFC 9112; a new connection silent
 for 10 s, or idle between requests for 120 s, is closed.</p>
 </body>
