@@ -64,8 +64,8 @@ ws.onmessage = (event) =&gt; {
 <code>/api/v1/channels…</code> call (not to the WebSocket URL).</p>
 
 <h2 id="rest">REST API (base <code>/api/v1</code>)</h2>
-<p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters such as <code>charset=utf-8</code>
-allowed), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
+<p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
+given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
 <div class="t"><table>
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
 <tr><td class="m">POST /channels</td><td data-h="Success">201, channel, <code>Location</code> header</td><td data-h="Failures">400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 413 body over limit; 415 not JSON</td></tr>
@@ -78,7 +78,7 @@ allowed), else 415. Unknown fields are ignored; a field of the wrong type, a fra
 <tr><td class="m">PUT /channels/{id}/stop</td><td data-h="Success">200, channel (<code>Stopped</code>); clients get close 1001</td><td data-h="Failures">404; 409 if Created</td></tr>
 <tr><td class="m">POST /channels/{id}/broadcast</td><td data-h="Success">200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td data-h="Failures">400 no <code>content</code> string; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
 <tr><td class="m">GET /channels/{id}/messages</td><td data-h="Success"><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td data-h="Failures">400 bad query; 404; 409 channel does not persist messages</td></tr>
-<tr><td class="m">GET /channels/{id}/ws</td><td data-h="Success">101 WebSocket (see below)</td><td data-h="Failures">404 unknown channel; 426 without <code>Upgrade: websocket</code>; 405 other methods; 403 origin not allowed</td></tr>
+<tr><td class="m">GET /channels/{id}/ws</td><td data-h="Success">101 WebSocket (see below)</td><td data-h="Failures">404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
 <tr><td class="m">GET /health, GET /api/v1/health</td><td data-h="Success">200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td data-h="Failures"></td></tr>
 <tr><td class="m">GET /ready, GET /api/v1/ready</td><td data-h="Success">200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td data-h="Failures">503 with the failing check</td></tr>
 <tr><td class="m">GET /</td><td data-h="Success">200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td data-h="Failures"></td></tr>
@@ -240,8 +240,8 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td>request line over 8 KiB</td><td data-h="answer">414</td></tr>
 <tr><td>header fields over 32 KiB in all, or more than 100</td><td data-h="answer">431</td></tr>
 <tr><td>body over message_size_limit + 64 KiB (from Content-Length or chunk sizes)</td><td data-h="answer">413</td></tr>
-<tr><td>malformed request line, field line, Content-Length or chunk; bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td data-h="answer">400</td></tr>
-<tr><td>transfer coding other than a single chunked</td><td data-h="answer">501</td></tr>
+<tr><td>malformed request line, field line, Content-Length or chunk size; a chunk extension that is not <code>;name</code> or <code>;name=value</code> (token or quoted-string, RFC 9112 §7.1.1); bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; Transfer-Encoding whose final coding is not a single <code>chunked</code>; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td data-h="answer">400</td></tr>
+<tr><td>a transfer coding before <code>chunked</code> (e.g. <code>gzip, chunked</code>)</td><td data-h="answer">501</td></tr>
 <tr><td>HTTP version other than 1.0 / 1.1</td><td data-h="answer">505</td></tr>
 <tr><td>request head not complete in 10 s, or body slower than 30 s</td><td data-h="answer">408</td></tr>
 </table></div>
