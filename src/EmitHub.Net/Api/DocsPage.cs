@@ -64,11 +64,16 @@ ws.onmessage = (event) =&gt; {
 <code>/api/v1/channels…</code> call (not to the WebSocket URL).</p>
 
 <h2 id="rest">REST API (base <code>/api/v1</code>)</h2>
-<p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
-given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
+<p>Bodies are JSON: send <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
+given, must be <code>utf-8</code>). A body with no <code>Content-Type</code>, or with curl's default
+<code>application/x-www-form-urlencoded</code> (plain <code>curl -d '{…}'</code>), is read as JSON too when the request has no
+<code>Origin</code> (curl, scripts) or an origin in <code>[cors] allowed_origins</code>; if it is not JSON, the 400 says to send
+<code>Content-Type: application/json</code>. From any other origin such a body is 403 <code>origin_not_allowed</code>: those are
+the types a web page can post cross-site without a CORS preflight. Any other media type is 415. Unknown fields are
+ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
 <div class="t"><table>
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
-<tr><td class="m">POST /channels</td><td data-h="Success">201, channel, <code>Location</code> header</td><td data-h="Failures">400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 413 body over limit; 415 not JSON</td></tr>
+<tr><td class="m">POST /channels</td><td data-h="Success">201, channel, <code>Location</code> header</td><td data-h="Failures">400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 403 untyped body from a disallowed origin; 413 body over limit; 415 other media type</td></tr>
 <tr><td class="m">GET /channels</td><td data-h="Success">200, array of channels, oldest first</td><td data-h="Failures">401</td></tr>
 <tr><td class="m">GET /channels/{id}</td><td data-h="Success">200, channel</td><td data-h="Failures">404 unknown or malformed id</td></tr>
 <tr><td class="m">PATCH /channels/{id}</td><td data-h="Success">200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td data-h="Failures">400, 404, 415</td></tr>
@@ -76,7 +81,7 @@ given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a fiel
 <tr><td class="m">PUT /channels/{id}/start</td><td data-h="Success">200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td data-h="Failures">404</td></tr>
 <tr><td class="m">PUT /channels/{id}/pause</td><td data-h="Success">200, channel (<code>Paused</code>)</td><td data-h="Failures">404; 409 if Created or Stopped</td></tr>
 <tr><td class="m">PUT /channels/{id}/stop</td><td data-h="Success">200, channel (<code>Stopped</code>); clients get close 1001</td><td data-h="Failures">404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td data-h="Success">200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td data-h="Failures">400 no <code>content</code> string; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td data-h="Success">200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td data-h="Failures">400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
 <tr><td class="m">GET /channels/{id}/messages</td><td data-h="Success"><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td data-h="Failures">400 bad query; 404; 409 channel does not persist messages</td></tr>
 <tr><td class="m">GET /channels/{id}/ws</td><td data-h="Success">101 WebSocket (see below)</td><td data-h="Failures">404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
 <tr><td class="m">GET /health, GET /api/v1/health</td><td data-h="Success">200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td data-h="Failures"></td></tr>
@@ -85,6 +90,13 @@ given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a fiel
 <tr><td class="m">GET /docs</td><td data-h="Success">this page</td><td data-h="Failures"></td></tr>
 </table></div>
 <p>Unknown paths are 404; a known path with a wrong method is 405 with an <code>Allow</code> header.</p>
+<h3>Broadcast body</h3>
+<p><code>{"content": "A004", "message_type": "Broadcast", "data": {"room": 3}}</code>: <code>content</code> (string, required)
+becomes the envelope's <code>message</code>; <code>data</code> (any JSON, optional) its <code>data</code>.
+<code>message_type</code> may be left out; if given it must be <code>"Broadcast"</code> (the seed's only value: every REST
+broadcast reaches clients as a <code>broadcast</code> envelope), and any other value is 400 naming the allowed one, so that
+no sender believes it chose a behaviour the hub does not have. To tell kinds of messages apart, put them in
+<code>data</code>, e.g. <code>{"kind": "alert"}</code>.</p>
 <h3>Channel JSON</h3>
 <pre>{
   "id": "550e8400-e29b-41d4-a716-446655440000",
@@ -131,6 +143,11 @@ WebSocket upgrade needs <code>Authorization: Bearer &lt;key&gt;</code>; otherwis
 <code>http://localhost</code> and <code>http://127.0.0.1</code> on any port. Preflight <code>OPTIONS</code> is answered 204 with
 <code>allowed_methods</code>, <code>allowed_headers</code> and <code>max_age</code> and never needs the key. A disallowed origin gets
 no <code>Access-Control-Allow-*</code> headers; <code>Vary: Origin</code> is sent whenever the answer depends on the origin.</p>
+<p><b>Kiosk displays opened from a file</b> (<code>file:///…/display.html</code>) send <code>Origin: null</code>: add
+<code>"null"</code> to <code>allowed_origins</code> (or <code>EMIT_HUB_CORS_ORIGINS=localhost,null</code>). Sandboxed frames and
+<code>data:</code> pages send <code>null</code> too, so on a hub reachable from other machines prefer serving the page over HTTP from
+an allowed origin. A WebSocket refused for its origin (403) is logged at <code>info</code>, once a minute per
+origin, naming this setting.</p>
 
 <h2 id="ws">WebSocket <code>GET /api/v1/channels/{id}/ws</code></h2>
 <p>RFC 6455 over HTTP/1.1: <code>Upgrade: websocket</code>, <code>Connection: Upgrade</code>, <code>Sec-WebSocket-Version: 13</code>,
@@ -197,7 +214,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">log_level</td><td data-h="default">"info"</td><td data-h="meaning">trace, debug, info, warn, error</td></tr>
 <tr><td class="m">log_format</td><td data-h="default">"text"</td><td data-h="meaning">text or json (one object per line)</td></tr>
 <tr><td class="m">api_key</td><td data-h="default">unset</td><td data-h="meaning">Bearer key for <code>/api/v1/channels…</code></td></tr>
-<tr><td class="m">[cors] allowed_origins</td><td data-h="default">["localhost"]</td><td data-h="meaning">origins, <code>"*"</code> or <code>"localhost"</code></td></tr>
+<tr><td class="m">[cors] allowed_origins</td><td data-h="default">["localhost"]</td><td data-h="meaning">origins, <code>"*"</code>, <code>"localhost"</code>, or <code>"null"</code> for <code>file://</code> pages</td></tr>
 <tr><td class="m">[cors] allowed_methods</td><td data-h="default">["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td data-h="meaning">preflight methods</td></tr>
 <tr><td class="m">[cors] allowed_headers</td><td data-h="default">["Content-Type", "Authorization", "Accept"]</td><td data-h="meaning">preflight headers</td></tr>
 <tr><td class="m">[cors] max_age</td><td data-h="default">3600</td><td data-h="meaning">seconds a preflight may be cached</td></tr>

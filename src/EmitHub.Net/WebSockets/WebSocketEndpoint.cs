@@ -20,6 +20,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     private readonly ChannelRegistry _registry;
     private readonly Heartbeat _heartbeat;
     private readonly ILogger _logger;
+    private readonly RefusedOriginLog _refusedOrigins;
 
     /// <summary>Creates the endpoint.</summary>
     public WebSocketEndpoint(LiveOptions options, ChannelRegistry registry, Heartbeat heartbeat, ILoggerFactory loggerFactory, WebSocketCounters counters)
@@ -28,6 +29,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         _registry = registry;
         _heartbeat = heartbeat;
         _logger = loggerFactory.CreateLogger("EmitHub.WebSocket");
+        _refusedOrigins = new RefusedOriginLog(_logger, heartbeat.Time);
         Counters = counters;
     }
 
@@ -50,6 +52,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         var origin = request.GetField("Origin");
         if (origin is not null && !CorsPolicy.IsOriginAllowed(options.Cors, origin))
         {
+            _refusedOrigins.Refused(origin);
             await RefuseAsync(connection, 403, "origin_not_allowed",
                 $"Origin '{origin}' is not in [cors] allowed_origins; WebSocket connections from it are refused.").ConfigureAwait(false);
             return;
