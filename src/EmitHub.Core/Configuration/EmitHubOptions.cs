@@ -39,6 +39,24 @@ public sealed class EmitHubOptions
 
     /// <summary>TOML section <c>[persistence]</c>.</summary>
     public PersistenceOptions Persistence { get; set; } = new();
+
+    /// <summary>TOML section <c>[auth]</c>.</summary>
+    public AuthOptions Auth { get; set; } = new();
+}
+
+/// <summary>TOML section <c>[auth]</c>: how subscriber tokens of private channels are verified (issue 13).</summary>
+public sealed class AuthOptions
+{
+    /// <summary>TOML <c>token_secret</c>, env <c>EMIT_HUB_TOKEN_SECRET</c>. HMAC key of HS256 subscriber tokens, at
+    /// least 32 bytes (RFC 7518 §3.2); also the key <c>POST /channels/{id}/tokens</c> signs with. Default unset.</summary>
+    public string? TokenSecret { get; set; }
+
+    /// <summary>TOML <c>token_public_key</c>, env <c>EMIT_HUB_TOKEN_PUBLIC_KEY</c>. Path of a PEM file holding an RSA
+    /// (RS256) or P-256 EC (ES256) public key that verifies tokens issued elsewhere. Default unset.</summary>
+    public string? TokenPublicKey { get; set; }
+
+    /// <summary>TOML <c>clock_skew</c>. Seconds of tolerance on <c>exp</c> and <c>nbf</c>. Default 30.</summary>
+    public int ClockSkew { get; set; } = 30;
 }
 
 /// <summary>TOML section <c>[cors]</c> (SPEC §2 "CORS", §6).</summary>
@@ -75,6 +93,11 @@ public sealed class WebSocketOptions
 
     /// <summary>TOML <c>max_pending_bytes</c>. Outbound bytes queued per connection before it is closed 1008 "slow consumer". Default 1 MiB.</summary>
     public long MaxPendingBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>TOML <c>compression</c>, env <c>EMIT_HUB_WS_COMPRESSION</c>: <c>off</c>, <c>shared</c> or
+    /// <c>per_connection</c> — how a client's permessage-deflate offer (RFC 7692) is answered. <c>shared</c> compresses
+    /// each broadcast once for every client that negotiated it. Default <c>shared</c>.</summary>
+    public string Compression { get; set; } = "shared";
 
     /// <summary>TOML <c>echo_path</c>. When set (e.g. <c>/echo</c>) that path is a WebSocket echo endpoint for conformance suites. Default unset.</summary>
     public string? EchoPath { get; set; }

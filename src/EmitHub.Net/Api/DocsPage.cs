@@ -32,7 +32,11 @@ body{margin:1rem auto}
 .t td{border:none;padding:.15rem .6rem}
 .t td.m{white-space:normal}
 .t td:empty{display:none}
-.t td[data-h]::before{content:attr(data-h) ": ";color:#5a6475}
+.t td::before{color:#5a6475}
+.rest td:nth-child(2)::before{content:"Success: "}.rest td:nth-child(3)::before{content:"Failures: "}
+.envelopes td:nth-child(2)::before{content:"When: "}.envelopes td:nth-child(3)::before{content:"Message, data: "}
+.settings td:nth-child(2)::before{content:"Range: "}.settings td:nth-child(3)::before,.config td:nth-child(2)::before{content:"Default: "}
+.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}
 }
 </style>
 </head>
@@ -71,23 +75,23 @@ given, must be <code>utf-8</code>). A body with no <code>Content-Type</code>, or
 <code>Content-Type: application/json</code>. From any other origin such a body is 403 <code>origin_not_allowed</code>: those are
 the types a web page can post cross-site without a CORS preflight. Any other media type is 415. Unknown fields are
 ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
-<div class="t"><table>
+<div class="t"><table class="rest">
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
-<tr><td class="m">POST /channels</td><td data-h="Success">201, channel, <code>Location</code> header</td><td data-h="Failures">400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 403 untyped body from a disallowed origin; 413 body over limit; 415 other media type</td></tr>
-<tr><td class="m">GET /channels</td><td data-h="Success">200, array of channels, oldest first</td><td data-h="Failures">401</td></tr>
-<tr><td class="m">GET /channels/{id}</td><td data-h="Success">200, channel</td><td data-h="Failures">404 unknown or malformed id</td></tr>
-<tr><td class="m">PATCH /channels/{id}</td><td data-h="Success">200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td data-h="Failures">400, 404, 415</td></tr>
-<tr><td class="m">DELETE /channels/{id}</td><td data-h="Success">204; its clients get <code>stopped</code> and close 1001</td><td data-h="Failures">404</td></tr>
-<tr><td class="m">PUT /channels/{id}/start</td><td data-h="Success">200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td data-h="Failures">404</td></tr>
-<tr><td class="m">PUT /channels/{id}/pause</td><td data-h="Success">200, channel (<code>Paused</code>)</td><td data-h="Failures">404; 409 if Created or Stopped</td></tr>
-<tr><td class="m">PUT /channels/{id}/stop</td><td data-h="Success">200, channel (<code>Stopped</code>); clients get close 1001</td><td data-h="Failures">404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td data-h="Success">200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td data-h="Failures">400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
-<tr><td class="m">GET /channels/{id}/messages</td><td data-h="Success"><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td data-h="Failures">400 bad query; 404; 409 channel does not persist messages</td></tr>
-<tr><td class="m">GET /channels/{id}/ws</td><td data-h="Success">101 WebSocket (see below)</td><td data-h="Failures">404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
-<tr><td class="m">GET /health, GET /api/v1/health</td><td data-h="Success">200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td data-h="Failures"></td></tr>
-<tr><td class="m">GET /ready, GET /api/v1/ready</td><td data-h="Success">200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td data-h="Failures">503 with the failing check</td></tr>
-<tr><td class="m">GET /</td><td data-h="Success">200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td data-h="Failures"></td></tr>
-<tr><td class="m">GET /docs</td><td data-h="Success">this page</td><td data-h="Failures"></td></tr>
+<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 403 untyped body from a disallowed origin; 413 body over limit; 415 other media type</td></tr>
+<tr><td class="m">GET /channels</td><td>200, array of channels, oldest first</td><td>401</td></tr>
+<tr><td class="m">GET /channels/{id}</td><td>200, channel</td><td>404 unknown or malformed id</td></tr>
+<tr><td class="m">PATCH /channels/{id}</td><td>200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td>400, 404, 415</td></tr>
+<tr><td class="m">DELETE /channels/{id}</td><td>204; its clients get <code>stopped</code> and close 1001</td><td>404</td></tr>
+<tr><td class="m">PUT /channels/{id}/start</td><td>200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td>404</td></tr>
+<tr><td class="m">PUT /channels/{id}/pause</td><td>200, channel (<code>Paused</code>)</td><td>404; 409 if Created or Stopped</td></tr>
+<tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
+<tr><td class="m">GET /channels/{id}/messages</td><td><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
+<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
+<tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td></td></tr>
+<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td>503 with the failing check</td></tr>
+<tr><td class="m">GET /</td><td>200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td></td></tr>
+<tr><td class="m">GET /docs</td><td>this page</td><td></td></tr>
 </table></div>
 <p>Unknown paths are 404; a known path with a wrong method is 405 with an <code>Allow</code> header.</p>
 <h3>Broadcast body</h3>
@@ -155,7 +159,9 @@ origin, naming this setting.</p>
 <code>?after=SEQ</code> (with <code>&amp;epoch=E</code>) replays stored messages after SEQ on persisting channels, then live ones,
 without gaps or duplicates. Client text frames are relayed as <code>client_message</code> when the channel allows it.
 Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009; protocol errors 1002.
-The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. A client that
+The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. Every client
+ping is answered with its own pong, in order; at most 16 pongs wait at once, and past that a newer ping replaces the
+newest waiting one, so a ping flood gets no unbounded queue. A client that
 does not read past <code>max_pending_bytes</code> is closed 1008 "slow consumer".</p>
 <pre>function connect(channelId, after) {
   const url = new URL(`ws://localhost:8080/api/v1/channels/${channelId}/ws`);
@@ -172,30 +178,44 @@ does not read past <code>max_pending_bytes</code> is closed 1008 "slow consumer"
 }</pre>
 <pre>python3 -m websockets ws://localhost:8080/api/v1/channels/CHANNEL_ID/ws</pre>
 
+<h3 id="compression">Compression (permessage-deflate, RFC 7692)</h3>
+<p>Clients that offer <code>permessage-deflate</code> (browsers, python-websockets, Node <code>ws</code>, .NET
+<code>ClientWebSocket</code> with <code>DangerousDeflateOptions</code>) get compressed frames; nothing to configure on the
+client. With <code>[websocket] compression = "shared"</code> (the default) the server answers
+<code>permessage-deflate; server_no_context_takeover</code> and compresses each broadcast <em>once</em>; every client that
+negotiated it receives that same compressed frame (a 1.3 KB dashboard envelope goes out as about 390 bytes, for no
+CPU per client). <code>"per_connection"</code> keeps a compressor per connection (about 180 bytes for the same envelope
+thanks to context takeover, but ~100 µs of CPU per delivery and ~230 KiB per connection); <code>"off"</code> declines.
+Envelopes under 256 bytes always go uncompressed. Client messages may be compressed, with or without
+<code>client_no_context_takeover</code>; their inflated size is held to <code>message_size_limit</code> (a deflate bomb is
+closed 1009), invalid DEFLATE data 1007, RSV1 on a control or continuation frame or without negotiation 1002.
+An offer with an unknown or invalid parameter (window bits outside 8-15, a repeated parameter) is declined, not refused:
+the next offer is tried, else the connection runs uncompressed.</p>
+
 <h2 id="envelopes">Envelopes</h2>
 <p><code>{"status", "message", "channel_id", "timestamp", "data"}</code>, plus <code>"sequence"</code> on
 <code>broadcast</code> and <code>client_message</code> (per channel, from 1, no gaps).</p>
-<div class="t"><table>
+<div class="t"><table class="envelopes">
 <tr><th>status</th><th>when</th><th>message / data</th></tr>
-<tr><td class="m">connected</td><td data-h="when">channel Active and not full</td><td data-h="message / data">"Connected to channel: &lt;name&gt;"; data = {channel, connection_id, epoch, last_sequence[, recovered]}</td></tr>
-<tr><td class="m">denied</td><td data-h="when">channel not Active (then close 1008) or full (close 1013)</td><td data-h="message / data">"Channel &lt;name&gt; is not active" / "Channel &lt;name&gt; is full"; data null</td></tr>
-<tr><td class="m">broadcast</td><td data-h="when">a REST broadcast</td><td data-h="message / data">message = content; data = the request's data or null</td></tr>
-<tr><td class="m">client_message</td><td data-h="when">a client text frame on a channel that allows it</td><td data-h="message / data">"Client message in &lt;name&gt;: &lt;text&gt;"; data = {original_message, sender: "client", connection_id}</td></tr>
-<tr><td class="m">error</td><td data-h="when">client message refused (not allowed or over the rate limit); sender only</td><td data-h="message / data">a sentence; data null</td></tr>
-<tr><td class="m">paused / resumed</td><td data-h="when">pause / start after pause</td><td data-h="message / data">"Channel &lt;name&gt; is paused" / "Channel &lt;name&gt; resumed"</td></tr>
-<tr><td class="m">stopped</td><td data-h="when">stop or delete, then close 1001</td><td data-h="message / data">"Channel &lt;name&gt; stopped"</td></tr>
+<tr><td class="m">connected</td><td>channel Active and not full</td><td>"Connected to channel: &lt;name&gt;"; data = {channel, connection_id, epoch, last_sequence[, recovered]}</td></tr>
+<tr><td class="m">denied</td><td>channel not Active (then close 1008) or full (close 1013)</td><td>"Channel &lt;name&gt; is not active" / "Channel &lt;name&gt; is full"; data null</td></tr>
+<tr><td class="m">broadcast</td><td>a REST broadcast</td><td>message = content; data = the request's data or null</td></tr>
+<tr><td class="m">client_message</td><td>a client text frame on a channel that allows it</td><td>"Client message in &lt;name&gt;: &lt;text&gt;"; data = {original_message, sender: "client", connection_id}</td></tr>
+<tr><td class="m">error</td><td>client message refused (not allowed or over the rate limit); sender only</td><td>a sentence; data null</td></tr>
+<tr><td class="m">paused / resumed</td><td>pause / start after pause</td><td>"Channel &lt;name&gt; is paused" / "Channel &lt;name&gt; resumed"</td></tr>
+<tr><td class="m">stopped</td><td>stop or delete, then close 1001</td><td>"Channel &lt;name&gt; stopped"</td></tr>
 </table></div>
 <pre>{"status":"broadcast","message":"A004","channel_id":"550e8400-e29b-41d4-a716-446655440000",
  "timestamp":"2024-06-01T10:40:00Z","data":null,"sequence":1}</pre>
 
 <h2 id="settings">Channel settings</h2>
-<div class="t"><table>
+<div class="t"><table class="settings">
 <tr><th>key</th><th>range</th><th>default</th><th>meaning</th></tr>
-<tr><td class="m">max_connections</td><td data-h="range">1 to 1,000,000</td><td data-h="default"><code>max_connections_per_channel</code></td><td data-h="meaning">concurrent WebSocket clients; more are denied (1013)</td></tr>
-<tr><td class="m">allow_client_messages</td><td data-h="range">bool</td><td data-h="default">false</td><td data-h="meaning">relay client text frames as <code>client_message</code></td></tr>
-<tr><td class="m">persist_messages</td><td data-h="range">bool</td><td data-h="default"><code>persist_messages_default</code></td><td data-h="meaning">store broadcasts and client messages (history, recovery)</td></tr>
-<tr><td class="m">rate_limit_per_minute</td><td data-h="range">0 to 1,000,000</td><td data-h="default">60</td><td data-h="meaning">broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
-<tr><td class="m">replay_last</td><td data-h="range">0 to 100</td><td data-h="default">0</td><td data-h="meaning">latest broadcasts sent right after <code>connected</code></td></tr>
+<tr><td class="m">max_connections</td><td>1 to 1,000,000</td><td><code>max_connections_per_channel</code></td><td>concurrent WebSocket clients; more are denied (1013)</td></tr>
+<tr><td class="m">allow_client_messages</td><td>bool</td><td>false</td><td>relay client text frames as <code>client_message</code></td></tr>
+<tr><td class="m">persist_messages</td><td>bool</td><td><code>persist_messages_default</code></td><td>store broadcasts and client messages (history, recovery)</td></tr>
+<tr><td class="m">rate_limit_per_minute</td><td>0 to 1,000,000</td><td>60</td><td>broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
+<tr><td class="m">replay_last</td><td>0 to 100</td><td>0</td><td>latest broadcasts sent right after <code>connected</code></td></tr>
 </table></div>
 <p><code>name</code>: 1–200 characters (need not be unique); <code>description</code>: up to 2000 characters or null.</p>
 
@@ -204,63 +224,65 @@ does not read past <code>max_pending_bytes</code> is closed 1008 "slow consumer"
 <code>EMIT_HUB_*</code> variables &lt; command-line options. <code>emit-hub --generate-config</code> prints every key;
 <code>emit-hub --show-env-vars</code> lists the variables. The file is watched: log level, CORS, limits, rate limits and
 retention apply at once; host, port and db_path need a restart.</p>
-<div class="t"><table>
+<div class="t"><table class="config">
 <tr><th>key</th><th>default</th><th>meaning</th></tr>
-<tr><td class="m">host</td><td data-h="default">"127.0.0.1"</td><td data-h="meaning">address to bind</td></tr>
-<tr><td class="m">port</td><td data-h="default">8080</td><td data-h="meaning">TCP port, 1–65535</td></tr>
-<tr><td class="m">db_path</td><td data-h="default">"emit_hub_data"</td><td data-h="meaning">directory of the embedded store</td></tr>
-<tr><td class="m">max_connections_per_channel</td><td data-h="default">1000</td><td data-h="meaning">default <code>max_connections</code> of new channels</td></tr>
-<tr><td class="m">message_size_limit</td><td data-h="default">1048576</td><td data-h="meaning">bytes of a broadcast's content or a WebSocket message</td></tr>
-<tr><td class="m">log_level</td><td data-h="default">"info"</td><td data-h="meaning">trace, debug, info, warn, error</td></tr>
-<tr><td class="m">log_format</td><td data-h="default">"text"</td><td data-h="meaning">text or json (one object per line)</td></tr>
-<tr><td class="m">api_key</td><td data-h="default">unset</td><td data-h="meaning">Bearer key for <code>/api/v1/channels…</code></td></tr>
-<tr><td class="m">[cors] allowed_origins</td><td data-h="default">["localhost"]</td><td data-h="meaning">origins, <code>"*"</code>, <code>"localhost"</code>, or <code>"null"</code> for <code>file://</code> pages</td></tr>
-<tr><td class="m">[cors] allowed_methods</td><td data-h="default">["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td data-h="meaning">preflight methods</td></tr>
-<tr><td class="m">[cors] allowed_headers</td><td data-h="default">["Content-Type", "Authorization", "Accept"]</td><td data-h="meaning">preflight headers</td></tr>
-<tr><td class="m">[cors] max_age</td><td data-h="default">3600</td><td data-h="meaning">seconds a preflight may be cached</td></tr>
-<tr><td class="m">[websocket] connection_timeout</td><td data-h="default">30</td><td data-h="meaning">seconds for the opening handshake and for the peer's close frame</td></tr>
-<tr><td class="m">[websocket] max_continuation_size</td><td data-h="default">= message_size_limit</td><td data-h="meaning">bytes of one fragmented message</td></tr>
-<tr><td class="m">[websocket] ping_interval</td><td data-h="default">30</td><td data-h="meaning">seconds between server pings</td></tr>
-<tr><td class="m">[websocket] pong_timeout</td><td data-h="default">10</td><td data-h="meaning">seconds a pong may take</td></tr>
-<tr><td class="m">[websocket] max_pending_bytes</td><td data-h="default">1048576</td><td data-h="meaning">outbound bytes queued per client before "slow consumer"</td></tr>
-<tr><td class="m">[websocket] echo_path</td><td data-h="default">unset</td><td data-h="meaning">e.g. "/echo": a WebSocket echo endpoint for conformance suites</td></tr>
-<tr><td class="m">[persistence] persist_messages_default</td><td data-h="default">false</td><td data-h="meaning">default <code>persist_messages</code> of new channels</td></tr>
-<tr><td class="m">[persistence] max_messages_per_channel</td><td data-h="default">10000</td><td data-h="meaning">stored messages kept per channel</td></tr>
-<tr><td class="m">[persistence] message_retention_days</td><td data-h="default">30</td><td data-h="meaning">days a stored message is kept</td></tr>
-<tr><td class="m">[persistence] auto_backup</td><td data-h="default">false</td><td data-h="meaning">copy a consistent snapshot into db_path/backups/</td></tr>
-<tr><td class="m">[persistence] backup_interval_hours</td><td data-h="default">24</td><td data-h="meaning">hours between backups</td></tr>
+<tr><td class="m">host</td><td>"127.0.0.1"</td><td>address to bind</td></tr>
+<tr><td class="m">port</td><td>8080</td><td>TCP port, 1–65535</td></tr>
+<tr><td class="m">db_path</td><td>"emit_hub_data"</td><td>directory of the embedded store</td></tr>
+<tr><td class="m">max_connections_per_channel</td><td>1000</td><td>default <code>max_connections</code> of new channels</td></tr>
+<tr><td class="m">message_size_limit</td><td>1048576</td><td>bytes of a broadcast's content or a WebSocket message</td></tr>
+<tr><td class="m">log_level</td><td>"info"</td><td>trace, debug, info, warn, error</td></tr>
+<tr><td class="m">log_format</td><td>"text"</td><td>text or json (one object per line)</td></tr>
+<tr><td class="m">api_key</td><td>unset</td><td>Bearer key for <code>/api/v1/channels…</code></td></tr>
+<tr><td class="m">[cors] allowed_origins</td><td>["localhost"]</td><td>origins, <code>"*"</code>, <code>"localhost"</code>, or <code>"null"</code> for <code>file://</code> pages</td></tr>
+<tr><td class="m">[cors] allowed_methods</td><td>["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td>preflight methods</td></tr>
+<tr><td class="m">[cors] allowed_headers</td><td>["Content-Type", "Authorization", "Accept"]</td><td>preflight headers</td></tr>
+<tr><td class="m">[cors] max_age</td><td>3600</td><td>seconds a preflight may be cached</td></tr>
+<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake and for the peer's close frame</td></tr>
+<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>bytes of one fragmented message</td></tr>
+<tr><td class="m">[websocket] ping_interval</td><td>30</td><td>seconds between server pings</td></tr>
+<tr><td class="m">[websocket] pong_timeout</td><td>10</td><td>seconds a pong may take</td></tr>
+<tr><td class="m">[websocket] max_pending_bytes</td><td>1048576</td><td>outbound bytes queued per client before "slow consumer"</td></tr>
+<tr><td class="m">[websocket] compression</td><td>"shared"</td><td>permessage-deflate: "shared" (each broadcast compressed once for all), "per_connection" or "off"</td></tr>
+<tr><td class="m">[websocket] echo_path</td><td>unset</td><td>e.g. "/echo": a WebSocket echo endpoint for conformance suites</td></tr>
+<tr><td class="m">[persistence] persist_messages_default</td><td>false</td><td>default <code>persist_messages</code> of new channels</td></tr>
+<tr><td class="m">[persistence] max_messages_per_channel</td><td>10000</td><td>stored messages kept per channel</td></tr>
+<tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
+<tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
+<tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
 </table></div>
 
 <h2 id="env">Environment variables</h2>
-<div class="t"><table>
+<div class="t"><table class="env">
 <tr><th>variable</th><th>setting</th></tr>
-<tr><td class="m">EMIT_HUB_CONFIG</td><td data-h="setting">path of the TOML file</td></tr>
-<tr><td class="m">EMIT_HUB_HOST</td><td data-h="setting">host</td></tr>
-<tr><td class="m">EMIT_HUB_PORT</td><td data-h="setting">port</td></tr>
-<tr><td class="m">EMIT_HUB_LOG_LEVEL</td><td data-h="setting">log_level</td></tr>
-<tr><td class="m">EMIT_HUB_LOG_FORMAT</td><td data-h="setting">log_format (text|json)</td></tr>
-<tr><td class="m">EMIT_HUB_DB_PATH</td><td data-h="setting">db_path</td></tr>
-<tr><td class="m">EMIT_HUB_MAX_CONNECTIONS</td><td data-h="setting">max_connections_per_channel</td></tr>
-<tr><td class="m">EMIT_HUB_MESSAGE_SIZE_LIMIT</td><td data-h="setting">message_size_limit</td></tr>
-<tr><td class="m">EMIT_HUB_WS_TIMEOUT</td><td data-h="setting">[websocket] connection_timeout</td></tr>
-<tr><td class="m">EMIT_HUB_WS_PING_INTERVAL</td><td data-h="setting">[websocket] ping_interval</td></tr>
-<tr><td class="m">EMIT_HUB_CORS_ORIGINS</td><td data-h="setting">[cors] allowed_origins, comma-separated</td></tr>
-<tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td data-h="setting">[persistence] persist_messages_default</td></tr>
-<tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td data-h="setting">[persistence] message_retention_days</td></tr>
-<tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td data-h="setting">[persistence] auto_backup</td></tr>
-<tr><td class="m">EMIT_HUB_API_KEY</td><td data-h="setting">api_key</td></tr>
+<tr><td class="m">EMIT_HUB_CONFIG</td><td>path of the TOML file</td></tr>
+<tr><td class="m">EMIT_HUB_HOST</td><td>host</td></tr>
+<tr><td class="m">EMIT_HUB_PORT</td><td>port</td></tr>
+<tr><td class="m">EMIT_HUB_LOG_LEVEL</td><td>log_level</td></tr>
+<tr><td class="m">EMIT_HUB_LOG_FORMAT</td><td>log_format (text|json)</td></tr>
+<tr><td class="m">EMIT_HUB_DB_PATH</td><td>db_path</td></tr>
+<tr><td class="m">EMIT_HUB_MAX_CONNECTIONS</td><td>max_connections_per_channel</td></tr>
+<tr><td class="m">EMIT_HUB_MESSAGE_SIZE_LIMIT</td><td>message_size_limit</td></tr>
+<tr><td class="m">EMIT_HUB_WS_TIMEOUT</td><td>[websocket] connection_timeout</td></tr>
+<tr><td class="m">EMIT_HUB_WS_PING_INTERVAL</td><td>[websocket] ping_interval</td></tr>
+<tr><td class="m">EMIT_HUB_WS_COMPRESSION</td><td>[websocket] compression (off|shared|per_connection)</td></tr>
+<tr><td class="m">EMIT_HUB_CORS_ORIGINS</td><td>[cors] allowed_origins, comma-separated</td></tr>
+<tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td>[persistence] persist_messages_default</td></tr>
+<tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
+<tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
+<tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
 </table></div>
 
 <h2 id="limits">HTTP limits</h2>
-<div class="t"><table>
+<div class="t"><table class="limits">
 <tr><th>limit</th><th>answer</th></tr>
-<tr><td>request line over 8 KiB</td><td data-h="answer">414</td></tr>
-<tr><td>header fields over 32 KiB in all, or more than 100</td><td data-h="answer">431</td></tr>
-<tr><td>body over message_size_limit + 64 KiB (from Content-Length or chunk sizes)</td><td data-h="answer">413</td></tr>
-<tr><td>malformed request line, field line, Content-Length or chunk size; a chunk extension that is not <code>;name</code> or <code>;name=value</code> (token or quoted-string, RFC 9112 §7.1.1); bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; Transfer-Encoding whose final coding is not a single <code>chunked</code>; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td data-h="answer">400</td></tr>
-<tr><td>a transfer coding before <code>chunked</code> (e.g. <code>gzip, chunked</code>)</td><td data-h="answer">501</td></tr>
-<tr><td>HTTP version other than 1.0 / 1.1</td><td data-h="answer">505</td></tr>
-<tr><td>request head not complete in 10 s, or body slower than 30 s</td><td data-h="answer">408</td></tr>
+<tr><td>request line over 8 KiB</td><td>414</td></tr>
+<tr><td>header fields over 32 KiB in all, or more than 100</td><td>431</td></tr>
+<tr><td>body over message_size_limit + 64 KiB (from Content-Length or chunk sizes)</td><td>413</td></tr>
+<tr><td>malformed request line, field line, Content-Length or chunk size; a chunk extension that is not <code>;name</code> or <code>;name=value</code> (token or quoted-string, RFC 9112 §7.1.1); bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; Transfer-Encoding whose final coding is not a single <code>chunked</code>; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td>400</td></tr>
+<tr><td>a transfer coding before <code>chunked</code> (e.g. <code>gzip, chunked</code>)</td><td>501</td></tr>
+<tr><td>HTTP version other than 1.0 / 1.1</td><td>505</td></tr>
+<tr><td>request head not complete in 10 s, or body slower than 30 s</td><td>408</td></tr>
 </table></div>
 <p>After a framing error the connection is closed. Keep-alive and pipelining follow RFC 9112; a new connection silent
 for 10 s, or idle between requests for 120 s, is closed.</p>

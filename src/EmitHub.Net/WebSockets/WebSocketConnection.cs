@@ -6,6 +6,7 @@ using System.Text;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Fanout;
 using EmitHub.Net.Transport;
+using EmitHub.Net.WebSockets.Compression;
 using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Net.WebSockets;
@@ -32,7 +33,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private readonly WebSocketProtocolReader _reader;
     private readonly WebSocketSettings _settings;
     private readonly ILogger _logger;
-    private readonly List<ReadOnlyMemory<byte>> _drained = new();
+    private readonly List<OutboundMessage> _drained = new();
+    private readonly List<OutboundMessage> _ownedFrames = new();
+    private readonly PerMessageDeflateSender? _deflate;
     private readonly List<ArraySegment<byte>> _segments = new();
     private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
 
@@ -54,11 +57,25 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _logger = logger;
         _outbox = new WebSocketOutbox(Guid.NewGuid(), settings.MaxPendingBytes);
         _reader = new WebSocketProtocolReader(settings.ReaderLimits);
+        if (settings.Deflate is { } deflate)
+        {
+            _deflate = new PerMessageDeflateSender(deflate, settings.Compression);
+        }
         _lastPingTimestamp = connection.Time.GetTimestamp();
     }
 
     /// <summary>What the channel registry enqueues into (the connection's <c>connection_id</c> is its id).</summary>
     public IChannelSubscriber Subscriber => _outbox;
+
+    /// <summary>When set (a private channel's subscriber token expiry, plus the allowed clock skew), the heartbeat
+    /// closes the connection with <see cref="WebSocketCloseCodes.TokenExpired"/> once the server's clock passes it;
+    /// the client reconnects with a fresh token (and <c>?after=</c> to miss nothing).</summary>
+    public DateTimeOffset? TokenExpiresAt { get; set; }
+
+    /// <summary>When set (the client asked with <c>?keepalive=1</c>), every keepalive ping is accompanied by a text
+    /// envelope <c>{"status":"keepalive", …, "data":{"ping_interval":s,"pong_timeout":s}}</c> for this channel: browser
+    /// JavaScript cannot see pings, so this is how emithub.js tells a quiet channel from a dead link.</summary>
+    public Guid? KeepaliveChannelId { get; set; }
 
     /// <summary>The close code sent or to be sent, 0 while open.</summary>
     public ushort CloseCode => _outbox.CloseCode;
@@ -213,7 +230,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 await Task.Yield();
                 _control.ResetWrittenCount();
                 _outbox.WriteControlFrames(_control);
-                _outbox.Drain(_drained);
+                _outbox.DrainMessages(_drained);
                 if (!await SendAsync().ConfigureAwait(false))
                 {
                     return;
@@ -234,6 +251,8 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         finally
         {
             _outbox.ReleaseSent();
+            ReleaseOwnedFrames();
+            _deflate?.Dispose();
             if (_peerClosed || _aborted)
             {
                 // Both close frames are out (or the connection failed): the server closes TCP first (RFC 6455 §7.1.1).
@@ -250,9 +269,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         {
             AddSegment(_control.WrittenMemory);
         }
-        foreach (var frame in _drained)
+        foreach (var message in _drained)
         {
-            AddSegment(frame);
+            AddSegment(_deflate is null ? message.Frame : _deflate.Select(message, _ownedFrames));
         }
         _drained.Clear();
         if (_segments.Count == 0)
@@ -261,12 +280,22 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
         var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
         _outbox.ReleaseSent();
+        ReleaseOwnedFrames();
         if (error != SocketError.Success)
         {
             _aborted = true;
             return false;
         }
         return true;
+    }
+
+    private void ReleaseOwnedFrames()
+    {
+        foreach (var frame in _ownedFrames)
+        {
+            frame.Release();
+        }
+        _ownedFrames.Clear();
     }
 
     private void AddSegment(ReadOnlyMemory<byte> memory)
@@ -300,6 +329,12 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             }
             return;
         }
+        if (TokenExpiresAt is { } expiresAt && now >= expiresAt)
+        {
+            WebSocketLog.TokenExpired(_logger, _outbox.ConnectionId);
+            _outbox.Close(WebSocketCloseCodes.TokenExpired, "token expired");
+            return;
+        }
         var pongDeadline = Volatile.Read(ref _pongDeadline);
         if (pongDeadline != 0 && timestamp >= pongDeadline)
         {
@@ -315,7 +350,30 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             Span<byte> payload = stackalloc byte[8];
             System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, timestamp);
             _outbox.SendPing(payload);
+            if (KeepaliveChannelId is { } channelId)
+            {
+                SendKeepaliveEnvelope(channelId, now);
+            }
         }
+    }
+
+    private void SendKeepaliveEnvelope(Guid channelId, DateTimeOffset now)
+    {
+        var json = new ArrayBufferWriter<byte>(256);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(json))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status"u8, "keepalive"u8);
+            writer.WriteString("message"u8, ""u8);
+            writer.WriteString("channel_id"u8, channelId);
+            writer.WriteString("timestamp"u8, Rfc3339.ToString(now));
+            writer.WriteStartObject("data"u8);
+            writer.WriteNumber("ping_interval"u8, (long)_settings.PingInterval.TotalSeconds);
+            writer.WriteNumber("pong_timeout"u8, (long)_settings.PongTimeout.TotalSeconds);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        Echo(json.WrittenSpan, WebSocketOpcode.Text);
     }
 
     private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _connection.Time.TimestampFrequency);
