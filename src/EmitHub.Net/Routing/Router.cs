@@ -230,7 +230,7 @@ public sealed class Router : IHttpApplication
                 break;
             case "tokens":
                 // The body is optional: an empty POST mints a token with the defaults.
-                if (context.Body.IsEmpty || RequireJson(context))
+                if (context.Body.IsEmpty || JsonBodyPolicy.Admit(context, options.Cors))
                 {
                     _tokens.Mint(context, id);
                 }
