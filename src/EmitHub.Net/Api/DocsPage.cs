@@ -158,7 +158,11 @@ origin, naming this setting.</p>
 <code>Sec-WebSocket-Key</code>. Every server message is one text frame holding an envelope. Options:
 <code>?after=SEQ</code> (with <code>&amp;epoch=E</code>) replays stored messages after SEQ on persisting channels, then live ones,
 without gaps or duplicates. Client text frames are relayed as <code>client_message</code> when the channel allows it.
-Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009; protocol errors 1002.
+Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009 (sizes are exact payload bytes; a
+fragmented message may also have at most <code>max_message_fragments</code> frames); protocol errors 1002.
+A message must arrive whole within <code>connection_timeout</code> of its first frame (else 1008), and all unfinished
+messages together may hold at most <code>max_partial_message_bytes</code> (past it the connection holding the most is
+closed 1009).
 The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. Every client
 ping is answered with its own pong, in order; at most 16 pongs wait at once, and past that a newer ping replaces the
 newest waiting one, so a ping flood gets no unbounded queue. A client that
@@ -238,8 +242,10 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[cors] allowed_methods</td><td>["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td>preflight methods</td></tr>
 <tr><td class="m">[cors] allowed_headers</td><td>["Content-Type", "Authorization", "Accept"]</td><td>preflight headers</td></tr>
 <tr><td class="m">[cors] max_age</td><td>3600</td><td>seconds a preflight may be cached</td></tr>
-<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake and for the peer's close frame</td></tr>
-<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>bytes of one fragmented message</td></tr>
+<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake, for a client message from its first frame to its last (else 1008), and for the peer's close frame</td></tr>
+<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>payload bytes of one fragmented message (else 1009)</td></tr>
+<tr><td class="m">[websocket] max_message_fragments</td><td>65536</td><td>frames of one fragmented message (else 1009), so endless empty fragments are refused</td></tr>
+<tr><td class="m">[websocket] max_partial_message_bytes</td><td>67108864</td><td>bytes held by all unfinished client messages, server-wide; past it the connection holding the most is closed 1009</td></tr>
 <tr><td class="m">[websocket] ping_interval</td><td>30</td><td>seconds between server pings</td></tr>
 <tr><td class="m">[websocket] pong_timeout</td><td>10</td><td>seconds a pong may take</td></tr>
 <tr><td class="m">[websocket] max_pending_bytes</td><td>1048576</td><td>outbound bytes queued per client before "slow consumer"</td></tr>
