@@ -364,6 +364,11 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
             var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: true, out pending, out recipients);
         }
+        if (IsBackpressure(stored, out var busy))
+        {
+            // Refused before anything was stored: no sequence was used, so a retry is exact.
+            return new BroadcastResult(ChannelError.Unavailable, null, busy.Message, "store_busy", busy.RetryAfterSeconds);
+        }
         var committed = await CommitAsync(stored).ConfigureAwait(false);
         if (pending is not null)
         {
@@ -371,8 +376,12 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         }
         if (!committed)
         {
-            return new BroadcastResult(ChannelError.Unavailable, null,
-                "The message could not be committed to the store; it was not acknowledged.", "store_unavailable");
+            // The record was enqueued, so a commit still in flight on the device may make it durable although this
+            // answer is an error. The sequence and timestamp let the client find out exactly once the store is back.
+            var afterQuery = sequence - 1;
+            return new BroadcastResult(ChannelError.Unavailable, new BroadcastAck(sequence, 0, now),
+                $"The message got sequence {sequence} but its commit to the store did not complete, so it was not sent to clients; it may still have been written. Once the store is back (GET /ready), GET /api/v1/channels/{channel.Id}/messages?after={afterQuery}&limit=1 shows it if it was stored: same sequence and timestamp {Rfc3339.ToString(now)}.",
+                "store_unavailable");
         }
         return new BroadcastResult(ChannelError.None, new BroadcastAck(sequence, recipients, now));
     }
@@ -671,6 +680,22 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
 
     private static ChannelResult StoreFailed() =>
         ChannelResult.Fail(ChannelError.Unavailable, "store_unavailable", "The change could not be committed to the store.");
+
+    /// <summary>True when the store refused the append at once (<see cref="StoreBackpressureException"/>).</summary>
+    private static bool IsBackpressure(ValueTask stored, out StoreBackpressureException busy)
+    {
+        busy = null!;
+        if (!stored.IsFaulted)
+        {
+            return false;
+        }
+        if (stored.AsTask().Exception?.InnerException is StoreBackpressureException refused)
+        {
+            busy = refused;
+            return true;
+        }
+        return false;
+    }
 
     private async ValueTask<bool> CommitAsync(ValueTask pending)
     {

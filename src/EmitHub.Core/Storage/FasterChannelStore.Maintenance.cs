@@ -37,9 +37,10 @@ public sealed partial class FasterChannelStore
                     continue;
                 }
                 var firstKept = drop < index.Count ? index[drop].Sequence : index[index.Count - 1].Sequence + 1;
+                // Enqueue first: when the log is full the index stays as it is and the next run retries.
+                lastAddress = TryEnqueueOrThrow(log, StoreRecordCodec.EncodeTrim(state.Record.Id, firstKept));
                 index.RemoveFirst(drop);
                 state.FirstKept = firstKept;
-                lastAddress = log.Enqueue(StoreRecordCodec.EncodeTrim(state.Record.Id, firstKept));
             }
         }
         if (lastAddress >= 0)
@@ -110,13 +111,13 @@ public sealed partial class FasterChannelStore
         var toMove = new List<(Guid Channel, long Sequence, long Address, int Length)>();
         lock (_lock)
         {
-            marker = log.Enqueue(StoreRecordCodec.EncodeEmpty(StoreRecordKind.Marker, Guid.Empty));
+            marker = TryEnqueueOrThrow(log, StoreRecordCodec.EncodeEmpty(StoreRecordKind.Marker, Guid.Empty));
             foreach (var state in _channels.Values.OrderBy(s => s.Order))
             {
-                log.Enqueue(StoreRecordCodec.EncodeChannel(state.Record));
+                TryEnqueueOrThrow(log, StoreRecordCodec.EncodeChannel(state.Record));
                 if (state.FirstKept > 0)
                 {
-                    log.Enqueue(StoreRecordCodec.EncodeTrim(state.Record.Id, state.FirstKept));
+                    TryEnqueueOrThrow(log, StoreRecordCodec.EncodeTrim(state.Record.Id, state.FirstKept));
                 }
                 var index = state.Messages;
                 for (var i = 0; i < index.Count; i++)
@@ -154,7 +155,7 @@ public sealed partial class FasterChannelStore
                     // Retention or a delete may have dropped it meanwhile: then it stays dead.
                     if (TryFind(item.Channel, item.Sequence, item.Address, out _))
                     {
-                        moved.Add((item.Channel, item.Sequence, item.Address, log.Enqueue(bytes.AsSpan(0, length))));
+                        moved.Add((item.Channel, item.Sequence, item.Address, TryEnqueueOrThrow(log, bytes.AsSpan(0, length))));
                     }
                 }
             }
