@@ -71,6 +71,6 @@ public class FanoutBenchmarks
 
         public bool TryEnqueue(OutboundMessage message) => Queue.TryEnqueue(message) == EnqueueResult.Accepted;
 
-        public void Close(ushort closeCode, string reason) => Queue.Complete();
+        public void Close(SubscriberCloseReason reason) => Queue.Complete();
     }
 }

@@ -18,10 +18,10 @@ public interface IChannelSubscriber
     bool TryEnqueue(OutboundMessage message);
 
     /// <summary>
-    /// Asks the connection to close with <paramref name="closeCode"/> (RFC 6455 §7.4) after the messages already
-    /// queued are sent. Idempotent; the first call's code wins. Never blocks.
+    /// Asks the connection to close for <paramref name="reason"/> after the messages already queued are sent; the
+    /// transport chooses the close code (RFC 6455 §7.4). Idempotent; the first call's reason wins. Never blocks.
     /// </summary>
-    void Close(ushort closeCode, string reason);
+    void Close(SubscriberCloseReason reason);
 
     /// <summary>
     /// Completes once the outbound queue has room for <paramref name="bytes"/> more bytes, or the subscriber is

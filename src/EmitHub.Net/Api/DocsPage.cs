@@ -49,8 +49,8 @@ ws.onmessage = (event) =&gt; {
 <code>/api/v1/channels…</code> call (not to the WebSocket URL).</p>
 
 <h2 id="rest">REST API (base <code>/api/v1</code>)</h2>
-<p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters such as <code>charset=utf-8</code>
-allowed), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
+<p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
+given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
 <table>
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
 <tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 413 body over limit; 415 not JSON</td></tr>
@@ -63,7 +63,7 @@ allowed), else 415. Unknown fields are ignored; a field of the wrong type, a fra
 <tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
 <tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n, "recipients": k, "timestamp": t}</code></td><td>400 no <code>content</code> string; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds; 503 <code>store_busy</code> with <code>Retry-After</code> (persisting channel, disk behind: nothing stored, retry); 503 <code>store_unavailable</code> with <code>sequence</code> and <code>timestamp</code> (commit did not complete; see <a href="#durability">Durability</a>)</td></tr>
 <tr><td class="m">GET /channels/{id}/messages?after=SEQ&amp;limit=N</td><td>200, <code>{"messages": [envelope…], "next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
-<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 without <code>Upgrade: websocket</code>; 405 other methods; 403 origin not allowed</td></tr>
+<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
 <tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status":"healthy","service":"emit-hub","version":…,"timestamp":…}</code></td><td></td></tr>
 <tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status":"ready","checks":{"database":"ok","memory":"ok"}}</code></td><td>503 with the failing check</td></tr>
 <tr><td class="m">GET /</td><td>200 <code>{"service":"emit-hub","version":…,"docs":"/docs","health":"/health","api":"/api/v1"}</code></td><td></td></tr>
@@ -244,8 +244,8 @@ timestamp). Retrying without that check is at-least-once: the message may then a
 <tr><td>request line over 8 KiB</td><td>414</td></tr>
 <tr><td>header fields over 32 KiB in all, or more than 100</td><td>431</td></tr>
 <tr><td>body over message_size_limit + 64 KiB (from Content-Length or chunk sizes)</td><td>413</td></tr>
-<tr><td>malformed request line, field line, Content-Length or chunk; bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td>400</td></tr>
-<tr><td>transfer coding other than a single chunked</td><td>501</td></tr>
+<tr><td>malformed request line, field line, Content-Length or chunk size; a chunk extension that is not <code>;name</code> or <code>;name=value</code> (token or quoted-string, RFC 9112 §7.1.1); bare CR/LF; obs-fold; whitespace before a colon; control bytes; Content-Length with Transfer-Encoding; differing Content-Lengths; Transfer-Encoding whose final coding is not a single <code>chunked</code>; missing or duplicate Host; WebSocket upgrade over HTTP/1.0</td><td>400</td></tr>
+<tr><td>a transfer coding before <code>chunked</code> (e.g. <code>gzip, chunked</code>)</td><td>501</td></tr>
 <tr><td>HTTP version other than 1.0 / 1.1</td><td>505</td></tr>
 <tr><td>request head not complete in 10 s, or body slower than 30 s</td><td>408</td></tr>
 </table>

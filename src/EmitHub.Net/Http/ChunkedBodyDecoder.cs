@@ -5,7 +5,9 @@ namespace EmitHub.Net.Http;
 /// <summary>
 /// Incremental decoder of the chunked transfer coding (RFC 9112 §7.1), I/O-free. Each call consumes only whole
 /// elements it could judge (a chunk-size line, available chunk data, the CRLF after data, a trailer line) and
-/// returns true once the last chunk and trailer section are read. Chunk extensions are tolerated and ignored;
+/// returns true once the last chunk and trailer section are read. Chunk extensions must follow the RFC 9112 §7.1.1
+/// grammar exactly (else 400 and close: a lenient reader and a strict proxy would disagree on where the body ends) and
+/// are then ignored;
 /// trailers are validated like field lines and discarded. The body limit is checked from each chunk size before
 /// that chunk's data is read.
 /// </summary>
@@ -54,13 +56,13 @@ public sealed class ChunkedBodyDecoder
                     {
                         if (r.Remaining > limits.MaxChunkLineLength)
                         {
-                            HttpRequestRejectedException.Throw(RequestRejectionReason.InvalidChunkExtension);
+                            HttpRequestRejectedException.Throw(RequestRejectionReason.ChunkLineTooLong);
                         }
                         return false;
                     }
                     if (line.Length > limits.MaxChunkLineLength)
                     {
-                        HttpRequestRejectedException.Throw(RequestRejectionReason.InvalidChunkExtension);
+                        HttpRequestRejectedException.Throw(RequestRejectionReason.ChunkLineTooLong);
                     }
                     var size = ParseChunkSizeLine(line);
                     if (size > maxBodyLength - _total)
@@ -180,27 +182,124 @@ public sealed class ChunkedBodyDecoder
         {
             HttpRequestRejectedException.Throw(RequestRejectionReason.InvalidChunkSize);
         }
-        var rest = span[digits..].TrimStart(" \t"u8);
-        if (rest.Length > 0)
+        var extensions = span[digits..];
+        if (extensions.Length > 0)
         {
-            if (rest[0] != (byte)';')
+            // Only "BWS ;" may follow the size: a size followed by whitespace alone, or by anything else, is not 1*HEXDIG.
+            var afterBws = extensions.TrimStart(" \t"u8);
+            if (afterBws.Length == 0 || afterBws[0] != (byte)';')
             {
                 HttpRequestRejectedException.Throw(RequestRejectionReason.InvalidChunkSize);
             }
-            foreach (var b in rest)
+            if (extensions.Contains((byte)'\r'))
             {
-                if (b == (byte)'\r')
-                {
-                    HttpRequestRejectedException.Throw(RequestRejectionReason.BareCarriageReturn);
-                }
-                if ((b < 0x20 && b != (byte)'\t') || b == 0x7F)
-                {
-                    HttpRequestRejectedException.Throw(RequestRejectionReason.InvalidChunkExtension);
-                }
+                HttpRequestRejectedException.Throw(RequestRejectionReason.BareCarriageReturn);
+            }
+            if (!IsValidChunkExtension(extensions))
+            {
+                HttpRequestRejectedException.Throw(RequestRejectionReason.InvalidChunkExtension);
             }
         }
         return size;
     }
+
+    /// <summary>
+    /// True when <paramref name="extension"/> matches RFC 9112 §7.1.1 exactly:
+    /// <c>chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )</c>, name a token, value a token or
+    /// a quoted-string (RFC 9110 §5.6.2, §5.6.4). BWS is allowed only where the grammar puts it: before ';' and '=' and
+    /// after them, never at the end of the line. Extensions are then ignored (we define none).
+    /// </summary>
+    internal static bool IsValidChunkExtension(ReadOnlySpan<byte> extension)
+    {
+        var i = 0;
+        while (i < extension.Length)
+        {
+            i = SkipBws(extension, i);
+            if (i == extension.Length || extension[i] != (byte)';')
+            {
+                return false;
+            }
+            i = SkipBws(extension, i + 1);
+            var nameEnd = SkipToken(extension, i);
+            if (nameEnd == i)
+            {
+                return false;
+            }
+            i = SkipBws(extension, nameEnd);
+            if (i < extension.Length && extension[i] == (byte)'=')
+            {
+                i = SkipBws(extension, i + 1);
+                if (i < extension.Length && extension[i] == (byte)'"')
+                {
+                    if (!TrySkipQuotedString(extension, ref i))
+                    {
+                        return false;
+                    }
+                }
+                else
+                {
+                    var valueEnd = SkipToken(extension, i);
+                    if (valueEnd == i)
+                    {
+                        return false;
+                    }
+                    i = valueEnd;
+                }
+            }
+            else if (i == extension.Length && i != nameEnd)
+            {
+                return false; // BWS that no ';' or '=' follows
+            }
+        }
+        return true;
+    }
+
+    private static int SkipBws(ReadOnlySpan<byte> span, int i)
+    {
+        while (i < span.Length && span[i] is (byte)' ' or (byte)'\t')
+        {
+            i++;
+        }
+        return i;
+    }
+
+    private static int SkipToken(ReadOnlySpan<byte> span, int i)
+    {
+        while (i < span.Length && HttpParser.IsTChar(span[i]))
+        {
+            i++;
+        }
+        return i;
+    }
+
+    // quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE; qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text;
+    // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ). On success i is just past the closing quote.
+    private static bool TrySkipQuotedString(ReadOnlySpan<byte> span, ref int i)
+    {
+        for (var j = i + 1; j < span.Length; j++)
+        {
+            var b = span[j];
+            if (b == (byte)'"')
+            {
+                i = j + 1;
+                return true;
+            }
+            if (b == (byte)'\\')
+            {
+                if (++j == span.Length || !IsQuotedPairByte(span[j]))
+                {
+                    return false;
+                }
+            }
+            else if (!IsQuotedPairByte(b))
+            {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private static bool IsQuotedPairByte(byte b) => b is (byte)'\t' or >= 0x20 and not 0x7F;
 
     private static int HexValue(byte b) => b <= (byte)'9' ? b - '0' : (b | 0x20) - 'a' + 10;
 }

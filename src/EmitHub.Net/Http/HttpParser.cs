@@ -295,6 +295,7 @@ public static class HttpParser
         var transferEncoding = false;
         var chunkedCount = 0;
         var otherCodings = 0;
+        var lastIsChunked = false;
         var close = false;
         var keepAlive = false;
         foreach (var field in head.Fields)
@@ -315,10 +316,12 @@ public static class HttpParser
             }
             else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
             {
+                // Repeated field lines form one list in order (RFC 9110 §5.3); what counts is the final coding.
                 transferEncoding = true;
                 foreach (var coding in Tokens(field.Value))
                 {
-                    if (coding.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+                    lastIsChunked = coding.Equals("chunked", StringComparison.OrdinalIgnoreCase);
+                    if (lastIsChunked)
                     {
                         chunkedCount++;
                     }
@@ -361,7 +364,13 @@ public static class HttpParser
             {
                 HttpRequestRejectedException.Throw(RequestRejectionReason.ContentLengthAndTransferEncoding);
             }
-            if (chunkedCount != 1 || otherCodings != 0)
+            // RFC 9112 §6.3: chunked not final means the length cannot be determined (400 and close); chunked twice is
+            // forbidden to senders (§7.1). Only a sound framing with an extra coding is "not implemented" (501).
+            if (!lastIsChunked || chunkedCount != 1)
+            {
+                HttpRequestRejectedException.Throw(RequestRejectionReason.ChunkedNotFinal);
+            }
+            if (otherCodings != 0)
             {
                 HttpRequestRejectedException.Throw(RequestRejectionReason.UnsupportedTransferCoding);
             }

@@ -38,11 +38,17 @@ public enum RequestRejectionReason
     DifferingContentLengths,
     /// <summary>Both Content-Length and Transfer-Encoding (400): the classic request-smuggling shape.</summary>
     ContentLengthAndTransferEncoding,
-    /// <summary>Transfer coding other than a single chunked (501).</summary>
+    /// <summary>Transfer-Encoding whose final coding is not chunked, or with chunked applied more than once (400:
+    /// the body length cannot be determined, RFC 9112 §6.3, §7.1).</summary>
+    ChunkedNotFinal,
+    /// <summary>A coding before the final chunked, such as <c>gzip, chunked</c> (501: framing is sound, the coding is
+    /// not implemented).</summary>
     UnsupportedTransferCoding,
     /// <summary>Chunk size not 1*HEXDIG or too large (400).</summary>
     InvalidChunkSize,
-    /// <summary>Chunk-size line too long, or chunk extension with forbidden bytes (400).</summary>
+    /// <summary>Chunk-size line longer than <see cref="HttpLimits.MaxChunkLineLength"/> (400).</summary>
+    ChunkLineTooLong,
+    /// <summary>Chunk extension not <c>;name</c> or <c>;name=value</c> with a token or quoted-string value (400, RFC 9112 §7.1.1).</summary>
     InvalidChunkExtension,
     /// <summary>Chunk data not followed by CRLF (400).</summary>
     ChunkDataNotFollowedByCrlf,
@@ -89,9 +95,11 @@ public static class RequestRejections
         RequestRejectionReason.InvalidContentLength => new(400, "invalid_content_length", "The Content-Length header is not a plain decimal number (1*DIGIT)."),
         RequestRejectionReason.DifferingContentLengths => new(400, "differing_content_lengths", "The request has several Content-Length headers with different values; send exactly one."),
         RequestRejectionReason.ContentLengthAndTransferEncoding => new(400, "content_length_and_transfer_encoding", "The request has both Content-Length and Transfer-Encoding; send only one of them."),
+        RequestRejectionReason.ChunkedNotFinal => new(400, "chunked_not_final", "The Transfer-Encoding does not end with a single 'chunked', so the body length cannot be determined (RFC 9112 §6.3); send 'Transfer-Encoding: chunked' or a Content-Length."),
         RequestRejectionReason.UnsupportedTransferCoding => new(501, "unsupported_transfer_coding", "The Transfer-Encoding is not supported; only a single 'chunked' coding is allowed."),
-        RequestRejectionReason.InvalidChunkSize => new(400, "invalid_chunk_size", "A chunk size is not a hexadecimal number (1*HEXDIG) or is too large."),
-        RequestRejectionReason.InvalidChunkExtension => new(400, "invalid_chunk_line", "A chunk-size line is too long or contains forbidden bytes."),
+        RequestRejectionReason.InvalidChunkSize => new(400, "invalid_chunk_size", "A chunk size is not a hexadecimal number (1*HEXDIG), is too large, or is followed by something other than CRLF or ';' and a chunk extension."),
+        RequestRejectionReason.ChunkLineTooLong => new(400, "chunk_line_too_long", "A chunk-size line is longer than 4 KiB; a chunk size with its extensions must fit in 4 KiB."),
+        RequestRejectionReason.InvalidChunkExtension => new(400, "invalid_chunk_extension", "A chunk extension is malformed; after the chunk size only ';name' or ';name=value' may follow, with a token or quoted-string value (RFC 9112 §7.1.1)."),
         RequestRejectionReason.ChunkDataNotFollowedByCrlf => new(400, "invalid_chunk_data", "Chunk data is not followed by CRLF; each chunk must end with CRLF."),
         RequestRejectionReason.MissingHost => new(400, "missing_host", "The request has no Host header; HTTP/1.1 requests need exactly one."),
         RequestRejectionReason.DuplicateHost => new(400, "duplicate_host", "The request has more than one Host header; exactly one is allowed."),

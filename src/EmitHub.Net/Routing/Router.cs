@@ -278,20 +278,34 @@ public sealed class Router : IHttpApplication
         {
             return true;
         }
-        context.Response.WriteError(415, "unsupported_media_type", "The body must be JSON: send 'Content-Type: application/json'.");
+        context.Response.WriteError(415, "unsupported_media_type", "The body must be JSON in UTF-8: send 'Content-Type: application/json', with no charset or charset=utf-8.");
         return false;
     }
 
-    /// <summary>True for <c>application/json</c> with any parameters, case-insensitive (RFC 9110 §8.3.1).</summary>
+    /// <summary>True for <c>application/json</c>, case-insensitive (RFC 9110 §8.3.1), whose parameters name no charset
+    /// or <c>charset=utf-8</c> (token or quoted, any case): JSON is UTF-8 (RFC 8259 §8.1), so a body declared in
+    /// another charset would be misread, and is refused (415) instead.</summary>
     public static bool IsJsonContentType(string? contentType)
     {
         if (contentType == null)
         {
             return false;
         }
-        var semicolon = contentType.IndexOf(';');
-        var mediaType = (semicolon < 0 ? contentType : contentType[..semicolon]).Trim(' ', '\t');
-        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase);
+        var parts = contentType.Split(';');
+        if (!parts[0].Trim(' ', '\t').Equals("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        foreach (var parameter in parts.AsSpan(1))
+        {
+            var equals = parameter.IndexOf('=');
+            if (equals >= 0 && parameter[..equals].Trim(' ', '\t').Equals("charset", StringComparison.OrdinalIgnoreCase) &&
+                !parameter[(equals + 1)..].Trim(' ', '\t').Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static void NotFound(HttpResponse response, string path) =>

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
 using EmitHub.Core.Channels;
+using EmitHub.Net.Api;
 using EmitHub.Core.Configuration;
 using EmitHub.Net.Http;
 using EmitHub.Net.Routing;

@@ -44,7 +44,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         if (!handshake.IsAccepted)
         {
             await RefuseAsync(connection, handshake.StatusCode, HandshakeCode(handshake.StatusCode), handshake.Reason,
-                handshake.HeaderName, handshake.HeaderValue).ConfigureAwait(false);
+                handshake.ExtraHeaders).ConfigureAwait(false);
             return;
         }
         var origin = request.GetField("Origin");
@@ -101,14 +101,14 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     }
 
     private async ValueTask RefuseAsync(ConnectionContext connection, int status, string code, string message,
-        string? headerName = null, string? headerValue = null)
+        IReadOnlyList<KeyValuePair<string, string>>? headers = null)
     {
         WebSocketLog.HandshakeRefused(_logger, status, message);
         var response = new HttpResponse();
         response.WriteError(status, code, message);
-        if (headerName is not null && headerValue is not null)
+        foreach (var header in headers ?? [])
         {
-            response.AddHeader(headerName, headerValue);
+            response.AddHeader(header.Key, header.Value);
         }
         ResponseWriter.Write(connection.Output, response, _heartbeat.DateFieldLine, close: true, http10KeepAlive: false, omitBody: false);
         connection.TrySetCloseReason(ConnectionCloseReason.RequestRejected);

@@ -33,7 +33,7 @@ public enum WebSocketHandshakeRejection : byte
 /// <summary>
 /// The outcome of <see cref="WebSocketHandshake.Validate"/>: either <see cref="IsAccepted"/> with the
 /// <see cref="AcceptValue"/> for <c>Sec-WebSocket-Accept</c>, or a rejection with its HTTP status, reason sentence
-/// and the one extra response header it needs (<see cref="HeaderName"/>: <see cref="HeaderValue"/>), if any.
+/// and the extra response header fields it needs (<see cref="ExtraHeaders"/>).
 /// </summary>
 public readonly struct WebSocketHandshakeResult
 {
@@ -58,11 +58,9 @@ public readonly struct WebSocketHandshakeResult
     /// <summary>Sentence for the response body of a rejection (empty when accepted).</summary>
     public string Reason => WebSocketHandshake.GetReason(Rejection);
 
-    /// <summary>Name of the extra response header a rejection needs (<c>Allow</c>, <c>Upgrade</c>, <c>Sec-WebSocket-Version</c>), or null.</summary>
-    public string? HeaderName => WebSocketHandshake.GetExtraHeader(Rejection).Name;
-
-    /// <summary>Value of <see cref="HeaderName"/>, or null.</summary>
-    public string? HeaderValue => WebSocketHandshake.GetExtraHeader(Rejection).Value;
+    /// <summary>Response header fields a rejection needs (<c>Allow</c> on 405; <c>Upgrade</c> on every 426, RFC 9110
+    /// §15.5.22, plus <c>Sec-WebSocket-Version</c> on a version mismatch, RFC 6455 §4.4); empty otherwise.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ExtraHeaders => WebSocketHandshake.GetExtraHeaders(Rejection);
 }
 
 /// <summary>
@@ -79,15 +77,17 @@ public static class WebSocketHandshake
     /// <summary>The only protocol version spoken (RFC 6455 §4.1).</summary>
     public const string SupportedVersion = "13";
 
-    private static readonly (int Status, string Reason, string? HeaderName, string? HeaderValue)[] s_table =
+    private static readonly KeyValuePair<string, string> s_upgradeWebSocket = new("Upgrade", "websocket");
+
+    private static readonly (int Status, string Reason, KeyValuePair<string, string>[] Headers)[] s_table =
     [
-        (101, "", null, null),
-        (405, "Only GET can open a WebSocket.", "Allow", "GET"),
-        (426, "This endpoint needs a WebSocket upgrade (Upgrade: websocket).", "Upgrade", "websocket"),
-        (400, "A WebSocket upgrade needs HTTP/1.1.", null, null),
-        (400, "The Connection header must contain the Upgrade token.", null, null),
-        (426, "Only Sec-WebSocket-Version 13 is supported.", "Sec-WebSocket-Version", SupportedVersion),
-        (400, "Sec-WebSocket-Key must be the base64 encoding of 16 bytes.", null, null),
+        (101, "", []),
+        (405, "Only GET can open a WebSocket.", [new("Allow", "GET")]),
+        (426, "This endpoint needs a WebSocket upgrade (Upgrade: websocket).", [s_upgradeWebSocket]),
+        (400, "A WebSocket upgrade needs HTTP/1.1.", []),
+        (400, "The Connection header must contain the Upgrade token.", []),
+        (426, "Only Sec-WebSocket-Version 13 is supported.", [s_upgradeWebSocket, new("Sec-WebSocket-Version", SupportedVersion)]),
+        (400, "Sec-WebSocket-Key must be the base64 encoding of 16 bytes.", []),
     ];
 
     /// <summary>
@@ -222,8 +222,8 @@ public static class WebSocketHandshake
 
     internal static string GetReason(WebSocketHandshakeRejection rejection) => s_table[(int)rejection].Reason;
 
-    internal static (string? Name, string? Value) GetExtraHeader(WebSocketHandshakeRejection rejection) =>
-        (s_table[(int)rejection].HeaderName, s_table[(int)rejection].HeaderValue);
+    internal static IReadOnlyList<KeyValuePair<string, string>> GetExtraHeaders(WebSocketHandshakeRejection rejection) =>
+        s_table[(int)rejection].Headers;
 
     private static WebSocketHandshakeResult Reject(WebSocketHandshakeRejection rejection) => new(rejection, null);
 }

@@ -113,6 +113,13 @@ public sealed class WebSocketOutbox : IChannelSubscriber, IDisposable
         }
     }
 
+    /// <inheritdoc/>
+    void IChannelSubscriber.Close(SubscriberCloseReason reason)
+    {
+        var (code, text) = ChannelCloseCodes.For(reason);
+        Close(code, text);
+    }
+
     /// <summary>
     /// Starts the closing handshake with <paramref name="closeCode"/>: no more messages are accepted; those queued
     /// are still sent, then the close frame. The first call's code and reason win. Use

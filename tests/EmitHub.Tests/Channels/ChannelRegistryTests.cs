@@ -1,5 +1,6 @@
 using System.Text;
 using EmitHub.Core.Channels;
+using EmitHub.Net.Api;
 using EmitHub.Core.Configuration;
 using EmitHub.Core.Storage;
 using static EmitHub.Tests.Channels.ChannelTestKit;

@@ -1,5 +1,6 @@
 using System.Text;
 using EmitHub.Core.Channels;
+using EmitHub.Net.Api;
 
 namespace EmitHub.Tests.Channels;
 

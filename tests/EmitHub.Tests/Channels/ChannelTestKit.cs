@@ -4,6 +4,7 @@ using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
+using EmitHub.Net.Api;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EmitHub.Tests.Channels;
@@ -43,11 +44,15 @@ internal sealed class RecordingSubscriber : IChannelSubscriber
         return true;
     }
 
-    public void Close(ushort closeCode, string reason)
+    public void Close(SubscriberCloseReason reason)
     {
-        CloseCode ??= closeCode;
-        CloseReason ??= reason;
+        var (code, text) = EmitHub.Net.WebSockets.ChannelCloseCodes.For(reason);
+        CloseCode ??= code;
+        CloseReason ??= text;
+        CloseKind ??= reason;
     }
+
+    public SubscriberCloseReason? CloseKind { get; private set; }
 
     public List<JsonElement> All => Envelopes.ToList();
 

@@ -22,14 +22,16 @@ internal sealed class FakeSubscriber : IChannelSubscriber
             case EnqueueResult.Accepted:
                 return true;
             case EnqueueResult.OverLimit:
-                Close(1008, "slow consumer");
+                Close(1008);
                 return false;
             default:
                 return false;
         }
     }
 
-    public void Close(ushort closeCode, string reason)
+    public void Close(SubscriberCloseReason reason) => Close(EmitHub.Net.WebSockets.ChannelCloseCodes.For(reason).Code);
+
+    private void Close(ushort closeCode)
     {
         Interlocked.CompareExchange(ref _closeCode, closeCode, 0);
         Queue.Complete();

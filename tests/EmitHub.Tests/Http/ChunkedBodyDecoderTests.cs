@@ -16,6 +16,7 @@ public class ChunkedBodyDecoderTests
         { "A\r\n0123456789\r\n0\r\nX-Trailer: t\r\nY: z\r\n\r\n", "0123456789" },
         { "0\r\n\r\n", "" },
         { "000001\r\na\r\n0\r\n\r\n", "a" },
+        { "2 ;a = \"x;\\\"y\" ;b\t=\tc\r\nab\r\n0;z\r\n\r\n", "ab" },
     };
 
     /// <summary>Feeds the decoder the way the connection does: each call sees the unconsumed rest of what arrived.</summary>

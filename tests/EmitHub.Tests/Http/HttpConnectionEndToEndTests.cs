@@ -63,7 +63,8 @@ public class HttpConnectionEndToEndTests
     [InlineData("GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, "http_version_not_supported")]
     [InlineData("GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400, "whitespace_before_colon")]
     [InlineData("GET / HTTP/1.1\r\n\r\n", 400, "missing_host")]
-    [InlineData("POST /api/v1/channels HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "unsupported_transfer_coding")]
+    [InlineData("POST /api/v1/channels HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "chunked_not_final")]
+    [InlineData("POST /api/v1/channels HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "unsupported_transfer_coding")]
     [InlineData("POST /api/v1/channels HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "invalid_chunk_size")]
     [InlineData("GET /api/v1/channels/x/ws HTTP/1.0\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 400, "websocket_requires_http11")]
     public async Task A_framing_error_is_answered_with_its_status_and_the_connection_closed(string request, int status, string code)

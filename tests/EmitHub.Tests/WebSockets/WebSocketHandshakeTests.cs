@@ -50,7 +50,7 @@ public class WebSocketHandshakeTests
         var result = Validate(method: "POST");
         Assert.Equal(405, result.StatusCode);
         Assert.Equal(WebSocketHandshakeRejection.MethodNotAllowed, result.Rejection);
-        Assert.Equal(("Allow", "GET"), (result.HeaderName, result.HeaderValue));
+        Assert.Equal([new("Allow", "GET")], result.ExtraHeaders);
     }
 
     [Theory]
@@ -61,7 +61,7 @@ public class WebSocketHandshakeTests
     {
         var result = Validate(upgrade: upgrade);
         Assert.Equal(426, result.StatusCode);
-        Assert.Equal(("Upgrade", "websocket"), (result.HeaderName, result.HeaderValue));
+        Assert.Equal([new("Upgrade", "websocket")], result.ExtraHeaders);
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public class WebSocketHandshakeTests
     {
         var result = Validate(wsVersion: wsVersion);
         Assert.Equal(426, result.StatusCode);
-        Assert.Equal(("Sec-WebSocket-Version", "13"), (result.HeaderName, result.HeaderValue));
+        Assert.Equal([new("Upgrade", "websocket"), new("Sec-WebSocket-Version", "13")], result.ExtraHeaders);
     }
 
     [Theory]

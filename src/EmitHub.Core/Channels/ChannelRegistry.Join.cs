@@ -1,9 +1,8 @@
-using System.Text.Json;
 using EmitHub.Core.Fanout;
-using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Core.Channels;
 
+/// <summary>A WebSocket client joining a channel: admission, <c>connected</c>, replay or store catch-up, then live.</summary>
 public sealed partial class ChannelRegistry
 {
     /// <summary>Store pages read per step while a joining client catches up.</summary>
@@ -39,12 +38,12 @@ public sealed partial class ChannelRegistry
             }
             if (channel.Status != ChannelStatus.Active)
             {
-                Deny(channel, subscriber, $"Channel {channel.Name} is not active", 1008);
+                Deny(channel, subscriber, $"Channel {channel.Name} is not active", SubscriberCloseReason.ChannelNotActive);
                 return new SubscribeResult(SubscribeOutcome.NotActive, null);
             }
             if (channel.Connections >= channel.Settings.MaxConnections)
             {
-                Deny(channel, subscriber, $"Channel {channel.Name} is full", 1013);
+                Deny(channel, subscriber, $"Channel {channel.Name} is full", SubscriberCloseReason.ChannelFull);
                 return new SubscribeResult(SubscribeOutcome.Full, null);
             }
             channel.Connections++;
@@ -153,7 +152,7 @@ public sealed partial class ChannelRegistry
                 if (channel.Deleted || channel.Status == ChannelStatus.Stopped)
                 {
                     channel.Connections--;
-                    subscriber.Close(1001, channel.Deleted ? "Channel deleted" : "Channel stopped");
+                    subscriber.Close(channel.Deleted ? SubscriberCloseReason.ChannelDeleted : SubscriberCloseReason.ChannelStopped);
                     return new SubscribeResult(SubscribeOutcome.Failed, null);
                 }
                 if (channel.Recent.Covers(cursor, channel.PublishedSequence, out var start))
@@ -168,7 +167,7 @@ public sealed partial class ChannelRegistry
             }
         }
         LeaveJoining(channel);
-        subscriber.Close(1013, "Replay could not catch up with the live stream; reconnect later");
+        subscriber.Close(SubscriberCloseReason.CatchUpBehind);
         return new SubscribeResult(SubscribeOutcome.Failed, null);
     }
 
@@ -176,7 +175,7 @@ public sealed partial class ChannelRegistry
     /// were (1001), never left open without a subscription.</summary>
     private static SubscribeResult Gone(IChannelSubscriber subscriber)
     {
-        subscriber.Close(1001, "Channel deleted");
+        subscriber.Close(SubscriberCloseReason.ChannelDeleted);
         return new SubscribeResult(SubscribeOutcome.NotFound, null);
     }
 
@@ -200,158 +199,9 @@ public sealed partial class ChannelRegistry
         }
     }
 
-    /// <summary>Relays a client's text (SPEC §3): a <c>client_message</c> to everyone, or an <c>error</c> to the sender.</summary>
-    internal void OnClientText(Channel channel, IChannelSubscriber sender, string text, ref System.Threading.RateLimiting.RateLimiter? limiter)
-    {
-        var settings = channel.Settings;
-        if (!settings.AllowClientMessages)
-        {
-            SendError(channel, sender, $"Client messages are not allowed on channel {channel.Name}; only the server broadcasts here.");
-            return;
-        }
-        if (channel.Status != ChannelStatus.Active)
-        {
-            SendError(channel, sender, $"Channel {channel.Name} is {channel.Status}; client messages are relayed only while it is Active.");
-            return;
-        }
-        if (settings.RateLimitPerMinute > 0)
-        {
-            limiter ??= RateLimits.Create(settings.RateLimitPerMinute);
-            if (!RateLimits.TryAcquire(limiter, out var retryAfter))
-            {
-                SendError(channel, sender,
-                    $"Rate limit exceeded: at most {settings.RateLimitPerMinute} client messages per minute per connection; retry in {retryAfter} s.");
-                return;
-            }
-        }
-        ValueTask stored;
-        PendingEmit? pending;
-        lock (channel.Gate)
-        {
-            if (channel.Deleted || channel.Status != ChannelStatus.Active)
-            {
-                return;
-            }
-            var sequence = channel.LastSequence + 1;
-            var now = Now();
-            var writer = EnvelopeWriter.ForCurrentThread(_encoder);
-            var json = writer.Begin();
-            EnvelopeWriter.WriteHead(json, "client_message", $"Client message in {channel.Name}: {text}", channel.Id, now);
-            json.WriteStartObject("data"u8);
-            json.WriteString("original_message"u8, text);
-            json.WriteString("sender"u8, "client");
-            json.WriteString("connection_id"u8, sender.ConnectionId);
-            json.WriteEndObject();
-            json.WriteNumber("sequence"u8, sequence);
-            json.WriteEndObject();
-            var frame = writer.Complete(sequence, out var payload);
-            stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
-        }
-        if (IsBackpressure(stored, out var busy))
-        {
-            SendError(channel, sender, $"Your message was not relayed: {busy.Message}");
-            return;
-        }
-        if (pending is not null || !stored.IsCompletedSuccessfully)
-        {
-            _ = PublishWhenCommittedAsync(channel, pending, stored);
-        }
-    }
-
-    /// <summary>Waits for a client message's commit, then publishes it (and whatever queued behind it).</summary>
-    private async Task PublishWhenCommittedAsync(Channel channel, PendingEmit? pending, ValueTask stored)
-    {
-        var committed = await CommitAsync(stored).ConfigureAwait(false);
-        if (pending is not null)
-        {
-            await PublishCommittedAsync(channel, pending, committed).ConfigureAwait(false);
-        }
-    }
-
-    private void SendError(Channel channel, IChannelSubscriber subscriber, string message) =>
-        EnqueueOwned(subscriber, BuildNotice(channel.Id, "error", message));
-
-    private void Deny(Channel channel, IChannelSubscriber subscriber, string message, ushort closeCode)
+    private void Deny(Channel channel, IChannelSubscriber subscriber, string message, SubscriberCloseReason reason)
     {
         EnqueueOwned(subscriber, BuildNotice(channel.Id, "denied", message));
-        subscriber.Close(closeCode, closeCode == 1013 ? "Channel is full" : "Channel is not active");
-    }
-
-    private static void EnqueueOwned(IChannelSubscriber subscriber, OutboundMessage message)
-    {
-        subscriber.TryEnqueue(message);
-        message.Release();
-    }
-
-    private OutboundMessage BuildConnected(Channel channel, Guid connectionId, bool? recovered)
-    {
-        var writer = EnvelopeWriter.ForCurrentThread(_encoder);
-        var json = writer.Begin();
-        EnvelopeWriter.WriteHead(json, "connected", $"Connected to channel: {channel.Name}", channel.Id, Now());
-        json.WriteStartObject("data"u8);
-        json.WritePropertyName("channel"u8);
-        // The snapshot counts this connection, which joins right after its connected envelope.
-        var snapshot = channel.Snapshot();
-        snapshot = snapshot with { Stats = snapshot.Stats with { Connections = snapshot.Stats.Connections + 1 } };
-        JsonSerializer.Serialize(json, snapshot, CoreJsonContext.Default.ChannelSnapshot);
-        json.WriteString("connection_id"u8, connectionId);
-        json.WriteString("epoch"u8, channel.Epoch);
-        json.WriteNumber("last_sequence"u8, channel.PublishedSequence);
-        if (recovered is bool value)
-        {
-            json.WriteBoolean("recovered"u8, value);
-        }
-        json.WriteEndObject();
-        json.WriteEndObject();
-        return writer.Complete(0);
-    }
-}
-
-/// <summary>
-/// A live membership of one connection in one channel. The connection passes its text messages to
-/// <see cref="OnClientText"/> and disposes the subscription when it closes. Not thread-safe per instance:
-/// one connection's receive loop drives it.
-/// </summary>
-public sealed class Subscription : IDisposable
-{
-    private readonly ChannelRegistry _registry;
-    private readonly Channel _channel;
-    private System.Threading.RateLimiting.RateLimiter? _clientLimiter;
-    private int _disposed;
-
-    internal Subscription(ChannelRegistry registry, Channel channel, IChannelSubscriber subscriber)
-    {
-        _registry = registry;
-        _channel = channel;
-        Subscriber = subscriber;
-    }
-
-    /// <summary>The channel's id.</summary>
-    public Guid ChannelId => _channel.Id;
-
-    /// <summary>The connection.</summary>
-    public IChannelSubscriber Subscriber { get; }
-
-    /// <summary>
-    /// Handles one complete text message from the client: relays it as <c>client_message</c> when the channel
-    /// allows it and the connection is within <c>rate_limit_per_minute</c>, else enqueues an <c>error</c> envelope
-    /// to this connection only (the connection stays open).
-    /// </summary>
-    public void OnClientText(string text)
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            _registry.OnClientText(_channel, Subscriber, text, ref _clientLimiter);
-        }
-    }
-
-    /// <summary>Leaves the channel (idempotent).</summary>
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            _registry.Unsubscribe(_channel, Subscriber);
-            _clientLimiter?.Dispose();
-        }
+        subscriber.Close(reason);
     }
 }

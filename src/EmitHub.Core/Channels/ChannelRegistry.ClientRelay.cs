@@ -1,0 +1,78 @@
+using EmitHub.Core.Fanout;
+
+namespace EmitHub.Core.Channels;
+
+/// <summary>Client text frames relayed as <c>client_message</c> (SPEC §3).</summary>
+public sealed partial class ChannelRegistry
+{
+    /// <summary>Relays a client's text (SPEC §3): a <c>client_message</c> to everyone, or an <c>error</c> to the sender.</summary>
+    internal void OnClientText(Channel channel, IChannelSubscriber sender, string text, ref System.Threading.RateLimiting.RateLimiter? limiter)
+    {
+        var settings = channel.Settings;
+        if (!settings.AllowClientMessages)
+        {
+            SendError(channel, sender, $"Client messages are not allowed on channel {channel.Name}; only the server broadcasts here.");
+            return;
+        }
+        if (channel.Status != ChannelStatus.Active)
+        {
+            SendError(channel, sender, $"Channel {channel.Name} is {channel.Status}; client messages are relayed only while it is Active.");
+            return;
+        }
+        if (settings.RateLimitPerMinute > 0)
+        {
+            limiter ??= RateLimits.Create(settings.RateLimitPerMinute);
+            if (!RateLimits.TryAcquire(limiter, out var retryAfter))
+            {
+                SendError(channel, sender,
+                    $"Rate limit exceeded: at most {settings.RateLimitPerMinute} client messages per minute per connection; retry in {retryAfter} s.");
+                return;
+            }
+        }
+        ValueTask stored;
+        PendingEmit? pending;
+        lock (channel.Gate)
+        {
+            if (channel.Deleted || channel.Status != ChannelStatus.Active)
+            {
+                return;
+            }
+            var sequence = channel.LastSequence + 1;
+            var now = Now();
+            var writer = EnvelopeWriter.ForCurrentThread(_encoder);
+            var json = writer.Begin();
+            EnvelopeWriter.WriteHead(json, "client_message", $"Client message in {channel.Name}: {text}", channel.Id, now);
+            json.WriteStartObject("data"u8);
+            json.WriteString("original_message"u8, text);
+            json.WriteString("sender"u8, "client");
+            json.WriteString("connection_id"u8, sender.ConnectionId);
+            json.WriteEndObject();
+            json.WriteNumber("sequence"u8, sequence);
+            json.WriteEndObject();
+            var frame = writer.Complete(sequence, out var payload);
+            stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
+        }
+        if (IsBackpressure(stored, out var busy))
+        {
+            SendError(channel, sender, $"Your message was not relayed: {busy.Message}");
+            return;
+        }
+        if (pending is not null || !stored.IsCompletedSuccessfully)
+        {
+            _ = PublishWhenCommittedAsync(channel, pending, stored);
+        }
+    }
+
+    /// <summary>Waits for a client message's commit, then publishes it (and whatever queued behind it).</summary>
+    private async Task PublishWhenCommittedAsync(Channel channel, PendingEmit? pending, ValueTask stored)
+    {
+        var committed = await CommitAsync(stored).ConfigureAwait(false);
+        if (pending is not null)
+        {
+            await PublishCommittedAsync(channel, pending, committed).ConfigureAwait(false);
+        }
+    }
+
+    private void SendError(Channel channel, IChannelSubscriber subscriber, string message) =>
+        EnqueueOwned(subscriber, BuildNotice(channel.Id, "error", message));
+}

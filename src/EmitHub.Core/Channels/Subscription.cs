@@ -1,0 +1,52 @@
+using EmitHub.Core.Fanout;
+
+namespace EmitHub.Core.Channels;
+
+/// <summary>
+/// A live membership of one connection in one channel. The connection passes its text messages to
+/// <see cref="OnClientText"/> and disposes the subscription when it closes. Not thread-safe per instance:
+/// one connection's receive loop drives it.
+/// </summary>
+public sealed class Subscription : IDisposable
+{
+    private readonly ChannelRegistry _registry;
+    private readonly Channel _channel;
+    private System.Threading.RateLimiting.RateLimiter? _clientLimiter;
+    private int _disposed;
+
+    internal Subscription(ChannelRegistry registry, Channel channel, IChannelSubscriber subscriber)
+    {
+        _registry = registry;
+        _channel = channel;
+        Subscriber = subscriber;
+    }
+
+    /// <summary>The channel's id.</summary>
+    public Guid ChannelId => _channel.Id;
+
+    /// <summary>The connection.</summary>
+    public IChannelSubscriber Subscriber { get; }
+
+    /// <summary>
+    /// Handles one complete text message from the client: relays it as <c>client_message</c> when the channel
+    /// allows it and the connection is within <c>rate_limit_per_minute</c>, else enqueues an <c>error</c> envelope
+    /// to this connection only (the connection stays open).
+    /// </summary>
+    public void OnClientText(string text)
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _registry.OnClientText(_channel, Subscriber, text, ref _clientLimiter);
+        }
+    }
+
+    /// <summary>Leaves the channel (idempotent).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _registry.Unsubscribe(_channel, Subscriber);
+            _clientLimiter?.Dispose();
+        }
+    }
+}
