@@ -1,5 +1,6 @@
 using System.Net;
 using EmitHub.Core.Configuration;
+using EmitHub.Net.Auth;
 
 namespace EmitHub.Cli.Configuration;
 
@@ -17,7 +18,7 @@ public static class ConfigKeys
     public const string EnvPrefix = "EMIT_HUB_";
 
     /// <summary>The TOML sections, in file order.</summary>
-    public static readonly IReadOnlyList<string> Sections = ["cors", "websocket", "persistence"];
+    public static readonly IReadOnlyList<string> Sections = ["cors", "websocket", "persistence", "auth"];
 
     private const long OneGiB = 1L << 30;
 
@@ -110,6 +111,19 @@ public static class ConfigKeys
         new IntegerKey("persistence", "max_pending_messages", "EMIT_HUB_MAX_PENDING_MESSAGES",
             "Stored messages, over all channels, waiting for their commit to disk. Past it a broadcast to a persisting channel gets 503 with Retry-After (nothing stored, so a retry is safe) instead of queueing without bound behind a stalled disk. Group commit keeps this near the number of concurrent publishers; 10,000 is seconds of a stalled disk.",
             1, 10_000_000, "messages", o => o.Persistence.MaxPendingMessages, (o, v) => o.Persistence.MaxPendingMessages = (int)v!.Value, restartRequired: true),
+
+        // [auth]
+        new StringKey("auth", "token_secret", "EMIT_HUB_TOKEN_SECRET",
+            "HMAC key of HS256 subscriber tokens for private channels; POST /api/v1/channels/{id}/tokens signs with it. Unset by default (then only token_public_key verifies tokens).",
+            "a string of at least 32 visible ASCII characters without spaces", NormalizeTokenSecret,
+            o => o.Auth.TokenSecret, (o, v) => o.Auth.TokenSecret = v, optional: true, secret: true),
+        new StringKey("auth", "token_public_key", "EMIT_HUB_TOKEN_PUBLIC_KEY",
+            "Path of a PEM file with an RSA (RS256) or P-256 EC (ES256) public key that verifies subscriber tokens signed by your own issuer. Unset by default.",
+            "a path to a readable PEM file holding one RSA or P-256 EC public key", NormalizePublicKeyPath,
+            o => o.Auth.TokenPublicKey, (o, v) => o.Auth.TokenPublicKey = v, optional: true),
+        new IntegerKey("auth", "clock_skew", null,
+            "Seconds of tolerance when checking a subscriber token's exp and nbf against this server's clock.",
+            0, 600, "seconds", o => o.Auth.ClockSkew, (o, v) => o.Auth.ClockSkew = (int)v!.Value),
     ];
 
     private static readonly Dictionary<string, ConfigKey> s_byPath = All.ToDictionary(k => k.Path, StringComparer.Ordinal);
@@ -165,6 +179,26 @@ public static class ConfigKeys
             }
         }
         return text.Length == 0 ? null : text;
+    }
+
+    private static string? NormalizeTokenSecret(string text) =>
+        text.Length < 32 ? null : NormalizeApiKey(text);
+
+    private static string? NormalizePublicKeyPath(string text)
+    {
+        if (NormalizePath(text) is null)
+        {
+            return null;
+        }
+        try
+        {
+            // Read now so a wrong path or key is a startup error, not a refusal of every private client later.
+            return SubscriberTokenKeyFile.TryLoad(File.ReadAllText(text), out _, out _) ? text : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
     }
 
     private static string? NormalizeOrigin(string text)

@@ -19,6 +19,8 @@ public static class ConfigTemplate
         ["api_key"] = "\"replace-with-a-long-random-secret\"",
         ["websocket.max_continuation_size"] = "1048576",
         ["websocket.echo_path"] = "\"/echo\"",
+        ["auth.token_secret"] = "\"replace-with-at-least-32-random-characters\"",
+        ["auth.token_public_key"] = "\"/etc/emit-hub/issuer-public.pem\"",
     };
 
     /// <summary>The template text, with <c>\n</c> line endings and a final newline.</summary>

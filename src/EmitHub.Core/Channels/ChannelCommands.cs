@@ -6,7 +6,8 @@ public sealed record ChannelSettingsPatch(
     bool? AllowClientMessages = null,
     bool? PersistMessages = null,
     int? RateLimitPerMinute = null,
-    int? ReplayLast = null)
+    int? ReplayLast = null,
+    bool? Private = null)
 {
     /// <summary>Applies the given keys over <paramref name="current"/>.</summary>
     public ChannelSettings ApplyTo(ChannelSettings current) => new(
@@ -14,7 +15,8 @@ public sealed record ChannelSettingsPatch(
         AllowClientMessages ?? current.AllowClientMessages,
         PersistMessages ?? current.PersistMessages,
         RateLimitPerMinute ?? current.RateLimitPerMinute,
-        ReplayLast ?? current.ReplayLast);
+        ReplayLast ?? current.ReplayLast,
+        Private ?? current.Private);
 }
 
 /// <summary><c>POST /channels</c> body.</summary>

@@ -6,7 +6,7 @@ namespace EmitHub.Core.Channels;
 public sealed partial class ChannelRegistry
 {
     /// <summary>Relays a client's text (SPEC §3): a <c>client_message</c> to everyone, or an <c>error</c> to the sender.</summary>
-    internal void OnClientText(Channel channel, IChannelSubscriber sender, string text, ref System.Threading.RateLimiting.RateLimiter? limiter)
+    internal void OnClientText(Channel channel, IChannelSubscriber sender, string senderName, string text, ref System.Threading.RateLimiting.RateLimiter? limiter)
     {
         var settings = channel.Settings;
         if (!settings.AllowClientMessages)
@@ -44,7 +44,7 @@ public sealed partial class ChannelRegistry
             EnvelopeWriter.WriteHead(json, "client_message", $"Client message in {channel.Name}: {text}", channel.Id, now);
             json.WriteStartObject("data"u8);
             json.WriteString("original_message"u8, text);
-            json.WriteString("sender"u8, "client");
+            json.WriteString("sender"u8, senderName);
             json.WriteString("connection_id"u8, sender.ConnectionId);
             json.WriteEndObject();
             json.WriteNumber("sequence"u8, sequence);

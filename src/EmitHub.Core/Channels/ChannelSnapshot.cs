@@ -22,11 +22,12 @@ public sealed record ChannelSettingsJson(
     bool AllowClientMessages,
     bool PersistMessages,
     int RateLimitPerMinute,
-    int ReplayLast)
+    int ReplayLast,
+    bool Private = false)
 {
     /// <summary>Converts the model's settings.</summary>
     public static ChannelSettingsJson From(ChannelSettings s) =>
-        new(s.MaxConnections, s.AllowClientMessages, s.PersistMessages, s.RateLimitPerMinute, s.ReplayLast);
+        new(s.MaxConnections, s.AllowClientMessages, s.PersistMessages, s.RateLimitPerMinute, s.ReplayLast, s.Private);
 }
 
 /// <summary>The <c>stats</c> object: open WebSocket connections and messages emitted (once each, not per recipient).</summary>

@@ -19,9 +19,11 @@ public enum ChannelStatus
 /// <param name="PersistMessages">Whether broadcasts and client messages are stored (history, recovery).</param>
 /// <param name="RateLimitPerMinute">0–1,000,000 broadcasts per 60 s (and client messages per connection); 0 = unlimited.</param>
 /// <param name="ReplayLast">0–100 latest broadcasts sent right after <c>connected</c>.</param>
+/// <param name="Private">Whether a WebSocket client must present a subscriber token (a JWT naming the channel).</param>
 public sealed record ChannelSettings(
     int MaxConnections,
     bool AllowClientMessages,
     bool PersistMessages,
     int RateLimitPerMinute,
-    int ReplayLast);
+    int ReplayLast,
+    bool Private = false);

@@ -27,6 +27,10 @@ public sealed class Subscription : IDisposable
     /// <summary>The connection.</summary>
     public IChannelSubscriber Subscriber { get; }
 
+    /// <summary><c>data.sender</c> of this connection's <c>client_message</c> envelopes: <c>"client"</c> (the seed's
+    /// value), or the <c>sub</c> claim of the subscriber token it presented.</summary>
+    public string Sender { get; set; } = "client";
+
     /// <summary>
     /// Handles one complete text message from the client: relays it as <c>client_message</c> when the channel
     /// allows it and the connection is within <c>rate_limit_per_minute</c>, else enqueues an <c>error</c> envelope
@@ -36,7 +40,7 @@ public sealed class Subscription : IDisposable
     {
         if (Volatile.Read(ref _disposed) == 0)
         {
-            _registry.OnClientText(_channel, Subscriber, text, ref _clientLimiter);
+            _registry.OnClientText(_channel, Subscriber, Sender, text, ref _clientLimiter);
         }
     }
 

@@ -39,6 +39,24 @@ public sealed class EmitHubOptions
 
     /// <summary>TOML section <c>[persistence]</c>.</summary>
     public PersistenceOptions Persistence { get; set; } = new();
+
+    /// <summary>TOML section <c>[auth]</c>.</summary>
+    public AuthOptions Auth { get; set; } = new();
+}
+
+/// <summary>TOML section <c>[auth]</c>: how subscriber tokens of private channels are verified (issue 13).</summary>
+public sealed class AuthOptions
+{
+    /// <summary>TOML <c>token_secret</c>, env <c>EMIT_HUB_TOKEN_SECRET</c>. HMAC key of HS256 subscriber tokens, at
+    /// least 32 bytes (RFC 7518 §3.2); also the key <c>POST /channels/{id}/tokens</c> signs with. Default unset.</summary>
+    public string? TokenSecret { get; set; }
+
+    /// <summary>TOML <c>token_public_key</c>, env <c>EMIT_HUB_TOKEN_PUBLIC_KEY</c>. Path of a PEM file holding an RSA
+    /// (RS256) or P-256 EC (ES256) public key that verifies tokens issued elsewhere. Default unset.</summary>
+    public string? TokenPublicKey { get; set; }
+
+    /// <summary>TOML <c>clock_skew</c>. Seconds of tolerance on <c>exp</c> and <c>nbf</c>. Default 30.</summary>
+    public int ClockSkew { get; set; } = 30;
 }
 
 /// <summary>TOML section <c>[cors]</c> (SPEC §2 "CORS", §6).</summary>

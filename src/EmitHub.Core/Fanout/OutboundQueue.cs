@@ -33,7 +33,7 @@ public enum EnqueueResult : byte
 /// <code>
 /// while (await queue.WaitAsync())
 /// {
-///     pendingPong.TryWritePong(output);      // control frames outside the queue, if any
+///     pendingPong.WritePongs(output);        // control frames outside the queue, if any
 ///     queue.Drain(segments);                 // everything queued, in order
 ///     await transport.SendAsync(segments);   // one gathered send
 ///     queue.ReleaseSent();

@@ -44,7 +44,8 @@ internal readonly struct StoreRecord
 /// [22..)   kind-specific body:
 ///          Message: sequence i64, timestamp UTC ticks i64, envelope length i32, envelope bytes
 ///          Trim:    first kept sequence i64
-///          ChannelUpsert: name, description (flag + string), status, created_at, updated_at, settings, epoch, last sequence, messages sent (see <see cref="EncodeChannel"/>)
+///          ChannelUpsert: name, description (flag + string), status, created_at, updated_at, settings, epoch, last sequence, messages sent,
+///                         then optional trailing fields (absent in older records): private (bool) (see <see cref="EncodeChannel"/>)
 ///          ChannelDelete, Marker: nothing
 /// </code>
 /// The checksum lets recovery tell a good record from a torn or zero-filled one on its own, whatever FASTER's
@@ -97,6 +98,8 @@ internal static class StoreRecordCodec
         writer.String(channel.Epoch);
         writer.Int64(channel.LastSequence);
         writer.Int64(channel.MessagesSent);
+        // Settings added after version 1 follow as optional trailing fields, so older records still decode.
+        writer.Bool(channel.Settings.Private);
         Seal(buffer, StoreRecordKind.ChannelUpsert, channel.Id, HeaderLength + writer.Written);
         return buffer;
     }
@@ -122,7 +125,8 @@ internal static class StoreRecordCodec
         + 1 + 10 + 10
         + 4 + 1 + 1 + 4 + 4
         + 4 + Encoding.UTF8.GetByteCount(c.Epoch)
-        + 8 + 8;
+        + 8 + 8
+        + 1;
 
     private static int Seal(Span<byte> record, StoreRecordKind kind, Guid channelId, int length)
     {
@@ -223,6 +227,10 @@ internal static class StoreRecordCodec
                     var epoch = reader.String();
                     var lastSequence = reader.Int64();
                     var messagesSent = reader.Int64();
+                    if (!reader.AtEnd && reader.Bool())
+                    {
+                        settings = settings with { Private = true };
+                    }
                     record = new StoreRecord
                     {
                         Kind = kind,
@@ -285,6 +293,8 @@ internal static class StoreRecordCodec
     {
         private readonly ReadOnlySpan<byte> _span = span;
         private int _read;
+
+        public bool AtEnd => _read >= _span.Length;
 
         public byte Byte() => _span[_read++];
         public bool Bool() => Byte() != 0;

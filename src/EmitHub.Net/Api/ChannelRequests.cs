@@ -267,12 +267,13 @@ public static class ChannelRequests
             !TryReadBool(element, "allow_client_messages", out var allowClient, out error) ||
             !TryReadBool(element, "persist_messages", out var persist, out error) ||
             !TryReadInt(element, "rate_limit_per_minute", 0, MaxRateLimit, out var rate, out error) ||
-            !TryReadInt(element, "replay_last", 0, MaxReplayLast, out var replay, out error))
+            !TryReadInt(element, "replay_last", 0, MaxReplayLast, out var replay, out error) ||
+            !TryReadBool(element, "private", out var isPrivate, out error))
         {
             settings = null;
             return false;
         }
-        settings = new ChannelSettingsPatch(maxConnections, allowClient, persist, rate, replay);
+        settings = new ChannelSettingsPatch(maxConnections, allowClient, persist, rate, replay, isPrivate);
         return true;
     }
 

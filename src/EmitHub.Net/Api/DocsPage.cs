@@ -123,7 +123,9 @@ no <code>Access-Control-Allow-*</code> headers; <code>Vary: Origin</code> is sen
 <code>?after=SEQ</code> (with <code>&amp;epoch=E</code>) replays stored messages after SEQ on persisting channels, then live ones,
 without gaps or duplicates. Client text frames are relayed as <code>client_message</code> when the channel allows it.
 Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009; protocol errors 1002.
-The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. A client that
+The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. Every client
+ping is answered with its own pong, in order; at most 16 pongs wait at once, and past that a newer ping replaces the
+newest waiting one, so a ping flood gets no unbounded queue. A client that
 does not read past <code>max_pending_bytes</code> is closed 1008 "slow consumer".</p>
 <pre>function connect(channelId, after) {
   const url = new URL(`ws://localhost:8080/api/v1/channels/${channelId}/ws`);

@@ -31,6 +31,11 @@ public sealed record ReadyChecks(string Database, string Memory);
 /// <summary><c>GET /</c> body (SPEC §6).</summary>
 public sealed record ServiceInfoBody(string Service, string Version, string Docs, string Health, string Api);
 
+/// <summary><c>POST /api/v1/channels/{id}/tokens</c> body: the JWT, the channel it opens, its <c>sub</c> and its
+/// <c>exp</c> as RFC 3339.</summary>
+public sealed record SubscriberTokenBody(string Token, Guid ChannelId, string? Sub,
+    [property: JsonConverter(typeof(EmitHub.Core.Channels.Rfc3339Converter))] DateTimeOffset ExpiresAt);
+
 /// <summary>JSON contracts owned by EmitHub.Net, serialized by source generation (AOT-clean).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ErrorBody))]
@@ -38,4 +43,5 @@ public sealed record ServiceInfoBody(string Service, string Version, string Docs
 [JsonSerializable(typeof(HealthBody))]
 [JsonSerializable(typeof(ReadyBody))]
 [JsonSerializable(typeof(ServiceInfoBody))]
+[JsonSerializable(typeof(SubscriberTokenBody))]
 public sealed partial class NetJsonContext : JsonSerializerContext;

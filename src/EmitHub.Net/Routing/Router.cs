@@ -1,6 +1,7 @@
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Net.Api;
+using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
 
 namespace EmitHub.Net.Routing;
@@ -19,6 +20,7 @@ public sealed class Router : IHttpApplication
     private readonly LiveOptions _options;
     private readonly ChannelEndpoints _channels;
     private readonly SystemEndpoints _system;
+    private readonly TokenEndpoints _tokens;
     private readonly Func<IWebSocketUpgrade?> _webSocket;
 
     /// <summary>Creates the router.</summary>
@@ -33,6 +35,7 @@ public sealed class Router : IHttpApplication
         _webSocket = webSocket;
         _channels = new ChannelEndpoints(registry);
         _system = new SystemEndpoints(registry, version, time);
+        _tokens = new TokenEndpoints(registry, options, time);
     }
 
     /// <inheritdoc />
@@ -51,7 +54,9 @@ public sealed class Router : IHttpApplication
         }
 
         await RouteAsync(context, options, cancellationToken).ConfigureAwait(false);
-        if (context.UpgradeTo == null)
+        // The client library is public and loaded cross-origin (a module script is fetched in CORS mode): it
+        // carries 'Access-Control-Allow-Origin: *' itself.
+        if (context.UpgradeTo == null && !head.Path.StartsWith(BrowserAssets.ClientPathPrefix, StringComparison.Ordinal))
         {
             CorsPolicy.Apply(response, cors);
         }
@@ -91,6 +96,13 @@ public sealed class Router : IHttpApplication
                 if (Allow(context, method, "GET"))
                 {
                     _system.WriteReady(response);
+                }
+                return;
+            case BrowserAssets.ModulePath:
+            case BrowserAssets.ClassicPath:
+                if (Allow(context, method, "GET"))
+                {
+                    BrowserAssets.Write(response, path);
                 }
                 return;
         }
@@ -142,7 +154,7 @@ public sealed class Router : IHttpApplication
             (null, _) => "GET, POST",
             (_, null) => "GET, PATCH, DELETE",
             (_, "start" or "pause" or "stop") => "PUT",
-            (_, "broadcast") => "POST",
+            (_, "broadcast" or "tokens") => "POST",
             (_, "messages" or "ws") => "GET",
             _ => null,
         };
@@ -215,6 +227,13 @@ public sealed class Router : IHttpApplication
                 break;
             case "messages":
                 await _channels.MessagesAsync(context, id, ct).ConfigureAwait(false);
+                break;
+            case "tokens":
+                // The body is optional: an empty POST mints a token with the defaults.
+                if (context.Body.IsEmpty || RequireJson(context))
+                {
+                    _tokens.Mint(context, id);
+                }
                 break;
         }
     }

@@ -61,6 +61,11 @@ public sealed class HubServer : IAsyncDisposable
     /// <see cref="WebSockets.WebSocketEndpoint"/> unless one was set before.</summary>
     public IWebSocketUpgrade? WebSocketUpgrade { get; set; }
 
+    /// <summary>Decides on subscribers of private channels; every transport that streams a channel asks it.</summary>
+    public Auth.ISubscriberTokenValidator SubscriberTokens => _subscriberTokens ??= new Auth.SubscriberTokenValidator(_options);
+
+    private Auth.ISubscriberTokenValidator? _subscriberTokens;
+
     /// <summary>The bound address (with the real port). Valid after <see cref="StartAsync"/>.</summary>
     public IPEndPoint LocalEndPoint => _listener?.LocalEndPoint ?? throw new InvalidOperationException("The server is not started.");
 
@@ -84,7 +89,8 @@ public sealed class HubServer : IAsyncDisposable
             ServerLog.NoApiKeyOnPublicAddress(_logger, _listener.LocalEndPoint);
         }
 
-        WebSocketUpgrade ??= new WebSockets.WebSocketEndpoint(_options, _registry, _heartbeat, _loggerFactory, new WebSockets.WebSocketCounters());
+        WebSocketUpgrade ??= new WebSockets.WebSocketEndpoint(_options, _registry, _heartbeat, _loggerFactory, new WebSockets.WebSocketCounters(),
+            SubscriberTokens);
         var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time);
         var httpContext = new HttpServerContext(Limits, () => _options.Current.MessageSizeLimit, _heartbeat, router,
             _loggerFactory.CreateLogger("EmitHub.Net.Http"));

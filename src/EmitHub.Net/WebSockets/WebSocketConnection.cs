@@ -60,6 +60,16 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>What the channel registry enqueues into (the connection's <c>connection_id</c> is its id).</summary>
     public IChannelSubscriber Subscriber => _outbox;
 
+    /// <summary>When set (a private channel's subscriber token expiry, plus the allowed clock skew), the heartbeat
+    /// closes the connection with <see cref="WebSocketCloseCodes.TokenExpired"/> once the server's clock passes it;
+    /// the client reconnects with a fresh token (and <c>?after=</c> to miss nothing).</summary>
+    public DateTimeOffset? TokenExpiresAt { get; set; }
+
+    /// <summary>When set (the client asked with <c>?keepalive=1</c>), every keepalive ping is accompanied by a text
+    /// envelope <c>{"status":"keepalive", …, "data":{"ping_interval":s,"pong_timeout":s}}</c> for this channel: browser
+    /// JavaScript cannot see pings, so this is how emithub.js tells a quiet channel from a dead link.</summary>
+    public Guid? KeepaliveChannelId { get; set; }
+
     /// <summary>The close code sent or to be sent, 0 while open.</summary>
     public ushort CloseCode => _outbox.CloseCode;
 
@@ -300,6 +310,12 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             }
             return;
         }
+        if (TokenExpiresAt is { } expiresAt && now >= expiresAt)
+        {
+            WebSocketLog.TokenExpired(_logger, _outbox.ConnectionId);
+            _outbox.Close(WebSocketCloseCodes.TokenExpired, "token expired");
+            return;
+        }
         var pongDeadline = Volatile.Read(ref _pongDeadline);
         if (pongDeadline != 0 && timestamp >= pongDeadline)
         {
@@ -315,7 +331,30 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             Span<byte> payload = stackalloc byte[8];
             System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, timestamp);
             _outbox.SendPing(payload);
+            if (KeepaliveChannelId is { } channelId)
+            {
+                SendKeepaliveEnvelope(channelId, now);
+            }
         }
+    }
+
+    private void SendKeepaliveEnvelope(Guid channelId, DateTimeOffset now)
+    {
+        var json = new ArrayBufferWriter<byte>(256);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(json))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status"u8, "keepalive"u8);
+            writer.WriteString("message"u8, ""u8);
+            writer.WriteString("channel_id"u8, channelId);
+            writer.WriteString("timestamp"u8, Rfc3339.ToString(now));
+            writer.WriteStartObject("data"u8);
+            writer.WriteNumber("ping_interval"u8, (long)_settings.PingInterval.TotalSeconds);
+            writer.WriteNumber("pong_timeout"u8, (long)_settings.PongTimeout.TotalSeconds);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        Echo(json.WrittenSpan, WebSocketOpcode.Text);
     }
 
     private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _connection.Time.TimestampFrequency);

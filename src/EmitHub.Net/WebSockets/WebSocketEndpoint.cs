@@ -1,5 +1,6 @@
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
+using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
 using EmitHub.Net.Routing;
 using EmitHub.Net.Transport;
@@ -11,8 +12,9 @@ namespace EmitHub.Net.WebSockets;
 /// Completes the opening handshake (RFC 6455 §4.2, SPEC §3) for <c>GET /api/v1/channels/{id}/ws</c> and the
 /// configured <c>[websocket] echo_path</c>, then runs the connection: a channel subscriber, or an echo endpoint
 /// for conformance suites. Refusals are HTTP answers with the error shape, never an upgrade: 426 (version, with
-/// <c>Sec-WebSocket-Version: 13</c>), 400 (key, HTTP/1.0, bad <c>after</c>), 403 (Origin not allowed),
-/// 404 (unknown channel).
+/// <c>Sec-WebSocket-Version: 13</c>), 400 (key, HTTP/1.0, bad <c>after</c>), 401 (private channel: no valid
+/// subscriber token), 403 (Origin not allowed, or a token for other channels), 404 (unknown channel). A client that
+/// offers the <c>emithub.token</c> subprotocol gets it selected in the 101 answer.
 /// </summary>
 public sealed class WebSocketEndpoint : IWebSocketUpgrade
 {
@@ -20,11 +22,15 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     private readonly ChannelRegistry _registry;
     private readonly Heartbeat _heartbeat;
     private readonly ILogger _logger;
+    private readonly ISubscriberTokenValidator _tokens;
 
-    /// <summary>Creates the endpoint.</summary>
-    public WebSocketEndpoint(LiveOptions options, ChannelRegistry registry, Heartbeat heartbeat, ILoggerFactory loggerFactory, WebSocketCounters counters)
+    /// <summary>Creates the endpoint. <paramref name="tokens"/> decides on private channels (default: a
+    /// <see cref="SubscriberTokenValidator"/> over <paramref name="options"/>).</summary>
+    public WebSocketEndpoint(LiveOptions options, ChannelRegistry registry, Heartbeat heartbeat, ILoggerFactory loggerFactory, WebSocketCounters counters,
+        ISubscriberTokenValidator? tokens = null)
     {
         _options = options;
+        _tokens = tokens ?? new SubscriberTokenValidator(options);
         _registry = registry;
         _heartbeat = heartbeat;
         _logger = loggerFactory.CreateLogger("EmitHub.WebSocket");
@@ -74,7 +80,28 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             }
         }
 
-        WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue);
+        string? subject = null;
+        DateTimeOffset? closeAt = null;
+        var token = SubscriberTokenSources.Find(request.GetCombinedField("Sec-WebSocket-Protocol"), request.Query, out var selectSubprotocol);
+        // A channel deleted since the router looked it up is closed 1001 by Core; nothing to authorize.
+        if (!echo && _registry.Get(channelId) is { } channel)
+        {
+            var access = await _tokens.AuthorizeAsync(channel, token).ConfigureAwait(false);
+            if (!access.IsAllowed)
+            {
+                // RFC 6750 §3: the scheme and why, never the token.
+                await RefuseAsync(connection, access.StatusCode, access.Code!, access.Error!,
+                [
+                    new("WWW-Authenticate", access.StatusCode == 401 ? "Bearer error=\"invalid_token\"" : "Bearer error=\"insufficient_scope\""),
+                ]).ConfigureAwait(false);
+                return;
+            }
+            subject = access.Subject;
+            closeAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew);
+        }
+
+        WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue,
+            selectSubprotocol ? SubscriberTokenSources.Subprotocol : default);
         await connection.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (!await connection.CompleteOutputAsync().ConfigureAwait(false))
         {
@@ -86,12 +113,24 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         {
             settings = settings with { ReaderLimits = settings.ReaderLimits with { AcceptBinary = true } };
         }
-        var webSocket = new WebSocketConnection(connection, settings, _logger);
+        var webSocket = new WebSocketConnection(connection, settings, _logger)
+        {
+            TokenExpiresAt = closeAt,
+            KeepaliveChannelId = !echo && WantsKeepalive(request.Query) ? channelId : null,
+        };
         Counters.OnOpened();
         try
         {
             await webSocket.RunAsync(
-                echo ? null : async ws => (await _registry.SubscribeAsync(channelId, ws, after, epoch, cancellationToken).ConfigureAwait(false)).Subscription,
+                echo ? null : async ws =>
+                {
+                    var subscription = (await _registry.SubscribeAsync(channelId, ws, after, epoch, cancellationToken).ConfigureAwait(false)).Subscription;
+                    if (subscription is not null && subject is not null)
+                    {
+                        subscription.Sender = subject;
+                    }
+                    return subscription;
+                },
                 cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -137,6 +176,19 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     {
         var parts = path.Split('/');
         return parts.Length > 4 ? parts[4] : path;
+    }
+
+    /// <summary>True for <c>keepalive=1</c> (or <c>true</c>) in the query: visible keepalive envelopes (emithub.js).</summary>
+    internal static bool WantsKeepalive(string query)
+    {
+        foreach (var (key, value) in HttpQuery.Pairs(query))
+        {
+            if (key == "keepalive" && value is "1" or "true")
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Reads <c>after</c> (a sequence, 0 or more) and <c>epoch</c> from the query; other keys are ignored.</summary>

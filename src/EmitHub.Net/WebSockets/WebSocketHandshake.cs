@@ -183,18 +183,27 @@ public static class WebSocketHandshake
 
     /// <summary>
     /// Writes the complete 101 response head: status line, <c>Upgrade: websocket</c>, <c>Connection: Upgrade</c>,
-    /// <c>Sec-WebSocket-Accept</c>, and the empty line. No subprotocol or extension is negotiated.
+    /// <c>Sec-WebSocket-Accept</c>, <c>Sec-WebSocket-Protocol</c> when <paramref name="subprotocol"/> is not empty
+    /// (it must be one of the values the client offered, RFC 6455 §4.2.2 item 5.4), and the empty line. No extension
+    /// is negotiated.
     /// </summary>
-    public static int WriteSwitchingProtocols(IBufferWriter<byte> writer, ReadOnlySpan<char> acceptValue)
+    public static int WriteSwitchingProtocols(IBufferWriter<byte> writer, ReadOnlySpan<char> acceptValue, ReadOnlySpan<char> subprotocol = default)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ReadOnlySpan<byte> head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "u8;
+        ReadOnlySpan<byte> protocol = "\r\nSec-WebSocket-Protocol: "u8;
         ReadOnlySpan<byte> tail = "\r\n\r\n"u8;
-        var length = head.Length + acceptValue.Length + tail.Length;
+        var length = head.Length + acceptValue.Length + tail.Length + (subprotocol.IsEmpty ? 0 : protocol.Length + subprotocol.Length);
         var span = writer.GetSpan(length);
         head.CopyTo(span);
         var written = head.Length;
         written += Encoding.ASCII.GetBytes(acceptValue, span[written..]);
+        if (!subprotocol.IsEmpty)
+        {
+            protocol.CopyTo(span[written..]);
+            written += protocol.Length;
+            written += Encoding.ASCII.GetBytes(subprotocol, span[written..]);
+        }
         tail.CopyTo(span[written..]);
         written += tail.Length;
         writer.Advance(written);

@@ -15,4 +15,7 @@ internal static partial class WebSocketLog
 
     [LoggerMessage(EventId = 403, Level = LogLevel.Debug, Message = "WebSocket handshake refused with {Status}: {Reason}")]
     public static partial void HandshakeRefused(ILogger logger, int status, string reason);
+
+    [LoggerMessage(EventId = 404, Level = LogLevel.Debug, Message = "WebSocket {ConnectionId} closed 4001: its subscriber token expired")]
+    public static partial void TokenExpired(ILogger logger, Guid connectionId);
 }

@@ -125,6 +125,10 @@ public static class WebSocketCloseCodes
     /// <summary>1013: try again later (channel full).</summary>
     public const ushort TryAgainLater = 1013;
 
+    /// <summary>4001 (private use, RFC 6455 §7.4.2): the subscriber token of a private channel expired while connected;
+    /// reconnect with a fresh one.</summary>
+    public const ushort TokenExpired = 4001;
+
     /// <summary>
     /// True when a peer may send <paramref name="code"/> in a close frame: 1000-1003, 1007-1014 (registered),
     /// 3000-4999 (libraries and applications). False for &lt; 1000, 1004, 1005, 1006, 1015, 1016-2999 and ≥ 5000

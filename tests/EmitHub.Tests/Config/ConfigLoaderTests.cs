@@ -152,7 +152,18 @@ public class ConfigLoaderTests
         { "EMIT_HUB_MAX_PENDING_MESSAGES", "250", "persistence.max_pending_messages", "250" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },
+        { "EMIT_HUB_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", "auth.token_secret", "\"0123456789abcdef0123456789abcdef\"" },
+        { "EMIT_HUB_TOKEN_PUBLIC_KEY", s_publicKeyPath.Value, "auth.token_public_key", "\"" + s_publicKeyPath.Value + "\"" },
     };
+
+    /// <summary>A P-256 public key PEM in a temp file, for <c>EMIT_HUB_TOKEN_PUBLIC_KEY</c> (the key is read when loaded).</summary>
+    private static readonly Lazy<string> s_publicKeyPath = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), "emithub-config-test-public.pem");
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        File.WriteAllText(path, key.ExportSubjectPublicKeyInfoPem());
+        return path;
+    });
 
     [Theory]
     [MemberData(nameof(EnvironmentVariables))]
@@ -310,6 +321,8 @@ public class ConfigLoaderTests
     [InlineData("EMIT_HUB_PERSIST_MESSAGES", "maybe", "Environment variable EMIT_HUB_PERSIST_MESSAGES=\"maybe\" is not valid: persistence.persist_messages_default must be true or false.")]
     [InlineData("EMIT_HUB_LOG_LEVEL", "loud", "Environment variable EMIT_HUB_LOG_LEVEL=\"loud\" is not valid: log_level must be one of \"trace\", \"debug\", \"info\", \"warn\", \"error\".")]
     [InlineData("EMIT_HUB_MAX_CONNECTIONS", "-1", "Environment variable EMIT_HUB_MAX_CONNECTIONS=\"-1\" is not valid: max_connections_per_channel must be an integer from 1 to 1000000.")]
+    [InlineData("EMIT_HUB_TOKEN_SECRET", "too-short", "Environment variable EMIT_HUB_TOKEN_SECRET=\"(hidden)\" is not valid: auth.token_secret must be a string of at least 32 visible ASCII characters without spaces.")]
+    [InlineData("EMIT_HUB_TOKEN_PUBLIC_KEY", "/nonexistent/key.pem", "Environment variable EMIT_HUB_TOKEN_PUBLIC_KEY=\"/nonexistent/key.pem\" is not valid: auth.token_public_key must be a path to a readable PEM file holding one RSA or P-256 EC public key.")]
     public void A_bad_environment_variable_is_an_error_naming_variable_value_and_range(string env, string value, string expected)
     {
         var result = LoadEnv((env, value));
