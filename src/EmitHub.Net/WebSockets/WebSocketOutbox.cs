@@ -210,6 +210,9 @@ public sealed class WebSocketOutbox : IChannelSubscriber, IDisposable
     /// <summary>Send loop: everything queued, in order, for one gathered send (see <see cref="OutboundQueue.Drain"/>).</summary>
     public int Drain(List<ReadOnlyMemory<byte>> segments) => _queue.Drain(segments);
 
+    /// <summary>Send loop: everything queued, in order, as messages, so a compressed variant can be picked for each.</summary>
+    public int DrainMessages(List<OutboundMessage> messages) => _queue.DrainMessages(messages);
+
     /// <summary>Send loop: the gathered send finished (or failed); release its frames.</summary>
     public void ReleaseSent() => _queue.ReleaseSent();
 
