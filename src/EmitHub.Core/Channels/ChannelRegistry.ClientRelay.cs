@@ -27,6 +27,7 @@ public sealed partial class ChannelRegistry
             }
             if (!GcraRateLimiter.TryAcquire(limiter, out var retryAfter))
             {
+                _metrics.OnRateLimited(broadcast: false);
                 SendError(channel, sender,
                     $"Rate limit exceeded: at most {settings.RateLimitPerMinute} client messages per minute per connection; retry in {retryAfter} s.");
                 return;
@@ -60,6 +61,7 @@ public sealed partial class ChannelRegistry
             SendError(channel, sender, $"Your message was not relayed: {busy.Message}");
             return;
         }
+        _metrics.ClientMessages.Add(1);
         if (pending is not null || !stored.IsCompletedSuccessfully)
         {
             _ = PublishWhenCommittedAsync(channel, pending, stored);

@@ -1,4 +1,5 @@
 using System.Text;
+using EmitHub.Core.Diagnostics;
 using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 
@@ -14,6 +15,7 @@ public sealed partial class ChannelRegistry
     /// </summary>
     public async ValueTask<BroadcastResult> BroadcastAsync(Guid id, BroadcastRequest request, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (!TryGetLive(id, out var channel))
         {
             return new BroadcastResult(ChannelError.NotFound, null, $"Channel {id} does not exist.", "channel_not_found");
@@ -32,6 +34,7 @@ public sealed partial class ChannelRegistry
         }
         if (!GcraRateLimiter.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
         {
+            _metrics.OnRateLimited(broadcast: true);
             return new BroadcastResult(ChannelError.RateLimited, null,
                 $"Channel {channel.Name} allows {channel.Settings.RateLimitPerMinute} broadcasts per minute; retry in {retryAfter} s.",
                 "rate_limited", retryAfter);
@@ -85,6 +88,8 @@ public sealed partial class ChannelRegistry
                 $"The message got sequence {sequence} but its commit to the store did not complete, so it was not sent to clients; it may still have been written. Once the store is back (GET /ready), GET /api/v1/channels/{channel.Id}/messages?after={sequence - 1}&limit=1 shows it if it was stored: same sequence and timestamp {Rfc3339.ToString(now)}.",
                 "store_unavailable");
         }
+        _metrics.Broadcasts.Add(1);
+        _metrics.PublishDuration.Record(HubMetrics.SecondsSince(started));
         return new BroadcastResult(ChannelError.None, new BroadcastAck(sequence, recipients, now));
     }
 
@@ -141,7 +146,7 @@ public sealed partial class ChannelRegistry
     }
 
     /// <summary>Sends a message to the subscribers and remembers it for replay. Caller holds the channel lock.</summary>
-    private static int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
+    private int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
     {
         channel.PublishedSequence = frame.Sequence;
         channel.Recent.Add(frame);
@@ -149,7 +154,10 @@ public sealed partial class ChannelRegistry
         {
             channel.LastBroadcasts.Add(frame);
         }
-        return channel.Subscribers.Publish(frame);
+        var recipients = channel.Subscribers.Publish(frame);
+        // Once per message, not per subscriber: the fan-out loop stays free of counting.
+        _metrics.Deliveries.Add(recipients);
+        return recipients;
     }
 
     /// <summary>
@@ -188,7 +196,7 @@ public sealed partial class ChannelRegistry
 
     /// <summary>Publishes the queue's head while it may go out. Caller holds the channel lock; returns the
     /// subscribers a queued stop took out of the channel, to close outside the lock.</summary>
-    private static IChannelSubscriber[] DrainPending(Channel channel)
+    private IChannelSubscriber[] DrainPending(Channel channel)
     {
         IChannelSubscriber[] toClose = [];
         while (channel.Pending.TryPeek(out var head))

@@ -40,6 +40,9 @@ public sealed class EmitHubOptions
     /// <summary>TOML section <c>[persistence]</c>.</summary>
     public PersistenceOptions Persistence { get; set; } = new();
 
+    /// <summary>TOML section <c>[tls]</c>.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
     /// <summary>TOML section <c>[auth]</c>.</summary>
     public AuthOptions Auth { get; set; } = new();
 }
@@ -126,4 +129,17 @@ public sealed class PersistenceOptions
     /// <c>Retry-After</c> and nothing is stored. Default 10,000 (group commit keeps it near the number of concurrent
     /// publishers; 10,000 means the disk has stalled for seconds). Read at startup.</summary>
     public int MaxPendingMessages { get; set; } = 10_000;
+}
+
+/// <summary>TOML section <c>[tls]</c>: HTTPS and <c>wss://</c> on the listening port. Both paths set, or neither.</summary>
+public sealed class TlsOptions
+{
+    /// <summary>TOML <c>cert_path</c>, env <c>EMIT_HUB_TLS_CERT_PATH</c>. PEM certificate (leaf first, then intermediates). Default unset (plain HTTP).</summary>
+    public string? CertPath { get; set; }
+
+    /// <summary>TOML <c>key_path</c>, env <c>EMIT_HUB_TLS_KEY_PATH</c>. PEM private key of the certificate, unencrypted. Default unset.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>True when TLS is configured.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(CertPath) && !string.IsNullOrEmpty(KeyPath);
 }
