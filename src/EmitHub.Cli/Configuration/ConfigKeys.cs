@@ -56,8 +56,8 @@ public static class ConfigKeys
 
         // [cors]
         new StringListKey("cors", "allowed_origins", "EMIT_HUB_CORS_ORIGINS",
-            "Origins allowed to call the API and open WebSockets from a browser. \"*\" allows any origin; \"localhost\" allows http://localhost and http://127.0.0.1 on any port; otherwise an origin such as \"https://example.com:8443\".",
-            "a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path)",
+            "Origins allowed to call the API and open WebSockets from a browser. \"*\" allows any origin; \"localhost\" allows http://localhost and http://127.0.0.1 on any port; \"null\" allows pages opened from file:// (kiosk displays; sandboxed frames send it too); otherwise an origin such as \"https://example.com:8443\".",
+            "a non-empty array of \"*\", \"localhost\", \"null\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path)",
             NormalizeOrigin, o => o.Cors.AllowedOrigins, (o, v) => o.Cors.AllowedOrigins = v),
         new StringListKey("cors", "allowed_methods", null,
             "Methods announced in Access-Control-Allow-Methods.",
@@ -73,11 +73,17 @@ public static class ConfigKeys
 
         // [websocket]
         new IntegerKey("websocket", "connection_timeout", "EMIT_HUB_WS_TIMEOUT",
-            "Seconds allowed for the opening handshake (TCP accept to complete upgrade request) and for the peer's close frame during a closing handshake.",
+            "Seconds allowed for the opening handshake (TCP accept to complete upgrade request), for a client message from its first frame to its last (else 1008), and for the peer's close frame during a closing handshake.",
             1, 3600, "seconds", o => o.WebSocket.ConnectionTimeout, (o, v) => o.WebSocket.ConnectionTimeout = (int)v!.Value),
         new IntegerKey("websocket", "max_continuation_size", null,
-            "Bytes of one fragmented message, each fragment counting as at least 16 bytes. Defaults to message_size_limit when unset.",
+            "Payload bytes of one fragmented message (else 1009). Defaults to message_size_limit when unset.",
             1, OneGiB, "bytes", o => o.WebSocket.MaxContinuationSize, (o, v) => o.WebSocket.MaxContinuationSize = v, optional: true),
+        new IntegerKey("websocket", "max_message_fragments", null,
+            "Frames one fragmented message may have (else 1009), so endless empty fragments are refused. 65536 keeps every split of a 1 MiB message into fragments of 16 bytes or more legal.",
+            1, 1L << 32, null, o => o.WebSocket.MaxMessageFragments, (o, v) => o.WebSocket.MaxMessageFragments = v!.Value),
+        new IntegerKey("websocket", "max_partial_message_bytes", null,
+            "Bytes held by all client messages still waiting for their last frame, server-wide; past this the connection holding the most is closed 1009. 64 MiB holds 64 whole 1 MiB messages at once.",
+            1024, 64 * OneGiB, "bytes", o => o.WebSocket.MaxPartialMessageBytes, (o, v) => o.WebSocket.MaxPartialMessageBytes = v!.Value),
         new IntegerKey("websocket", "ping_interval", "EMIT_HUB_WS_PING_INTERVAL",
             "Seconds between the server's pings on each WebSocket.",
             1, 3600, "seconds", o => o.WebSocket.PingInterval, (o, v) => o.WebSocket.PingInterval = (int)v!.Value),
@@ -111,6 +117,9 @@ public static class ConfigKeys
         new IntegerKey("persistence", "backup_interval_hours", null,
             "Hours between automatic backups.",
             1, 8760, "hours", o => o.Persistence.BackupIntervalHours, (o, v) => o.Persistence.BackupIntervalHours = (int)v!.Value),
+        new IntegerKey("persistence", "max_pending_messages", "EMIT_HUB_MAX_PENDING_MESSAGES",
+            "Stored messages, over all channels, waiting for their commit to disk. Past it a broadcast to a persisting channel gets 503 with Retry-After (nothing stored, so a retry is safe) instead of queueing without bound behind a stalled disk. Group commit keeps this near the number of concurrent publishers; 10,000 is seconds of a stalled disk.",
+            1, 10_000_000, "messages", o => o.Persistence.MaxPendingMessages, (o, v) => o.Persistence.MaxPendingMessages = (int)v!.Value, restartRequired: true),
 
         // [auth]
         new StringKey("auth", "token_secret", "EMIT_HUB_TOKEN_SECRET",
@@ -255,7 +264,8 @@ public static class ConfigKeys
     private static string? NormalizeOrigin(string text)
     {
         var origin = text.Trim();
-        if (origin is "*" || origin.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        // "null" is the Origin of a page opened from file:// (an opaque origin, RFC 6454 §7.3): kiosk displays.
+        if (origin is "*" || origin.Equals("localhost", StringComparison.OrdinalIgnoreCase) || origin.Equals("null", StringComparison.OrdinalIgnoreCase))
         {
             return origin.ToLowerInvariant();
         }

@@ -85,11 +85,21 @@ public sealed class CorsOptions
 /// <summary>TOML section <c>[websocket]</c> (SPEC §3, §4).</summary>
 public sealed class WebSocketOptions
 {
-    /// <summary>TOML <c>connection_timeout</c>, env <c>EMIT_HUB_WS_TIMEOUT</c>. Seconds allowed for the opening handshake and for the peer's close frame. Default 30.</summary>
+    /// <summary>TOML <c>connection_timeout</c>, env <c>EMIT_HUB_WS_TIMEOUT</c>. Seconds allowed for the opening handshake, for
+    /// a client message from its first frame to its last, and for the peer's close frame. Default 30.</summary>
     public int ConnectionTimeout { get; set; } = 30;
 
-    /// <summary>TOML <c>max_continuation_size</c>. Bytes of one fragmented message (each fragment counts ≥ 16). Default = <see cref="EmitHubOptions.MessageSizeLimit"/> when null.</summary>
+    /// <summary>TOML <c>max_continuation_size</c>. Payload bytes of one fragmented message. Default = <see cref="EmitHubOptions.MessageSizeLimit"/> when null.</summary>
     public long? MaxContinuationSize { get; set; }
+
+    /// <summary>TOML <c>max_message_fragments</c>. Frames of one fragmented message, so endless empty fragments are
+    /// refused (1009). Default 65,536: every split the former 16-bytes-per-fragment rule allowed in 1 MiB.</summary>
+    public long MaxMessageFragments { get; set; } = 65_536;
+
+    /// <summary>TOML <c>max_partial_message_bytes</c>. Server-wide bytes held by client messages whose last frame has not
+    /// arrived; past it the connection holding the most is closed 1009. Default 64 MiB: 64 clients each sending a
+    /// whole default-size (1 MiB) message at once.</summary>
+    public long MaxPartialMessageBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>TOML <c>ping_interval</c>, env <c>EMIT_HUB_WS_PING_INTERVAL</c>. Seconds between server pings. Default 30.</summary>
     public int PingInterval { get; set; } = 30;
@@ -126,6 +136,12 @@ public sealed class PersistenceOptions
 
     /// <summary>TOML <c>backup_interval_hours</c>. Hours between automatic backups. Default 24.</summary>
     public int BackupIntervalHours { get; set; } = 24;
+
+    /// <summary>TOML <c>max_pending_messages</c>, env <c>EMIT_HUB_MAX_PENDING_MESSAGES</c>. Stored messages, over all
+    /// channels, appended but not yet committed; past it a broadcast to a persisting channel is answered 503 with
+    /// <c>Retry-After</c> and nothing is stored. Default 10,000 (group commit keeps it near the number of concurrent
+    /// publishers; 10,000 means the disk has stalled for seconds). Read at startup.</summary>
+    public int MaxPendingMessages { get; set; } = 10_000;
 }
 
 /// <summary>
