@@ -18,14 +18,17 @@ restore:
 build: restore
 	$(DOTNET) build EmitHub.sln -c $(CONFIG) --no-restore
 
-## run: build and start the server on the defaults (127.0.0.1:8080).
+## run: build and start the server on the defaults (127.0.0.1:8080); options go in ARGS, e.g. make run ARGS="--port 9000".
+ARGS ?=
 run:
-	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) --
+	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) -- $(ARGS)
 
-## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws).
+## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws, Debian's chromium).
 test-deps:
 	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
+	@test -x /usr/bin/chromium || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
 
 ## test: every test (unit and end-to-end); fails when no test ran.
