@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all build run test test-deps publish bench bench-micro clean restore
+.PHONY: all build run test test-deps publish bench bench-micro bench-compression clean restore
 
 all: build
 
@@ -44,6 +44,11 @@ bench-micro: build
 
 bench: publish
 	bash bench/run-bench.sh
+	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
+
+## bench-compression: permessage-deflate bytes and CPU per delivery, shared vs off vs per_connection (a few seconds).
+bench-compression: build
+	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
 
 clean:
 	rm -rf dist */*/bin */*/obj

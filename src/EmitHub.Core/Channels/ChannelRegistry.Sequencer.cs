@@ -30,7 +30,7 @@ public sealed partial class ChannelRegistry
         {
             return NotActiveBroadcast(channel, status);
         }
-        if (!RateLimits.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
+        if (!GcraRateLimiter.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
         {
             return new BroadcastResult(ChannelError.RateLimited, null,
                 $"Channel {channel.Name} allows {channel.Settings.RateLimitPerMinute} broadcasts per minute; retry in {retryAfter} s.",
@@ -199,10 +199,12 @@ public sealed partial class ChannelRegistry
                 else if (head.CloseAfter is { } stopped)
                 {
                     toClose = [.. toClose, .. CloseStopped(channel, frame, stopped)];
+                    channel.AnnouncedPaused = false;
                 }
                 else
                 {
                     head.MarkPublished(channel.Subscribers.Publish(frame));
+                    channel.AnnouncedPaused = head.Notice == ChannelNotice.Paused;
                 }
             }
             head.Drop();
@@ -231,17 +233,19 @@ public sealed partial class ChannelRegistry
             $"Channel {channel.Name} is {status}; broadcasts are accepted only while it is Active (PUT …/start).", "channel_not_active");
 
     /// <summary>
-    /// A status notice to the channel's subscribers, after any message still waiting for its commit. With
-    /// <paramref name="closesSubscribers"/> (stop) the subscribers it reaches are then taken out of the channel;
-    /// returns those to close now (none while the notice waits in the queue). Caller holds the channel lock.
+    /// A status notice to the channel's subscribers, after any message still waiting for its commit. A
+    /// <see cref="ChannelNotice.Stopped"/> then takes the subscribers it reaches out of the channel; returns those to
+    /// close now (none while the notice waits in the queue). Caller holds the channel lock.
     /// </summary>
-    private IChannelSubscriber[] PublishNotice(Channel channel, string status, string message, bool closesSubscribers = false)
+    private IChannelSubscriber[] PublishNotice(Channel channel, ChannelNotice notice)
     {
+        var (status, message) = ChannelLifecycle.Envelope(notice, channel.Name);
         var frame = BuildNotice(channel.Id, status, message);
+        var closesSubscribers = notice == ChannelNotice.Stopped;
         if (channel.Pending.Count > 0)
         {
             channel.Pending.Enqueue(new PendingEmit(frame, isBroadcast: false, awaitsCommit: false,
-                closesSubscribers ? channel.Subscribers.Snapshot.ToArray() : null));
+                closesSubscribers ? channel.Subscribers.Snapshot.ToArray() : null, notice));
             return [];
         }
         IChannelSubscriber[] toClose = [];
@@ -258,6 +262,7 @@ public sealed partial class ChannelRegistry
         {
             channel.Subscribers.Publish(frame);
         }
+        channel.AnnouncedPaused = notice == ChannelNotice.Paused;
         frame.Release();
         return toClose;
     }

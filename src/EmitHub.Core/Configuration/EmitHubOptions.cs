@@ -94,6 +94,11 @@ public sealed class WebSocketOptions
     /// <summary>TOML <c>max_pending_bytes</c>. Outbound bytes queued per connection before it is closed 1008 "slow consumer". Default 1 MiB.</summary>
     public long MaxPendingBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>TOML <c>compression</c>, env <c>EMIT_HUB_WS_COMPRESSION</c>: <c>off</c>, <c>shared</c> or
+    /// <c>per_connection</c> — how a client's permessage-deflate offer (RFC 7692) is answered. <c>shared</c> compresses
+    /// each broadcast once for every client that negotiated it. Default <c>shared</c>.</summary>
+    public string Compression { get; set; } = "shared";
+
     /// <summary>TOML <c>echo_path</c>. When set (e.g. <c>/echo</c>) that path is a WebSocket echo endpoint for conformance suites. Default unset.</summary>
     public string? EchoPath { get; set; }
 }

@@ -16,6 +16,11 @@ public sealed class OutboundMessage
     private int _length;
     private int _refCount;
 
+    // Lazily built variants of this message (permessage-deflate, Server-Sent Events), one per slot, owned by this
+    // message and released with it. A slot holding s_noVariant means "the builder declined: send the original".
+    private OutboundMessage?[]? _variants;
+    private static readonly OutboundMessage s_noVariant = new([], 0, 0);
+
     private OutboundMessage(byte[] buffer, int offset, int length)
     {
         _buffer = buffer;
@@ -58,6 +63,46 @@ public sealed class OutboundMessage
         return FromRented(buffer, 0, frame.Length, sequence);
     }
 
+    /// <summary>The payload after a WebSocket frame header of <paramref name="headerLength"/> bytes (see <see cref="Frame"/>).</summary>
+    public ReadOnlySpan<byte> GetPayload(int headerLength) => Frame.Span[headerLength..];
+
+    /// <summary>
+    /// Returns the variant of this message in <paramref name="slot"/> (0 to <see cref="OutboundVariantSlots.Count"/> - 1),
+    /// building it on first use with <paramref name="build"/> — once per message, however many subscribers ask, so a
+    /// broadcast is compressed or re-encoded once and shared like the original (uWebSockets' shared compressor).
+    /// <paramref name="build"/> returns a new message (refcount 1, owned by this one from then on) or null to decline
+    /// (e.g. compression would not pay); then this message itself is returned. The variant stays valid while the
+    /// caller holds a reference to this message. Concurrent first calls may both build; one result wins, the other is
+    /// released. Thread-safe.
+    /// </summary>
+    public OutboundMessage GetVariant<TState>(int slot, TState state, Func<OutboundMessage, TState, OutboundMessage?> build)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, OutboundVariantSlots.Count);
+        var variants = Volatile.Read(ref _variants);
+        if (variants is null)
+        {
+            variants = new OutboundMessage?[OutboundVariantSlots.Count];
+            variants = Interlocked.CompareExchange(ref _variants, variants, null) ?? variants;
+        }
+        var existing = Volatile.Read(ref variants[slot]);
+        if (existing is null)
+        {
+            var built = build(this, state) ?? s_noVariant;
+            existing = Interlocked.CompareExchange(ref variants[slot], built, null);
+            if (existing is null)
+            {
+                existing = built;
+            }
+            else if (!ReferenceEquals(built, s_noVariant))
+            {
+                built.Release();
+            }
+        }
+        return ReferenceEquals(existing, s_noVariant) ? this : existing;
+    }
+
     /// <summary>Takes one more reference. Throws when the message was already returned to the pool.</summary>
     public void AddRef()
     {
@@ -79,6 +124,16 @@ public sealed class OutboundMessage
         var remaining = Interlocked.Decrement(ref _refCount);
         if (remaining == 0)
         {
+            if (Interlocked.Exchange(ref _variants, null) is { } variants)
+            {
+                foreach (var variant in variants)
+                {
+                    if (variant is not null && !ReferenceEquals(variant, s_noVariant))
+                    {
+                        variant.Release();
+                    }
+                }
+            }
             var buffer = _buffer;
             _buffer = [];
             _offset = 0;

@@ -33,7 +33,7 @@ public enum EnqueueResult : byte
 /// <code>
 /// while (await queue.WaitAsync())
 /// {
-///     pendingPong.TryWritePong(output);      // control frames outside the queue, if any
+///     pendingPong.WritePongs(output);        // control frames outside the queue, if any
 ///     queue.Drain(segments);                 // everything queued, in order
 ///     await transport.SendAsync(segments);   // one gathered send
 ///     queue.ReleaseSent();
@@ -233,12 +233,39 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     public int Drain(List<ReadOnlyMemory<byte>> segments)
     {
         ArgumentNullException.ThrowIfNull(segments);
+        segments.Clear();
+        var count = DrainBatch();
+        for (var i = 0; i < count; i++)
+        {
+            segments.Add(_inFlight[i]!.Frame);
+        }
+        return count;
+    }
+
+    /// <summary>
+    /// Like <see cref="Drain"/>, but hands out the messages themselves (cleared first), so
+    /// the send loop can pick a shared variant of each (<see cref="OutboundMessage.GetVariant{TState}"/>). The
+    /// messages stay referenced by the queue until <see cref="ReleaseSent"/>.
+    /// </summary>
+    public int DrainMessages(List<OutboundMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        messages.Clear();
+        var count = DrainBatch();
+        for (var i = 0; i < count; i++)
+        {
+            messages.Add(_inFlight[i]!);
+        }
+        return count;
+    }
+
+    private int DrainBatch()
+    {
         if (_inFlightCount != 0)
         {
             throw new InvalidOperationException("ReleaseSent must be called for the previous batch before draining again.");
         }
 
-        segments.Clear();
         lock (_lock)
         {
             // Swap buffers: producers continue into the (empty) former in-flight array.
@@ -255,9 +282,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
         long bytes = 0;
         for (var i = 0; i < _inFlightCount; i++)
         {
-            var message = _inFlight[i]!;
-            segments.Add(message.Frame);
-            bytes += message.Length;
+            bytes += _inFlight[i]!.Length;
         }
         _inFlightBytes = bytes;
         return _inFlightCount;

@@ -13,6 +13,9 @@ public readonly struct FrameHeader
     /// <summary>The largest header on the wire: 2 + 8 (64-bit length) + 4 (masking key) bytes.</summary>
     public const int MaxLength = 14;
 
+    /// <summary><see cref="Rsv"/> with only RSV1 set: "Per-Message Compressed" under permessage-deflate (RFC 7692 §6).</summary>
+    public const byte Rsv1 = 0b100;
+
     /// <summary>Creates a header; used by the parser and by tests.</summary>
     public FrameHeader(bool fin, byte rsv, WebSocketOpcode opcode, bool masked, long payloadLength, uint maskingKey, int headerLength)
     {

@@ -3,74 +3,109 @@ using System.Buffers;
 namespace EmitHub.Net.WebSockets;
 
 /// <summary>
-/// Ping-flood policy (SPEC §4, RFC 6455 §5.5.3 "MAY elect to send a Pong frame for only the most recently processed
-/// Ping frame"): the read loop records each ping; the send loop, when it next writes, answers only the latest one.
-/// However many pings arrive between two sends, one pong is due, so a flood never builds a queue. Thread-safe: the
-/// read loop and the send loop may run on different threads; the lock guards a 125-byte copy.
+/// The pongs a connection owes (RFC 6455 §5.5.2, SPEC §4): the read loop records each ping; the send loop, when it
+/// next writes, answers every recorded ping in order, each with its own payload. A burst is bounded: at most
+/// <see cref="MaxPendingPongs"/> pongs (so at most 16 × 125 = 2,000 payload bytes) wait at once; past that a new ping
+/// replaces the newest waiting one (RFC 6455 §5.5.3 allows answering only the most recent ping), so the latest ping is
+/// always answered and a flood never builds a queue. Thread-safe: the read loop and the send loop may run on different
+/// threads; the lock guards short copies. The payload buffer is allocated at the first ping and grows with bursts, so
+/// a connection whose peer never pings (browsers) holds none.
 /// </summary>
 public sealed class PendingPong
 {
+    /// <summary>Pongs that may wait for the send loop at once: 16. Conformance suites send bursts of up to 10 pings;
+    /// 16 answers every such burst in full while keeping a flood's cost per connection at 2,000 bytes.</summary>
+    public const int MaxPendingPongs = 16;
+
+    private const int MaxPayload = WebSocketFrameEncoder.MaxControlPayloadLength;
+
     private readonly Lock _lock = new();
-    private readonly byte[] _payload = new byte[WebSocketFrameEncoder.MaxControlPayloadLength];
-    private int _length;
-    private bool _pending;
+    private readonly byte[] _lengths = new byte[MaxPendingPongs];
+    private byte[]? _payloads; // the waiting payloads back to back, oldest first
+    private int _count;
+    private int _used;
     private long _replacedCount;
 
     /// <summary>True when a ping is waiting for its pong.</summary>
-    public bool HasPending
+    public bool HasPending => PendingCount > 0;
+
+    /// <summary>Pongs waiting to be written (0 to <see cref="MaxPendingPongs"/>).</summary>
+    public int PendingCount
     {
         get
         {
             lock (_lock)
             {
-                return _pending;
+                return _count;
             }
         }
     }
 
-    /// <summary>Pings dropped because a newer ping arrived before the pong was written (diagnostics).</summary>
+    /// <summary>Pings left unanswered because <see cref="MaxPendingPongs"/> were already waiting and a newer ping took
+    /// the newest one's place (diagnostics).</summary>
     public long ReplacedCount => Interlocked.Read(ref _replacedCount);
 
-    /// <summary>Records a received ping's payload (≤ 125 bytes), replacing any ping not yet answered. Returns true when
-    /// this ping made a pong due (the send loop should be woken), false when one was already due.</summary>
+    /// <summary>Records a received ping's payload (≤ 125 bytes). Returns true when this ping made the first pong due
+    /// (the send loop should be woken), false when pongs were already due.</summary>
+    /// <exception cref="ArgumentException">The payload is over 125 bytes (RFC 6455 §5.5).</exception>
     public bool OnPing(ReadOnlySpan<byte> payload)
     {
-        if (payload.Length > WebSocketFrameEncoder.MaxControlPayloadLength)
+        if (payload.Length > MaxPayload)
         {
             throw new ArgumentException("Ping payloads are at most 125 bytes (RFC 6455 §5.5).", nameof(payload));
         }
         lock (_lock)
         {
-            var wasPending = _pending;
-            if (wasPending)
+            var wasEmpty = _count == 0;
+            if (_count == MaxPendingPongs)
             {
+                // Full: the newest waiting pong gives way to this ping's.
+                _count--;
+                _used -= _lengths[_count];
                 Interlocked.Increment(ref _replacedCount);
             }
-            payload.CopyTo(_payload);
-            _length = payload.Length;
-            _pending = true;
-            return !wasPending;
+            EnsureCapacity(_used + payload.Length);
+            payload.CopyTo(_payloads.AsSpan(_used));
+            _lengths[_count++] = (byte)payload.Length;
+            _used += payload.Length;
+            return wasEmpty;
         }
     }
 
-    /// <summary>Writes the pong for the latest unanswered ping to <paramref name="writer"/> and clears it. Returns
-    /// false (writing nothing) when no ping is waiting.</summary>
-    public bool TryWritePong(IBufferWriter<byte> writer)
+    /// <summary>Writes every waiting pong to <paramref name="writer"/>, oldest first, and clears them. Returns how many
+    /// were written (0 when no ping is waiting).</summary>
+    public int WritePongs(IBufferWriter<byte> writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        Span<byte> payload = stackalloc byte[WebSocketFrameEncoder.MaxControlPayloadLength];
-        int length;
         lock (_lock)
         {
-            if (!_pending)
+            // The writer is the send loop's own buffer: writing under the lock is a memory copy, never I/O.
+            var offset = 0;
+            for (var i = 0; i < _count; i++)
             {
-                return false;
+                WebSocketFrameEncoder.WritePong(writer, _payloads.AsSpan(offset, _lengths[i]));
+                offset += _lengths[i];
             }
-            length = _length;
-            _payload.AsSpan(0, length).CopyTo(payload);
-            _pending = false;
+            var written = _count;
+            _count = 0;
+            _used = 0;
+            return written;
         }
-        WebSocketFrameEncoder.WritePong(writer, payload[..length]);
-        return true;
+    }
+
+    private void EnsureCapacity(int required)
+    {
+        if (_payloads is null || _payloads.Length < required)
+        {
+            // 128, 256, … up to 2,048 (the bound is 2,000).
+            var size = Math.Max(MaxPayload + 3, (_payloads?.Length ?? 0) * 2);
+            while (size < required)
+            {
+                size *= 2;
+            }
+            var next = new byte[size];
+            _payloads?.AsSpan(0, _used).CopyTo(next);
+            _payloads = next;
+        }
     }
 }

@@ -6,6 +6,7 @@ using System.Text;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Fanout;
 using EmitHub.Net.Transport;
+using EmitHub.Net.WebSockets.Compression;
 using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Net.WebSockets;
@@ -32,7 +33,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private readonly WebSocketProtocolReader _reader;
     private readonly WebSocketSettings _settings;
     private readonly ILogger _logger;
-    private readonly List<ReadOnlyMemory<byte>> _drained = new();
+    private readonly List<OutboundMessage> _drained = new();
+    private readonly List<OutboundMessage> _ownedFrames = new();
+    private readonly PerMessageDeflateSender? _deflate;
     private readonly List<ArraySegment<byte>> _segments = new();
     private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
 
@@ -54,6 +57,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _logger = logger;
         _outbox = new WebSocketOutbox(Guid.NewGuid(), settings.MaxPendingBytes);
         _reader = new WebSocketProtocolReader(settings.ReaderLimits);
+        if (settings.Deflate is { } deflate)
+        {
+            _deflate = new PerMessageDeflateSender(deflate, settings.Compression);
+        }
         _lastPingTimestamp = connection.Time.GetTimestamp();
     }
 
@@ -223,7 +230,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 await Task.Yield();
                 _control.ResetWrittenCount();
                 _outbox.WriteControlFrames(_control);
-                _outbox.Drain(_drained);
+                _outbox.DrainMessages(_drained);
                 if (!await SendAsync().ConfigureAwait(false))
                 {
                     return;
@@ -244,6 +251,8 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         finally
         {
             _outbox.ReleaseSent();
+            ReleaseOwnedFrames();
+            _deflate?.Dispose();
             if (_peerClosed || _aborted)
             {
                 // Both close frames are out (or the connection failed): the server closes TCP first (RFC 6455 §7.1.1).
@@ -260,9 +269,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         {
             AddSegment(_control.WrittenMemory);
         }
-        foreach (var frame in _drained)
+        foreach (var message in _drained)
         {
-            AddSegment(frame);
+            AddSegment(_deflate is null ? message.Frame : _deflate.Select(message, _ownedFrames));
         }
         _drained.Clear();
         if (_segments.Count == 0)
@@ -271,12 +280,22 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
         var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
         _outbox.ReleaseSent();
+        ReleaseOwnedFrames();
         if (error != SocketError.Success)
         {
             _aborted = true;
             return false;
         }
         return true;
+    }
+
+    private void ReleaseOwnedFrames()
+    {
+        foreach (var frame in _ownedFrames)
+        {
+            frame.Release();
+        }
+        _ownedFrames.Clear();
     }
 
     private void AddSegment(ReadOnlyMemory<byte> memory)

@@ -4,6 +4,7 @@ using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
 using EmitHub.Net.Routing;
 using EmitHub.Net.Transport;
+using EmitHub.Net.WebSockets.Compression;
 using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Net.WebSockets;
@@ -100,15 +101,17 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             closeAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew);
         }
 
+        var settings = WebSocketSettings.FromOptions(options, Counters);
+        var deflate = PerMessageDeflateNegotiation.Negotiate(request.GetCombinedField("Sec-WebSocket-Extensions"), settings.Compression);
+        settings = settings.WithDeflate(deflate);
         WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue,
-            selectSubprotocol ? SubscriberTokenSources.Subprotocol : default);
+            selectSubprotocol ? SubscriberTokenSources.Subprotocol : default, deflate?.ToResponseHeader());
         await connection.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (!await connection.CompleteOutputAsync().ConfigureAwait(false))
         {
             return;
         }
 
-        var settings = WebSocketSettings.FromOptions(options, Counters);
         if (echo)
         {
             settings = settings with { ReaderLimits = settings.ReaderLimits with { AcceptBinary = true } };

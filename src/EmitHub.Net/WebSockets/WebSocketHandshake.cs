@@ -184,16 +184,20 @@ public static class WebSocketHandshake
     /// <summary>
     /// Writes the complete 101 response head: status line, <c>Upgrade: websocket</c>, <c>Connection: Upgrade</c>,
     /// <c>Sec-WebSocket-Accept</c>, <c>Sec-WebSocket-Protocol</c> when <paramref name="subprotocol"/> is not empty
-    /// (it must be one of the values the client offered, RFC 6455 §4.2.2 item 5.4), and the empty line. No extension
-    /// is negotiated.
+    /// (it must be one of the values the client offered, RFC 6455 §4.2.2 item 5.4), <c>Sec-WebSocket-Extensions</c>
+    /// when <paramref name="extensions"/> is not empty (the agreed permessage-deflate parameters, RFC 7692 §5), and
+    /// the empty line.
     /// </summary>
-    public static int WriteSwitchingProtocols(IBufferWriter<byte> writer, ReadOnlySpan<char> acceptValue, ReadOnlySpan<char> subprotocol = default)
+    public static int WriteSwitchingProtocols(IBufferWriter<byte> writer, ReadOnlySpan<char> acceptValue, ReadOnlySpan<char> subprotocol = default,
+        ReadOnlySpan<char> extensions = default)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ReadOnlySpan<byte> head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "u8;
         ReadOnlySpan<byte> protocol = "\r\nSec-WebSocket-Protocol: "u8;
+        ReadOnlySpan<byte> extensionsName = "\r\nSec-WebSocket-Extensions: "u8;
         ReadOnlySpan<byte> tail = "\r\n\r\n"u8;
-        var length = head.Length + acceptValue.Length + tail.Length + (subprotocol.IsEmpty ? 0 : protocol.Length + subprotocol.Length);
+        var length = head.Length + acceptValue.Length + tail.Length + (subprotocol.IsEmpty ? 0 : protocol.Length + subprotocol.Length)
+            + (extensions.IsEmpty ? 0 : extensionsName.Length + extensions.Length);
         var span = writer.GetSpan(length);
         head.CopyTo(span);
         var written = head.Length;
@@ -203,6 +207,12 @@ public static class WebSocketHandshake
             protocol.CopyTo(span[written..]);
             written += protocol.Length;
             written += Encoding.ASCII.GetBytes(subprotocol, span[written..]);
+        }
+        if (!extensions.IsEmpty)
+        {
+            extensionsName.CopyTo(span[written..]);
+            written += extensionsName.Length;
+            written += Encoding.ASCII.GetBytes(extensions, span[written..]);
         }
         tail.CopyTo(span[written..]);
         written += tail.Length;

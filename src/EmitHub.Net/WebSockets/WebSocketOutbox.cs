@@ -5,7 +5,7 @@ namespace EmitHub.Net.WebSockets;
 
 /// <summary>
 /// Everything a WebSocket connection sends, without I/O: the bounded <see cref="OutboundQueue"/> of shared frames,
-/// the pong for the latest ping (<see cref="PendingPong"/>), a keepalive ping, and the close frame, with the close
+/// the pongs owed for received pings (<see cref="PendingPong"/>: every ping, in order, up to a bound), a keepalive ping, and the close frame, with the close
 /// code recorded once (first reason wins). It is the connection's <see cref="IChannelSubscriber"/>: Core enqueues
 /// envelopes into it; a queue past <c>max_pending_bytes</c> closes it 1008 "slow consumer" and drops what is queued.
 /// <para>Read loop: <see cref="OnPing"/>; on the peer's close or a protocol error, <see cref="Close"/>.
@@ -152,7 +152,8 @@ public sealed class WebSocketOutbox : IChannelSubscriber, IDisposable
 
     private static readonly TimeSpan s_roomPollInterval = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>Read loop: a ping arrived; its pong replaces any pong not yet sent (ping-flood policy, SPEC §4).</summary>
+    /// <summary>Read loop: a ping arrived; its pong joins those not yet sent, up to <see cref="PendingPong.MaxPendingPongs"/>
+    /// (ping-flood policy, SPEC §4).</summary>
     public void OnPing(ReadOnlySpan<byte> payload)
     {
         if (_pong.OnPing(payload))
@@ -179,12 +180,13 @@ public sealed class WebSocketOutbox : IChannelSubscriber, IDisposable
     /// <summary>Send loop: waits for frames, a pending pong or ping (true), or the end of the queue (false).</summary>
     public ValueTask<bool> WaitAsync() => _queue.WaitAsync();
 
-    /// <summary>Send loop: writes the pending pong and keepalive ping, if any; returns how many control frames were
-    /// written (0-2). Control frames may go between messages (RFC 6455 §5.4); ours are single-frame messages.</summary>
+    /// <summary>Send loop: writes the pending pongs (in ping order) and keepalive ping, if any; returns how many control
+    /// frames were written (0 to <see cref="PendingPong.MaxPendingPongs"/> + 1). Control frames may go between messages
+    /// (RFC 6455 §5.4); ours are single-frame messages.</summary>
     public int WriteControlFrames(IBufferWriter<byte> writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        var frames = _pong.TryWritePong(writer) ? 1 : 0;
+        var frames = _pong.WritePongs(writer);
 
         Span<byte> ping = stackalloc byte[WebSocketFrameEncoder.MaxControlPayloadLength];
         int length;
@@ -207,6 +209,9 @@ public sealed class WebSocketOutbox : IChannelSubscriber, IDisposable
 
     /// <summary>Send loop: everything queued, in order, for one gathered send (see <see cref="OutboundQueue.Drain"/>).</summary>
     public int Drain(List<ReadOnlyMemory<byte>> segments) => _queue.Drain(segments);
+
+    /// <summary>Send loop: everything queued, in order, as messages, so a compressed variant can be picked for each.</summary>
+    public int DrainMessages(List<OutboundMessage> messages) => _queue.DrainMessages(messages);
 
     /// <summary>Send loop: the gathered send finished (or failed); release its frames.</summary>
     public void ReleaseSent() => _queue.ReleaseSent();

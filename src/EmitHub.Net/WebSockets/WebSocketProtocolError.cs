@@ -53,6 +53,17 @@ public enum WebSocketProtocolError : byte
 
     /// <summary>A fragmented message over <c>max_continuation_size</c> (each fragment counts at least 16 bytes). 1009.</summary>
     FragmentedMessageTooBig,
+
+    /// <summary>RSV1 ("Per-Message Compressed") on a control or continuation frame, or RSV2/RSV3 set, while
+    /// permessage-deflate is negotiated (RFC 7692 §6.1). 1002.</summary>
+    CompressedBitMisplaced,
+
+    /// <summary>A compressed message whose inflated size passes <c>message_size_limit</c> (a deflate bomb), found
+    /// while inflating, before more than the limit is held. 1009.</summary>
+    InflatedMessageTooBig,
+
+    /// <summary>A compressed message that is not valid raw DEFLATE (RFC 7692 §7.2.2). 1007.</summary>
+    InvalidCompressedData,
 }
 
 /// <summary>
@@ -71,7 +82,7 @@ public static class WebSocketProtocolErrors
 
     private static (ushort, string)[] BuildTable()
     {
-        var table = new (ushort, string)[(int)WebSocketProtocolError.FragmentedMessageTooBig + 1];
+        var table = new (ushort, string)[(int)WebSocketProtocolError.InvalidCompressedData + 1];
         table[(int)WebSocketProtocolError.None] = (WebSocketCloseCodes.NormalClosure, "");
         table[(int)WebSocketProtocolError.InvalidPayloadLength] = (WebSocketCloseCodes.ProtocolError, "Payload length has its most significant bit set.");
         table[(int)WebSocketProtocolError.UnmaskedClientFrame] = (WebSocketCloseCodes.ProtocolError, "Client frames must be masked.");
@@ -88,6 +99,9 @@ public static class WebSocketProtocolErrors
         table[(int)WebSocketProtocolError.BinaryMessage] = (WebSocketCloseCodes.UnsupportedData, "Binary messages are not supported.");
         table[(int)WebSocketProtocolError.MessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Message is over message_size_limit.");
         table[(int)WebSocketProtocolError.FragmentedMessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Fragmented message is over max_continuation_size.");
+        table[(int)WebSocketProtocolError.CompressedBitMisplaced] = (WebSocketCloseCodes.ProtocolError, "RSV1 is allowed only on the first frame of a data message; RSV2 and RSV3 never.");
+        table[(int)WebSocketProtocolError.InflatedMessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Compressed message inflates past message_size_limit.");
+        table[(int)WebSocketProtocolError.InvalidCompressedData] = (WebSocketCloseCodes.InvalidPayloadData, "Compressed message is not valid DEFLATE data.");
         return table;
     }
 }

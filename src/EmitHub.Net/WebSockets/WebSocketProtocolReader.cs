@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
+using EmitHub.Net.WebSockets.Compression;
 
 namespace EmitHub.Net.WebSockets;
 
@@ -26,6 +27,7 @@ public sealed class WebSocketProtocolReader : IDisposable
 
     private readonly WebSocketReaderLimits _limits;
     private readonly ArrayPool<byte> _pool;
+    private readonly PerMessageDeflateInflater? _inflater;
 
     private bool _finished;
 
@@ -38,6 +40,7 @@ public sealed class WebSocketProtocolReader : IDisposable
     // The text message being assembled; _messageOpen while a non-final fragment has been seen.
     // The open message is binary (only with WebSocketReaderLimits.AcceptBinary, for the echo endpoint).
     private bool _binary;
+    private bool _compressed;
     private bool _inPayload;
     private bool _messageOpen;
     private byte[]? _message;
@@ -63,6 +66,10 @@ public sealed class WebSocketProtocolReader : IDisposable
             MaxContinuationSize = Math.Min(limits.MaxContinuationSize, long.MaxValue / 2),
         };
         _pool = pool ?? ArrayPool<byte>.Shared;
+        if (limits.PerMessageDeflate)
+        {
+            _inflater = new PerMessageDeflateInflater(limits.ClientNoContextTakeover, _pool);
+        }
     }
 
     /// <summary>True once a close frame or a protocol error was produced; no more events follow.</summary>
@@ -146,6 +153,7 @@ public sealed class WebSocketProtocolReader : IDisposable
     {
         ReturnDelivered();
         ReturnMessage();
+        _inflater?.Dispose();
         _finished = true;
     }
 
@@ -167,7 +175,15 @@ public sealed class WebSocketProtocolReader : IDisposable
     {
         if (header.Rsv != 0)
         {
-            return WebSocketProtocolError.ReservedBitsSet;
+            if (_inflater is null)
+            {
+                return WebSocketProtocolError.ReservedBitsSet;
+            }
+            // RFC 7692 §6.1: RSV1 marks a compressed message on its first frame only; RSV2/RSV3 stay unassigned.
+            if (header.Rsv != FrameHeader.Rsv1 || header.Opcode is not (WebSocketOpcode.Text or WebSocketOpcode.Binary))
+            {
+                return WebSocketProtocolError.CompressedBitMisplaced;
+            }
         }
 
         var opcode = header.Opcode;
@@ -233,6 +249,7 @@ public sealed class WebSocketProtocolReader : IDisposable
         if (header.Opcode is WebSocketOpcode.Text or WebSocketOpcode.Binary)
         {
             _binary = header.Opcode == WebSocketOpcode.Binary;
+            _compressed = header.Rsv == FrameHeader.Rsv1;
             _utf8.Reset();
             _messageLength = 0;
             if (header.Fin)
@@ -288,7 +305,7 @@ public sealed class WebSocketProtocolReader : IDisposable
         _frameRemaining -= take;
 
         // Fail fast: the bytes just read are validated before waiting for the rest of the frame or message.
-        if (!_binary && !_utf8.TryAppend(destination))
+        if (!_binary && !_compressed && !_utf8.TryAppend(destination))
         {
             readEvent = Fail(WebSocketProtocolError.InvalidUtf8Text);
             return true;
@@ -309,6 +326,10 @@ public sealed class WebSocketProtocolReader : IDisposable
 
     private WebSocketReadEvent CompleteMessage()
     {
+        if (_compressed)
+        {
+            return CompleteCompressedMessage();
+        }
         if (!_binary && !_utf8.IsComplete)
         {
             return Fail(WebSocketProtocolError.InvalidUtf8Text);
@@ -326,6 +347,30 @@ public sealed class WebSocketProtocolReader : IDisposable
             _message = null;
         }
         return new WebSocketReadEvent(_binary ? WebSocketEventKind.Binary : WebSocketEventKind.Text, payload, 0, WebSocketProtocolError.None);
+    }
+
+    // The whole compressed payload is here: inflate it (bounded by message_size_limit), then judge the text.
+    private WebSocketReadEvent CompleteCompressedMessage()
+    {
+        Debug.Assert(_inflater is not null);
+        var compressed = _message is null ? ReadOnlyMemory<byte>.Empty : new ReadOnlyMemory<byte>(_message, 0, _messageLength);
+        var error = _inflater.Inflate(compressed, _limits.MaxMessageSize, out var inflated, out var length);
+        ReturnMessage();
+        _messageOpen = false;
+        _continuationCharge = 0;
+        _compressed = false;
+        if (error != WebSocketProtocolError.None)
+        {
+            return Fail(error);
+        }
+        if (!_binary && !Utf8Validator.IsValid(inflated.AsSpan(0, length)))
+        {
+            _pool.Return(inflated!);
+            return Fail(WebSocketProtocolError.InvalidUtf8Text);
+        }
+        _delivered = inflated;
+        return new WebSocketReadEvent(_binary ? WebSocketEventKind.Binary : WebSocketEventKind.Text,
+            new ReadOnlyMemory<byte>(inflated, 0, length), 0, WebSocketProtocolError.None);
     }
 
     private WebSocketReadEvent ReadControlFrame(in FrameHeader header, in ReadOnlySequence<byte> source)

@@ -73,7 +73,12 @@ public readonly struct WebSocketReadEvent
 /// <param name="RequireMaskedFrames">True for a server reading client frames (RFC 6455 §5.1); false only to read server frames in tests.</param>
 /// <param name="AcceptBinary">True to deliver binary messages (the <c>echo_path</c> endpoint, so conformance suites
 /// test binary framing too); false refuses them with 1003 (channels, SPEC §3).</param>
-public readonly record struct WebSocketReaderLimits(long MaxMessageSize, long MaxContinuationSize, bool RequireMaskedFrames = true, bool AcceptBinary = false)
+/// <param name="PerMessageDeflate">permessage-deflate was negotiated (RFC 7692): RSV1 on the first frame of a data
+/// message marks it compressed; it is inflated, held to <paramref name="MaxMessageSize"/>, before it is delivered.</param>
+/// <param name="ClientNoContextTakeover">With <paramref name="PerMessageDeflate"/>: the agreed
+/// <c>client_no_context_takeover</c>, so each message is inflated with a fresh context.</param>
+public readonly record struct WebSocketReaderLimits(long MaxMessageSize, long MaxContinuationSize, bool RequireMaskedFrames = true, bool AcceptBinary = false,
+    bool PerMessageDeflate = false, bool ClientNoContextTakeover = false)
 {
     /// <summary>What each fragment counts at least toward <see cref="MaxContinuationSize"/>: 16 bytes, so endless empty
     /// fragments are refused while a large message in small fragments (say 64 bytes) stays legal (SPEC §4).</summary>

@@ -1,4 +1,5 @@
 using EmitHub.Core.Configuration;
+using EmitHub.Net.WebSockets.Compression;
 
 namespace EmitHub.Net.WebSockets;
 
@@ -12,13 +13,17 @@ namespace EmitHub.Net.WebSockets;
 /// <param name="PongTimeout">Time a pong may take before the connection is closed 1001 (<c>pong_timeout</c>).</param>
 /// <param name="CloseTimeout">Time the peer gets to answer our close frame (<c>connection_timeout</c>).</param>
 /// <param name="Counters">Server-wide WebSocket counters, or null.</param>
+/// <param name="Compression"><c>[websocket] compression</c>: how permessage-deflate offers are answered.</param>
+/// <param name="Deflate">The permessage-deflate parameters agreed for this connection, or null (uncompressed).</param>
 public sealed record WebSocketSettings(
     WebSocketReaderLimits ReaderLimits,
     long MaxPendingBytes,
     TimeSpan PingInterval,
     TimeSpan PongTimeout,
     TimeSpan CloseTimeout,
-    WebSocketCounters? Counters)
+    WebSocketCounters? Counters,
+    WebSocketCompressionMode Compression = WebSocketCompressionMode.Off,
+    PerMessageDeflateParameters? Deflate = null)
 {
     /// <summary>Settings from <paramref name="options"/>.</summary>
     public static WebSocketSettings FromOptions(EmitHubOptions options, WebSocketCounters? counters) => new(
@@ -27,7 +32,17 @@ public sealed record WebSocketSettings(
         TimeSpan.FromSeconds(options.WebSocket.PingInterval),
         TimeSpan.FromSeconds(options.WebSocket.PongTimeout),
         TimeSpan.FromSeconds(options.WebSocket.ConnectionTimeout),
-        counters);
+        counters,
+        WebSocketCompressionModes.TryParse(options.WebSocket.Compression, out var mode) ? mode : WebSocketCompressionMode.Off);
+
+    /// <summary>These settings with <paramref name="deflate"/> agreed: the reader accepts and inflates RSV1 messages.</summary>
+    public WebSocketSettings WithDeflate(PerMessageDeflateParameters? deflate) => deflate is null
+        ? this with { Deflate = null }
+        : this with
+        {
+            Deflate = deflate,
+            ReaderLimits = ReaderLimits with { PerMessageDeflate = true, ClientNoContextTakeover = deflate.ClientNoContextTakeover },
+        };
 }
 
 /// <summary>Server-wide WebSocket counters (thread-safe, for logs and diagnostics).</summary>

@@ -150,6 +150,8 @@ public class ConfigLoaderTests
         { "EMIT_HUB_AUTO_BACKUP", "true", "persistence.auto_backup", "true" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },
+        // Issue 14: permessage-deflate mode.
+        { "EMIT_HUB_WS_COMPRESSION", "per_connection", "websocket.compression", "\"per_connection\"" },
         { "EMIT_HUB_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", "auth.token_secret", "\"0123456789abcdef0123456789abcdef\"" },
         { "EMIT_HUB_TOKEN_PUBLIC_KEY", s_publicKeyPath.Value, "auth.token_public_key", "\"" + s_publicKeyPath.Value + "\"" },
     };

@@ -87,6 +87,14 @@ public sealed class RawHttpConnection : IDisposable
         return await ReceiveAsync(timeout.Token);
     }
 
+    /// <summary>Removes and returns everything still unread in the local buffer (bytes that followed a 101, say).</summary>
+    public byte[] TakePending()
+    {
+        var bytes = _buffer.ToArray();
+        _buffer.Clear();
+        return bytes;
+    }
+
     /// <summary>Everything still unread in the local buffer, as text.</summary>
     public string Pending => Encoding.Latin1.GetString(_buffer.ToArray());
 

@@ -90,21 +90,21 @@ public class WebSocketFrameEncoderTests
     }
 
     [Fact]
-    public void Ping_flood_is_answered_with_one_pong_for_the_latest_ping()
+    public void Each_recorded_ping_is_answered_once_by_its_own_pong()
     {
         var pending = new PendingPong();
         var writer = new ArrayBufferWriter<byte>();
-        Assert.False(pending.TryWritePong(writer));
+        Assert.Equal(0, pending.WritePongs(writer));
 
         Assert.True(pending.OnPing([1]));
-        Assert.False(pending.OnPing([2]));
         Assert.False(pending.OnPing([3, 3]));
         Assert.True(pending.HasPending);
-        Assert.Equal(2, pending.ReplacedCount);
+        Assert.Equal(0, pending.ReplacedCount);
 
-        Assert.True(pending.TryWritePong(writer));
-        Assert.Equal("8A020303", Convert.ToHexString(writer.WrittenSpan)); // FIN=1 PONG len=2 payload 0303
-        Assert.False(pending.TryWritePong(writer));
+        Assert.Equal(2, pending.WritePongs(writer));
+        Assert.Equal("8A0101" + "8A020303", Convert.ToHexString(writer.WrittenSpan)); // FIN=1 PONG len=1 01, FIN=1 PONG len=2 0303
+        Assert.Equal(0, pending.WritePongs(writer));
         Assert.False(pending.HasPending);
+        Assert.True(pending.OnPing([]));
     }
 }

@@ -62,7 +62,7 @@ public class WebSocketOutboxTests
     }
 
     [Fact]
-    public async Task Ping_flood_and_keepalive_ping_wake_the_send_loop_once_and_write_one_pong_and_one_ping()
+    public async Task Ping_flood_and_keepalive_ping_wake_the_send_loop_once_and_write_sixteen_pongs_and_one_ping()
     {
         var outbox = new WebSocketOutbox(Guid.NewGuid(), 1 << 20);
         var wait = outbox.WaitAsync();
@@ -75,9 +75,10 @@ public class WebSocketOutboxTests
         Assert.True(await wait);
 
         var writer = new ArrayBufferWriter<byte>();
-        Assert.Equal(2, outbox.WriteControlFrames(writer));
-        // FIN=1 PONG len=1 payload 64 (the 100th ping), then FIN=1 PING len=2 "hb"
-        Assert.Equal("8A0164" + "89026862", Convert.ToHexString(writer.WrittenSpan));
+        Assert.Equal(PendingPong.MaxPendingPongs + 1, outbox.WriteControlFrames(writer));
+        // FIN=1 PONG len=1 for pings 1..15 and the 100th (0x64), then FIN=1 PING len=2 "hb"
+        var pongs = Enumerable.Range(1, PendingPong.MaxPendingPongs - 1).Append(100).Select(i => $"8A01{i:X2}");
+        Assert.Equal(string.Concat(pongs) + "89026862", Convert.ToHexString(writer.WrittenSpan));
         Assert.Equal(0, outbox.WriteControlFrames(writer));
         outbox.Dispose();
     }

@@ -1,0 +1,93 @@
+using System.Buffers;
+using System.Net;
+using EmitHub.Net.WebSockets;
+using EmitHub.Tests.WebSockets;
+
+namespace EmitHub.Tests.Infrastructure;
+
+/// <summary>
+/// A WebSocket client that writes exact frame bytes and reads the server's frames as events ("text:…", "pong:0A0B",
+/// "close:1001:reason", "finished" after a close, "eof" when TCP ended, "timeout" after 30 s of silence), for tests that a real client library would
+/// normalize away: bursts of pings in one write, half-sent fragmented messages, abrupt ends.
+/// </summary>
+public sealed class RawWebSocketClient : IDisposable
+{
+    private readonly RawHttpConnection _http;
+    private readonly WebSocketProtocolReader _reader = new(new WebSocketReaderLimits(16 << 20, 16 << 20, RequireMaskedFrames: false, AcceptBinary: true));
+    private byte[] _unread;
+
+    private RawWebSocketClient(RawHttpConnection http, byte[] unread)
+    {
+        _http = http;
+        _unread = unread;
+    }
+
+    /// <summary>Opens <paramref name="path"/> with a valid handshake and asserts the 101.</summary>
+    public static async Task<RawWebSocketClient> ConnectAsync(IPEndPoint endPoint, string path)
+    {
+        var http = await RawHttpConnection.ConnectAsync(endPoint);
+        await http.SendAsync($"GET {path} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+        var response = await http.ReadResponseAsync();
+        Assert.Equal(101, response?.StatusCode);
+        return new RawWebSocketClient(http, http.TakePending());
+    }
+
+    /// <summary>Sends <paramref name="bytes"/> in one write (client frames must be masked: see <see cref="ClientFrame"/>).</summary>
+    public Task SendAsync(byte[] bytes) => _http.SendAsync(bytes);
+
+    /// <summary>Reads server frames until <paramref name="until"/> holds for the events so far, the server closed
+    /// (the last event is then "finished" or "eof"), or the server was silent for 30 s ("timeout").</summary>
+    public async Task<List<string>> ReadEventsAsync(Func<List<string>, bool> until)
+    {
+        var events = new List<string>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var buffer = new ReadOnlySequence<byte>(_unread);
+            while (!until(events) && _reader.TryRead(ref buffer, out var ev))
+            {
+                events.Add(ReaderDriver.Describe(ev));
+            }
+            _unread = buffer.ToArray();
+            if (_reader.IsFinished)
+            {
+                events.Add("finished");
+                return events;
+            }
+            if (until(events) || DateTime.UtcNow > deadline)
+            {
+                return events;
+            }
+            bool more;
+            try
+            {
+                more = await _http.ReadOneChunkAsync();
+            }
+            catch (OperationCanceledException)
+            {
+                events.Add("timeout");
+                return events;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                more = false;
+            }
+            if (!more)
+            {
+                events.Add("eof");
+                return events;
+            }
+            _unread = [.. _unread, .. _http.TakePending()];
+        }
+    }
+
+    /// <summary>Reads until the server's close frame (or the end of TCP) and returns every event.</summary>
+    public Task<List<string>> ReadUntilClosedAsync() => ReadEventsAsync(_ => false);
+
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _http.Dispose();
+    }
+}
