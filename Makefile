@@ -23,10 +23,12 @@ ARGS ?=
 run:
 	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) -- $(ARGS)
 
-## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws, Debian's chromium).
+## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool, Debian's chromium).
 test-deps:
 	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
+	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) || true; }
 	@test -x /usr/bin/chromium || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)

@@ -27,6 +27,7 @@ public sealed partial class ChannelRegistry
             }
             if (!GcraRateLimiter.TryAcquire(limiter, out var retryAfter))
             {
+                _metrics.OnRateLimited(broadcast: false);
                 SendError(channel, sender,
                     $"Rate limit exceeded: at most {settings.RateLimitPerMinute} client messages per minute per connection; retry in {retryAfter} s.");
                 return;
@@ -55,6 +56,7 @@ public sealed partial class ChannelRegistry
             var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
         }
+        _metrics.ClientMessages.Add(1);
         if (pending is not null || !stored.IsCompletedSuccessfully)
         {
             _ = PublishWhenCommittedAsync(channel, pending, stored);

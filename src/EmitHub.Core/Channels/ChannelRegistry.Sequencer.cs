@@ -1,4 +1,5 @@
 using System.Text;
+using EmitHub.Core.Diagnostics;
 using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 
@@ -14,6 +15,7 @@ public sealed partial class ChannelRegistry
     /// </summary>
     public async ValueTask<BroadcastResult> BroadcastAsync(Guid id, BroadcastRequest request, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (!TryGetLive(id, out var channel))
         {
             return new BroadcastResult(ChannelError.NotFound, null, $"Channel {id} does not exist.", "channel_not_found");
@@ -32,6 +34,7 @@ public sealed partial class ChannelRegistry
         }
         if (!GcraRateLimiter.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
         {
+            _metrics.OnRateLimited(broadcast: true);
             return new BroadcastResult(ChannelError.RateLimited, null,
                 $"Channel {channel.Name} allows {channel.Settings.RateLimitPerMinute} broadcasts per minute; retry in {retryAfter} s.",
                 "rate_limited", retryAfter);
@@ -77,6 +80,8 @@ public sealed partial class ChannelRegistry
             return new BroadcastResult(ChannelError.Unavailable, null,
                 "The message could not be committed to the store; it was not acknowledged.", "store_unavailable");
         }
+        _metrics.Broadcasts.Add(1);
+        _metrics.PublishDuration.Record(HubMetrics.SecondsSince(started));
         return new BroadcastResult(ChannelError.None, new BroadcastAck(sequence, recipients, now));
     }
 
@@ -133,7 +138,7 @@ public sealed partial class ChannelRegistry
     }
 
     /// <summary>Sends a message to the subscribers and remembers it for replay. Caller holds the channel lock.</summary>
-    private static int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
+    private int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
     {
         channel.PublishedSequence = frame.Sequence;
         channel.Recent.Add(frame);
@@ -141,7 +146,10 @@ public sealed partial class ChannelRegistry
         {
             channel.LastBroadcasts.Add(frame);
         }
-        return channel.Subscribers.Publish(frame);
+        var recipients = channel.Subscribers.Publish(frame);
+        // Once per message, not per subscriber: the fan-out loop stays free of counting.
+        _metrics.Deliveries.Add(recipients);
+        return recipients;
     }
 
     /// <summary>
@@ -180,7 +188,7 @@ public sealed partial class ChannelRegistry
 
     /// <summary>Publishes the queue's head while it may go out. Caller holds the channel lock; returns the
     /// subscribers a queued stop took out of the channel, to close outside the lock.</summary>
-    private static IChannelSubscriber[] DrainPending(Channel channel)
+    private IChannelSubscriber[] DrainPending(Channel channel)
     {
         IChannelSubscriber[] toClose = [];
         while (channel.Pending.TryPeek(out var head))

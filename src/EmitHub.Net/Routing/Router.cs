@@ -3,6 +3,7 @@ using EmitHub.Core.Configuration;
 using EmitHub.Net.Api;
 using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
+using EmitHub.Net.Metrics;
 
 namespace EmitHub.Net.Routing;
 
@@ -22,6 +23,7 @@ public sealed class Router : IHttpApplication
     private readonly SystemEndpoints _system;
     private readonly TokenEndpoints _tokens;
     private readonly Func<IWebSocketUpgrade?> _webSocket;
+    private readonly MetricsCollector? _metrics;
 
     /// <summary>Creates the router.</summary>
     /// <param name="options">Live configuration.</param>
@@ -29,10 +31,13 @@ public sealed class Router : IHttpApplication
     /// <param name="webSocket">Returns the upgrade seam, or null while WebSocket is not available (then 501).</param>
     /// <param name="version">Service version for health and info.</param>
     /// <param name="time">Clock for health timestamps.</param>
-    public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time)
+    /// <param name="metrics">The collector behind <c>GET /metrics</c>; null answers 404 there.</param>
+    public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time,
+        MetricsCollector? metrics = null)
     {
         _options = options;
         _webSocket = webSocket;
+        _metrics = metrics;
         _channels = new ChannelEndpoints(registry);
         _system = new SystemEndpoints(registry, version, time);
         _tokens = new TokenEndpoints(registry, options, time);
@@ -96,6 +101,14 @@ public sealed class Router : IHttpApplication
                 if (Allow(context, method, "GET"))
                 {
                     _system.WriteReady(response);
+                }
+                return;
+            case "/metrics" when _metrics is not null:
+                // Behind the API key when one is set: the figures describe the deployment (channel counts, traffic),
+                // and Prometheus sends a bearer token with `authorization: credentials:` in its scrape config.
+                if (Allow(context, method, "GET") && Authorize(context, options))
+                {
+                    response.WriteBytes(200, MetricsCollector.ContentType, System.Text.Encoding.UTF8.GetBytes(_metrics.WriteExposition()));
                 }
                 return;
             case BrowserAssets.ModulePath:
@@ -176,10 +189,8 @@ public sealed class Router : IHttpApplication
         {
             return;
         }
-        if (options.ApiKey is { Length: > 0 } apiKey && !ApiKeyAuthorization.IsAuthorized(context.Head.GetField("Authorization"), apiKey))
+        if (!Authorize(context, options))
         {
-            response.WriteError(401, "unauthorized", "This endpoint needs the header 'Authorization: Bearer <api key>'; the key is missing or wrong.");
-            response.AddHeader("WWW-Authenticate", "Bearer");
             return;
         }
 
@@ -237,6 +248,19 @@ public sealed class Router : IHttpApplication
                 }
                 break;
         }
+    }
+
+    /// <summary>True when no API key is set or the request carries it; else writes 401 with
+    /// <c>WWW-Authenticate: Bearer</c>.</summary>
+    private static bool Authorize(HttpRequestContext context, EmitHubOptions options)
+    {
+        if (options.ApiKey is { Length: > 0 } apiKey && !ApiKeyAuthorization.IsAuthorized(context.Head.GetField("Authorization"), apiKey))
+        {
+            context.Response.WriteError(401, "unauthorized", "This endpoint needs the header 'Authorization: Bearer <api key>'; the key is missing or wrong.");
+            context.Response.AddHeader("WWW-Authenticate", "Bearer");
+            return false;
+        }
+        return true;
     }
 
     private void RouteWebSocket(HttpRequestContext context, string method, string? channelId)
