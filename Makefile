@@ -23,8 +23,11 @@ ARGS ?=
 run:
 	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) -- $(ARGS)
 
-## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool, Debian's chromium).
+## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool,
+## nats-server with JetStream for the cluster tests, Debian's chromium).
 test-deps:
+	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
 	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
 	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || { \

@@ -26,7 +26,7 @@ th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav 
 <p>Self-hosted real-time broadcasting hub. Create <b>channels</b> over REST, start / pause / stop them, broadcast
 messages; every WebSocket client of a channel receives each message the moment it is published.</p>
 <nav><a href="#rest">REST API</a><a href="#errors">Errors</a><a href="#ws">WebSocket</a><a href="#envelopes">Envelopes</a>
-<a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#limits">Limits</a></nav>
+<a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a></nav>
 
 <h2 id="quick">Quick start</h2>
 <pre>curl -X POST http://localhost:8080/api/v1/channels \
@@ -123,7 +123,11 @@ no <code>Access-Control-Allow-*</code> headers; <code>Vary: Origin</code> is sen
 <code>Sec-WebSocket-Key</code>. Every server message is one text frame holding an envelope. Options:
 <code>?after=SEQ</code> (with <code>&amp;epoch=E</code>) replays stored messages after SEQ on persisting channels, then live ones,
 without gaps or duplicates. Client text frames are relayed as <code>client_message</code> when the channel allows it.
-Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009; protocol errors 1002.
+Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009 (sizes are exact payload bytes; a
+fragmented message may also have at most <code>max_message_fragments</code> frames); protocol errors 1002.
+A message must arrive whole within <code>connection_timeout</code> of its first frame (else 1008), and all unfinished
+messages together may hold at most <code>max_partial_message_bytes</code> (past it the connection holding the most is
+closed 1009).
 The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. Every client
 ping is answered with its own pong, in order; at most 16 pongs wait at once, and past that a newer ping replaces the
 newest waiting one, so a ping flood gets no unbounded queue. A client that
@@ -300,8 +304,10 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[cors] allowed_methods</td><td>["GET","POST","PUT","PATCH","DELETE","OPTIONS"]</td><td>preflight methods</td></tr>
 <tr><td class="m">[cors] allowed_headers</td><td>["Content-Type","Authorization","Accept"]</td><td>preflight headers</td></tr>
 <tr><td class="m">[cors] max_age</td><td>3600</td><td>seconds a preflight may be cached</td></tr>
-<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake and for the peer's close frame</td></tr>
-<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>bytes of one fragmented message</td></tr>
+<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake, for a client message from its first frame to its last (else 1008), and for the peer's close frame</td></tr>
+<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>payload bytes of one fragmented message (else 1009)</td></tr>
+<tr><td class="m">[websocket] max_message_fragments</td><td>65536</td><td>frames of one fragmented message (else 1009), so endless empty fragments are refused</td></tr>
+<tr><td class="m">[websocket] max_partial_message_bytes</td><td>67108864</td><td>bytes held by all unfinished client messages, server-wide; past it the connection holding the most is closed 1009</td></tr>
 <tr><td class="m">[websocket] ping_interval</td><td>30</td><td>seconds between server pings</td></tr>
 <tr><td class="m">[websocket] pong_timeout</td><td>10</td><td>seconds a pong may take</td></tr>
 <tr><td class="m">[websocket] max_pending_bytes</td><td>1048576</td><td>outbound bytes queued per client before "slow consumer"</td></tr>
@@ -315,6 +321,13 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[auth] token_secret</td><td>unset</td><td>HS256 key of subscriber tokens (≥ 32 characters); signs minted tokens</td></tr>
 <tr><td class="m">[auth] token_public_key</td><td>unset</td><td>PEM file: RSA (RS256) or P-256 (ES256) public key of your token issuer</td></tr>
 <tr><td class="m">[auth] clock_skew</td><td>30</td><td>seconds of tolerance on a token's exp and nbf</td></tr>
+<tr><td class="m">[cluster] nats_url</td><td>unset</td><td>NATS server(s), comma-separated: this node joins a cluster whose channels and messages live in NATS JetStream (see <a href="#cluster">Cluster</a>)</td></tr>
+<tr><td class="m">[cluster] node_name</td><td>host name:port</td><td>this node's name in logs and its NATS connection</td></tr>
+<tr><td class="m">[cluster] creds_file</td><td>unset</td><td>NATS credentials file (JWT + NKey seed)</td></tr>
+<tr><td class="m">[cluster] user, password</td><td>unset</td><td>NATS user and password</td></tr>
+<tr><td class="m">[cluster] token</td><td>unset</td><td>NATS token</td></tr>
+<tr><td class="m">[cluster] tls_ca_file, tls_cert_file, tls_key_file</td><td>unset</td><td>TLS to NATS: CA bundle, client certificate and key (PEM)</td></tr>
+<tr><td class="m">[cluster] stream_replicas</td><td>1</td><td>JetStream replicas of the message stream and channel bucket (1–5)</td></tr>
 </table>
 
 <h2 id="env">Environment variables</h2>
@@ -338,6 +351,39 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
 <tr><td class="m">EMIT_HUB_TOKEN_SECRET</td><td>[auth] token_secret</td></tr>
 <tr><td class="m">EMIT_HUB_TOKEN_PUBLIC_KEY</td><td>[auth] token_public_key</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_NATS_URL</td><td>[cluster] nats_url</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_NODE_NAME</td><td>[cluster] node_name</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_CREDS_FILE</td><td>[cluster] creds_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_USER</td><td>[cluster] user</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_PASSWORD</td><td>[cluster] password</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TOKEN</td><td>[cluster] token</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_CA_FILE</td><td>[cluster] tls_ca_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_CERT_FILE</td><td>[cluster] tls_cert_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_KEY_FILE</td><td>[cluster] tls_key_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_STREAM_REPLICAS</td><td>[cluster] stream_replicas</td></tr>
+</table>
+
+<h2 id="cluster">Cluster (several nodes, one hub)</h2>
+<p>Set <code>[cluster] nats_url</code> (or <code>EMIT_HUB_CLUSTER_NATS_URL</code>) on every node to the same NATS
+server(s) with JetStream (<code>nats-server -js</code>). The nodes then behave as one hub behind a load balancer: a
+client may connect to any node, a broadcast may be posted to any node, and every client sees the same channels and
+the same messages in the same order with the same sequence numbers.</p>
+<pre>nats-server -js -sd /var/lib/nats &amp;
+EMIT_HUB_CLUSTER_NATS_URL=nats://127.0.0.1:4222 EMIT_HUB_PORT=8081 emit-hub &amp;
+EMIT_HUB_CLUSTER_NATS_URL=nats://127.0.0.1:4222 EMIT_HUB_PORT=8082 emit-hub &amp;
+curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application/json' -d '{"name":"lobby"}'
+# the channel is on both nodes; start it on one, broadcast through the other
+</pre>
+<table>
+<tr><th>what</th><th>in a cluster</th></tr>
+<tr><td>channels</td><td>JetStream key-value bucket <code>emithub-channels</code>; a change made on any node reaches every node's clients (<code>paused</code>, <code>resumed</code>, <code>stopped</code> + 1001) in well under a second; <code>GET /channels</code> is the same on every node</td></tr>
+<tr><td>messages</td><td>stream <code>EMITHUB_MESSAGES</code>, subject <code>emithub.ch.&lt;id&gt;</code> per channel; a broadcast's 200 comes after JetStream's acknowledgement. Every message passes through the stream, since it is what orders them; <code>persist_messages</code> decides only whether history and <code>?after=</code> recovery are offered</td></tr>
+<tr><td>sequences</td><td>per channel, gap-free and identical on every node, also with publishers on several nodes at once (optimistic concurrency on the channel's last stored message, retried)</td></tr>
+<tr><td>retention</td><td><code>message_retention_days</code> → stream MaxAge, <code>max_messages_per_channel</code> → MaxMsgsPerSubject (applied by JetStream, taken from the node that starts first or restarts last)</td></tr>
+<tr><td>recovery, history, replay_last</td><td>work on any node (<code>?after=SEQ&amp;epoch=…</code>, <code>GET …/messages</code>); an epoch never changes in a cluster</td></tr>
+<tr><td>per node</td><td><code>rate_limit_per_minute</code> (each node refills its own bucket: N nodes accept up to N×), <code>max_connections</code> (each node counts its own clients), <code>stats.connections</code> and a broadcast's <code>recipients</code> (this node's clients)</td></tr>
+<tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code>; when NATS is back the node catches its clients up without gaps</td></tr>
+<tr><td>not used</td><td><code>db_path</code> and <code>[persistence] auto_backup</code> (back up the stream and bucket with NATS tools)</td></tr>
 </table>
 
 <h2 id="limits">HTTP limits</h2>

@@ -36,10 +36,14 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         _heartbeat = heartbeat;
         _logger = loggerFactory.CreateLogger("EmitHub.WebSocket");
         Counters = counters;
+        PartialMessages = new PartialMessageBudget(options.Current.WebSocket.MaxPartialMessageBytes);
     }
 
     /// <summary>Server-wide counters of the connections this endpoint ran.</summary>
     public WebSocketCounters Counters { get; }
+
+    /// <summary>The server-wide bound on bytes held by unfinished client messages (<c>max_partial_message_bytes</c>).</summary>
+    public PartialMessageBudget PartialMessages { get; }
 
     /// <inheritdoc />
     public async ValueTask RunAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
@@ -101,7 +105,8 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             closeAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew);
         }
 
-        var settings = WebSocketSettings.FromOptions(options, Counters);
+        PartialMessages.MaxBytes = options.WebSocket.MaxPartialMessageBytes;
+        var settings = WebSocketSettings.FromOptions(options, Counters, PartialMessages);
         var deflate = PerMessageDeflateNegotiation.Negotiate(request.GetCombinedField("Sec-WebSocket-Extensions"), settings.Compression);
         settings = settings.WithDeflate(deflate);
         WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue,

@@ -150,6 +150,17 @@ public class ConfigLoaderTests
         { "EMIT_HUB_AUTO_BACKUP", "true", "persistence.auto_backup", "true" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },
+        // [cluster] (issue 11)
+        { "EMIT_HUB_CLUSTER_NATS_URL", "nats://10.0.0.1:4222, nats://10.0.0.2:4222", "cluster.nats_url", "\"nats://10.0.0.1:4222,nats://10.0.0.2:4222\"" },
+        { "EMIT_HUB_CLUSTER_NODE_NAME", "hub-a", "cluster.node_name", "\"hub-a\"" },
+        { "EMIT_HUB_CLUSTER_CREDS_FILE", "/etc/nats.creds", "cluster.creds_file", "\"/etc/nats.creds\"" },
+        { "EMIT_HUB_CLUSTER_USER", "hub", "cluster.user", "\"hub\"" },
+        { "EMIT_HUB_CLUSTER_PASSWORD", "pw", "cluster.password", "\"pw\"" },
+        { "EMIT_HUB_CLUSTER_TOKEN", "tok", "cluster.token", "\"tok\"" },
+        { "EMIT_HUB_CLUSTER_TLS_CA_FILE", "/etc/ca.pem", "cluster.tls_ca_file", "\"/etc/ca.pem\"" },
+        { "EMIT_HUB_CLUSTER_TLS_CERT_FILE", "/etc/c.pem", "cluster.tls_cert_file", "\"/etc/c.pem\"" },
+        { "EMIT_HUB_CLUSTER_TLS_KEY_FILE", "/etc/c.key", "cluster.tls_key_file", "\"/etc/c.key\"" },
+        { "EMIT_HUB_CLUSTER_STREAM_REPLICAS", "3", "cluster.stream_replicas", "3" },
         // Issue 14: permessage-deflate mode.
         { "EMIT_HUB_WS_COMPRESSION", "per_connection", "websocket.compression", "\"per_connection\"" },
         { "EMIT_HUB_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", "auth.token_secret", "\"0123456789abcdef0123456789abcdef\"" },
@@ -166,6 +177,20 @@ public class ConfigLoaderTests
         File.WriteAllText(path, key.ExportSubjectPublicKeyInfoPem());
         return path;
     });
+
+    [Theory]
+    [InlineData("http://127.0.0.1:4222")]
+    [InlineData("nats://")]
+    [InlineData("nats://a:4222,,")]
+    public void A_nats_url_that_is_not_a_list_of_nats_urls_is_refused_naming_the_key(string value)
+    {
+        var result = LoadEnv(("EMIT_HUB_CLUSTER_NATS_URL", value));
+
+        Assert.False(result.IsValid);
+        var error = Assert.Single(result.Errors);
+        Assert.Contains("EMIT_HUB_CLUSTER_NATS_URL", error.Message, StringComparison.Ordinal);
+        Assert.Contains("scheme nats, tls, ws or wss", error.Message, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(EnvironmentVariables))]
