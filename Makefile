@@ -24,7 +24,7 @@ run:
 	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) -- $(ARGS)
 
 ## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool,
-## nats-server with JetStream for the cluster tests, Debian's chromium).
+## Debian's chromium, curl, nats-server with JetStream for the cluster tests).
 test-deps:
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
@@ -32,8 +32,8 @@ test-deps:
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
 	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) || true; }
-	@test -x /usr/bin/chromium || { \
-	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true; }
+	@test -x /usr/bin/chromium -a -x /usr/bin/curl || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
 
 ## test: every test (unit and end-to-end); fails when no test ran.
