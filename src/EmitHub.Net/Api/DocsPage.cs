@@ -85,7 +85,7 @@ ignored; a field of the wrong type, a fraction, or a value out of range is 400.<
 <tr><td class="m">PUT /channels/{id}/start</td><td>200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td>404</td></tr>
 <tr><td class="m">PUT /channels/{id}/pause</td><td>200, channel (<code>Paused</code>)</td><td>404; 409 if Created or Stopped</td></tr>
 <tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds; 503 <code>store_busy</code> with <code>Retry-After</code> (persisting channel, disk behind: nothing stored, retry); 503 <code>store_unavailable</code> with <code>sequence</code> and <code>timestamp</code> (commit did not complete; see <a href="#durability">Durability</a>)</td></tr>
 <tr><td class="m">GET /channels/{id}/messages</td><td><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
 <tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed; private channel: 401 no valid token, 403 token for other channels</td></tr>
 <tr><td class="m">POST /channels/{id}/tokens</td><td>200 <code>{"token",</code> <code>"channel_id",</code> <code>"sub",</code> <code>"expires_at"}</code> (<a href="#private">private channels</a>)</td><td>400 bad <code>sub</code> or <code>ttl_seconds</code>; 404; 409 no <code>[auth] token_secret</code></td></tr>
@@ -354,6 +354,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
 <tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
 <tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
+<tr><td class="m">[persistence] max_pending_messages</td><td>10000</td><td>stored messages (all channels) waiting for their commit; past it 503 <code>store_busy</code> with <code>Retry-After</code>. Group commit keeps this near the number of concurrent publishers, so 10,000 means the disk stalled for seconds. Read at startup</td></tr>
 <tr><td class="m">[auth] token_secret</td><td>unset</td><td>HS256 key of subscriber tokens (≥ 32 characters); signs minted tokens</td></tr>
 <tr><td class="m">[auth] token_public_key</td><td>unset</td><td>PEM file: RSA (RS256) or P-256 (ES256) public key of your token issuer</td></tr>
 <tr><td class="m">[auth] clock_skew</td><td>30</td><td>seconds of tolerance on a token's exp and nbf</td></tr>
@@ -384,6 +385,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td>[persistence] persist_messages_default</td></tr>
 <tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
 <tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
+<tr><td class="m">EMIT_HUB_MAX_PENDING_MESSAGES</td><td>[persistence] max_pending_messages</td></tr>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
 <tr><td class="m">EMIT_HUB_TOKEN_SECRET</td><td>[auth] token_secret</td></tr>
 <tr><td class="m">EMIT_HUB_TOKEN_PUBLIC_KEY</td><td>[auth] token_public_key</td></tr>
@@ -421,6 +423,23 @@ curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application
 <tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code>; when NATS is back the node catches its clients up without gaps</td></tr>
 <tr><td>not used</td><td><code>db_path</code> and <code>[persistence] auto_backup</code> (back up the stream and bucket with NATS tools)</td></tr>
 </table></div>
+
+<h2 id="durability">Durability of a broadcast</h2>
+<p>On a channel with <code>persist_messages</code>, 200 means the message is committed to disk (it survives a crash).
+Two 503 answers exist and they differ:</p>
+<ul>
+<li><code>store_busy</code> (with <code>Retry-After</code>): the disk is behind (<code>max_pending_messages</code>
+reached, or the in-memory log is full). Nothing was stored and no sequence was used: retrying is exact. Other
+channels are not slowed down.</li>
+<li><code>store_unavailable</code>: the message was given a sequence but its commit did not complete (a failed or
+hung disk; the store then stays unavailable and <code>/ready</code> answers 503 until a restart). The record may still
+have reached the disk, so the outcome is <em>exact but deferred</em>: the body names the <code>sequence</code> and
+<code>timestamp</code> the message was given, e.g.
+<code>{"error":"…","code":"store_unavailable","sequence":42,"timestamp":"2024-06-01T10:35:00.123Z"}</code>. Once the
+store is back, <code>GET /api/v1/channels/{id}/messages?after=41&amp;limit=1</code> returns an envelope with sequence
+42 <em>and that timestamp</em> exactly when it was stored (a later message that reused sequence 42 has a later
+timestamp). Retrying without that check is at-least-once: the message may then appear twice.</li>
+</ul>
 
 <h2 id="limits">HTTP limits</h2>
 <div class="t"><table class="limits">
