@@ -22,10 +22,12 @@ build: restore
 run:
 	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) --
 
-## test-deps: real third-party clients the end-to-end tests drive (Python websockets, Node ws).
+## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool).
 test-deps:
 	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
+	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
 
 ## test: every test (unit and end-to-end); fails when no test ran.

@@ -163,8 +163,23 @@ public static class EmitHubCli
                 .ConfigureAwait(false);
         }
 
+        if (ValidateTls(loaded.Options.Tls) is { } tlsError)
+        {
+            return await ReportConfigErrorsAsync([tlsError]).ConfigureAwait(false);
+        }
+
         var startup = new StartupConfiguration(loaded, file, environment, overrides);
         return await RunServerAsync(startup, configureServices).ConfigureAwait(false);
+    }
+
+    /// <summary>Null when [tls] is unset or names a loadable certificate and key; else the sentence to report.</summary>
+    private static string? ValidateTls(EmitHub.Core.Configuration.TlsOptions tls)
+    {
+        if (string.IsNullOrEmpty(tls.CertPath) != string.IsNullOrEmpty(tls.KeyPath))
+        {
+            return "[tls] cert_path and key_path must be set together (EMIT_HUB_TLS_CERT_PATH, EMIT_HUB_TLS_KEY_PATH): one names the PEM certificate, the other its PEM private key; leave both unset for plain HTTP.";
+        }
+        return tls.Enabled ? EmitHub.Net.Transport.TlsCertificateSource.Validate(tls.CertPath!, tls.KeyPath!) : null;
     }
 
     private static async Task<int> ReportConfigErrorsAsync(IEnumerable<string> errors)

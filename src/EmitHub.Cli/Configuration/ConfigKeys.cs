@@ -18,11 +18,11 @@ public static class ConfigKeys
     public const string EnvPrefix = "EMIT_HUB_";
 
     /// <summary>The TOML sections, in file order.</summary>
-    public static readonly IReadOnlyList<string> Sections = ["cors", "websocket", "persistence", "auth"];
+    public static readonly IReadOnlyList<string> Sections = ["cors", "websocket", "persistence", "auth", "tls"];
 
     private const long OneGiB = 1L << 30;
 
-    /// <summary>Every key, top level first, then <c>[cors]</c>, <c>[websocket]</c>, <c>[persistence]</c>.</summary>
+    /// <summary>Every key, top level first, then <c>[cors]</c>, <c>[websocket]</c>, <c>[persistence]</c>, <c>[auth]</c>, <c>[tls]</c>.</summary>
     public static readonly IReadOnlyList<ConfigKey> All =
     [
         // top level
@@ -124,6 +124,16 @@ public static class ConfigKeys
         new IntegerKey("auth", "clock_skew", null,
             "Seconds of tolerance when checking a subscriber token's exp and nbf against this server's clock.",
             0, 600, "seconds", o => o.Auth.ClockSkew, (o, v) => o.Auth.ClockSkew = (int)v!.Value),
+
+        // [tls]
+        new StringKey("tls", "cert_path", "EMIT_HUB_TLS_CERT_PATH",
+            "PEM certificate file (the server certificate first, then any intermediates). With key_path set too, the port speaks HTTPS and wss:// instead of plain HTTP and ws://. The files are re-read when they change: the next TLS handshake uses the new certificate. Unset by default.",
+            "a path to a PEM file; set together with key_path", NormalizePath,
+            o => o.Tls.CertPath, (o, v) => o.Tls.CertPath = v, optional: true, restartRequired: true),
+        new StringKey("tls", "key_path", "EMIT_HUB_TLS_KEY_PATH",
+            "PEM private key file of cert_path's certificate (PKCS#8, PKCS#1 or SEC1, not encrypted). Unset by default.",
+            "a path to a PEM file; set together with cert_path", NormalizePath,
+            o => o.Tls.KeyPath, (o, v) => o.Tls.KeyPath = v, optional: true, restartRequired: true),
     ];
 
     private static readonly Dictionary<string, ConfigKey> s_byPath = All.ToDictionary(k => k.Path, StringComparer.Ordinal);

@@ -21,6 +21,8 @@ public static class ConfigTemplate
         ["websocket.echo_path"] = "\"/echo\"",
         ["auth.token_secret"] = "\"replace-with-at-least-32-random-characters\"",
         ["auth.token_public_key"] = "\"/etc/emit-hub/issuer-public.pem\"",
+        ["tls.cert_path"] = "\"/etc/emit-hub/tls/fullchain.pem\"",
+        ["tls.key_path"] = "\"/etc/emit-hub/tls/privkey.pem\"",
     };
 
     /// <summary>The template text, with <c>\n</c> line endings and a final newline.</summary>

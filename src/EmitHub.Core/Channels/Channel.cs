@@ -1,4 +1,3 @@
-using System.Threading.RateLimiting;
 using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 
@@ -18,7 +17,7 @@ internal sealed class Channel
     public const long RecentMaxBytes = 4L * 1024 * 1024;
 
     public Channel(Guid id, string name, string? description, ChannelStatus status, DateTimeOffset createdAt,
-        DateTimeOffset updatedAt, ChannelSettings settings, string epoch)
+        DateTimeOffset updatedAt, ChannelSettings settings, string epoch, TimeProvider time)
     {
         Id = id;
         Name = name;
@@ -30,9 +29,11 @@ internal sealed class Channel
         Epoch = epoch;
         LastBroadcasts = new MessageRing(settings.ReplayLast);
         Recent = new MessageRing(settings.PersistMessages ? RecentCapacity : 0, RecentMaxBytes);
-        BroadcastLimiter = RateLimits.Create(settings.RateLimitPerMinute);
+        _time = time;
+        BroadcastLimiter = GcraRateLimiter.Create(settings.RateLimitPerMinute, time);
     }
 
+    private readonly TimeProvider _time;
     private long _committedThrough;
     private int _drainRequested;
     private int _draining;
@@ -95,8 +96,17 @@ internal sealed class Channel
     /// <summary>Joined plus joining (replaying) connections: what <c>max_connections</c> bounds.</summary>
     public int Connections { get; set; }
     public bool Deleted { get; set; }
+
+    /// <summary>Counts stops and the delete. A client that reserved its slot under one value and joins under another
+    /// missed a stop during its catch-up: it gets <c>stopped</c> and is closed like the clients the stop found.</summary>
+    public int StopGeneration { get; set; }
+
+    /// <summary>True when the last <c>paused</c>/<c>resumed</c> notice that reached the subscribers was <c>paused</c>:
+    /// a client joining after a store catch-up is told, since it was not in the set when the notice went out.</summary>
+    public bool AnnouncedPaused { get; set; }
     public ChannelHub Subscribers { get; } = new();
-    public RateLimiter? BroadcastLimiter { get; private set; }
+    /// <summary>Replaced (never disposed) when the rate changes, so a broadcast holding the old one still gets an answer.</summary>
+    public GcraRateLimiter? BroadcastLimiter { get; private set; }
     public MessageRing LastBroadcasts { get; }
     public MessageRing Recent { get; }
 
@@ -108,8 +118,7 @@ internal sealed class Channel
         Recent.Resize(next.PersistMessages ? RecentCapacity : 0);
         if (previous.RateLimitPerMinute != next.RateLimitPerMinute)
         {
-            BroadcastLimiter?.Dispose();
-            BroadcastLimiter = RateLimits.Create(next.RateLimitPerMinute);
+            BroadcastLimiter = GcraRateLimiter.Create(next.RateLimitPerMinute, _time);
         }
     }
 
@@ -126,7 +135,5 @@ internal sealed class Channel
         }
         LastBroadcasts.Clear();
         Recent.Clear();
-        BroadcastLimiter?.Dispose();
-        BroadcastLimiter = null;
     }
 }

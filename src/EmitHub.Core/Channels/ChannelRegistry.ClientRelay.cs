@@ -6,7 +6,7 @@ namespace EmitHub.Core.Channels;
 public sealed partial class ChannelRegistry
 {
     /// <summary>Relays a client's text (SPEC §3): a <c>client_message</c> to everyone, or an <c>error</c> to the sender.</summary>
-    internal void OnClientText(Channel channel, IChannelSubscriber sender, string senderName, string text, ref System.Threading.RateLimiting.RateLimiter? limiter)
+    internal void OnClientText(Channel channel, IChannelSubscriber sender, string senderName, string text, ref GcraRateLimiter? limiter)
     {
         var settings = channel.Settings;
         if (!settings.AllowClientMessages)
@@ -21,9 +21,13 @@ public sealed partial class ChannelRegistry
         }
         if (settings.RateLimitPerMinute > 0)
         {
-            limiter ??= RateLimits.Create(settings.RateLimitPerMinute);
-            if (!RateLimits.TryAcquire(limiter, out var retryAfter))
+            if (limiter is null || limiter.PerMinute != settings.RateLimitPerMinute)
             {
+                limiter = GcraRateLimiter.Create(settings.RateLimitPerMinute, _time);
+            }
+            if (!GcraRateLimiter.TryAcquire(limiter, out var retryAfter))
+            {
+                _metrics.OnRateLimited(broadcast: false);
                 SendError(channel, sender,
                     $"Rate limit exceeded: at most {settings.RateLimitPerMinute} client messages per minute per connection; retry in {retryAfter} s.");
                 return;
@@ -52,6 +56,7 @@ public sealed partial class ChannelRegistry
             var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
         }
+        _metrics.ClientMessages.Add(1);
         if (pending is not null || !stored.IsCompletedSuccessfully)
         {
             _ = PublishWhenCommittedAsync(channel, pending, stored);

@@ -30,6 +30,7 @@ public sealed partial class ChannelRegistry
             return Gone(subscriber);
         }
         long cursor;
+        int stopGeneration;
         lock (channel.Gate)
         {
             if (channel.Deleted)
@@ -47,6 +48,7 @@ public sealed partial class ChannelRegistry
                 return new SubscribeResult(SubscribeOutcome.Full, null);
             }
             channel.Connections++;
+            stopGeneration = channel.StopGeneration;
             // What clients were sent so far; later sequences still wait for their commit and come live.
             var last = channel.PublishedSequence;
             bool? recovered = null;
@@ -102,7 +104,7 @@ public sealed partial class ChannelRegistry
         // Catch up from the store outside the lock, then join under it once the in-memory ring covers the rest.
         try
         {
-            return await CatchUpAsync(channel, subscriber, cursor, cancellationToken).ConfigureAwait(false);
+            return await CatchUpAsync(channel, subscriber, cursor, stopGeneration, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -112,7 +114,8 @@ public sealed partial class ChannelRegistry
         }
     }
 
-    private async ValueTask<SubscribeResult> CatchUpAsync(Channel channel, IChannelSubscriber subscriber, long cursor, CancellationToken cancellationToken)
+    private async ValueTask<SubscribeResult> CatchUpAsync(Channel channel, IChannelSubscriber subscriber, long cursor, int stopGeneration,
+        CancellationToken cancellationToken)
     {
         var id = channel.Id;
         for (var round = 0; round < MaxReplayRounds; round++)
@@ -149,9 +152,12 @@ public sealed partial class ChannelRegistry
             }
             lock (channel.Gate)
             {
-                if (channel.Deleted || channel.Status == ChannelStatus.Stopped)
+                if (channel.Deleted || channel.StopGeneration != stopGeneration)
                 {
+                    // Stopped or deleted while this client caught up: it is told and closed like the clients the
+                    // stop found (a start since then does not undo that).
                     channel.Connections--;
+                    EnqueueOwned(subscriber, BuildNotice(channel.Id, "stopped", ChannelLifecycle.Envelope(ChannelNotice.Stopped, channel.Name).Message));
                     subscriber.Close(channel.Deleted ? SubscriberCloseReason.ChannelDeleted : SubscriberCloseReason.ChannelStopped);
                     return new SubscribeResult(SubscribeOutcome.Failed, null);
                 }
@@ -160,6 +166,11 @@ public sealed partial class ChannelRegistry
                     for (var i = start; i < channel.Recent.Count; i++)
                     {
                         subscriber.TryEnqueue(channel.Recent[i]);
+                    }
+                    if (channel.AnnouncedPaused)
+                    {
+                        // Paused while this client caught up: the notice went to the members only.
+                        EnqueueOwned(subscriber, BuildNotice(channel.Id, "paused", ChannelLifecycle.Envelope(ChannelNotice.Paused, channel.Name).Message));
                     }
                     channel.Subscribers.TryAdd(subscriber);
                     return new SubscribeResult(SubscribeOutcome.Connected, new Subscription(this, channel, subscriber));

@@ -17,7 +17,7 @@ public sealed partial class ChannelRegistry
             ReplayLast: 0);
         var now = Now();
         var channel = new Channel(Guid.NewGuid(), request.Name, request.Description, ChannelStatus.Created, now, now,
-            request.Settings.ApplyTo(defaults), NewEpoch())
+            request.Settings.ApplyTo(defaults), NewEpoch(), _time)
         {
             Order = Interlocked.Increment(ref _nextOrder),
         };
@@ -70,17 +70,27 @@ public sealed partial class ChannelRegistry
 
     /// <summary>Created/Paused/Stopped → Active (idempotent on Active). Clients of a paused channel get <c>resumed</c>.</summary>
     public ValueTask<ChannelResult> StartAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, ChannelStatus.Active, cancellationToken);
+        TransitionAsync(id, ChannelCommand.Start, cancellationToken);
 
     /// <summary>Active → Paused (idempotent on Paused); 409 from Created or Stopped. Clients get <c>paused</c>.</summary>
     public ValueTask<ChannelResult> PauseAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, ChannelStatus.Paused, cancellationToken);
+        TransitionAsync(id, ChannelCommand.Pause, cancellationToken);
 
     /// <summary>Active/Paused → Stopped (idempotent on Stopped); 409 from Created. Clients get <c>stopped</c>, then close 1001.</summary>
     public ValueTask<ChannelResult> StopAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, ChannelStatus.Stopped, cancellationToken);
+        TransitionAsync(id, ChannelCommand.Stop, cancellationToken);
 
-    private async ValueTask<ChannelResult> TransitionAsync(Guid id, ChannelStatus target, CancellationToken cancellationToken)
+    /// <summary>Deletes a channel: its clients get <c>stopped</c> then close 1001; its stored data is dropped.</summary>
+    public ValueTask<ChannelResult> DeleteAsync(Guid id, CancellationToken cancellationToken) =>
+        TransitionAsync(id, ChannelCommand.Delete, cancellationToken);
+
+    /// <summary>
+    /// Applies one cell of <see cref="ChannelLifecycle"/> under the channel's lock: the new status, the notice to the
+    /// clients, the store record. A delete retires the channel in the same step: it leaves the directory, its pending
+    /// messages, subscriber set and replay rings are released, and every later caller holding it sees
+    /// <see cref="Channel.Deleted"/> — "channel gone" as a value (404), never a disposed object.
+    /// </summary>
+    private async ValueTask<ChannelResult> TransitionAsync(Guid id, ChannelCommand command, CancellationToken cancellationToken)
     {
         if (!TryGetLive(id, out var channel))
         {
@@ -89,6 +99,7 @@ public sealed partial class ChannelRegistry
         ValueTask saved;
         ChannelSnapshot snapshot;
         IChannelSubscriber[] toClose = [];
+        ChannelStatus next;
         lock (channel.Gate)
         {
             if (channel.Deleted)
@@ -96,80 +107,60 @@ public sealed partial class ChannelRegistry
                 return NotFound(id);
             }
             var from = channel.Status;
-            if (from == target)
+            var transition = ChannelLifecycle.Decide(from, command);
+            if (!transition.Allowed)
+            {
+                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state", ChannelLifecycle.RefusalMessage(transition, channel.Name, from));
+            }
+            if (!transition.Changes(from))
             {
                 return ChannelResult.Ok(channel.Snapshot());
             }
-            if (target == ChannelStatus.Paused && from != ChannelStatus.Active)
+            next = transition.Next;
+            if (command == ChannelCommand.Delete)
             {
-                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
-                    $"Channel {channel.Name} is {from}; only an Active channel can be paused.");
+                channel.Deleted = true;
+                channel.StopGeneration++;
+                // Messages still waiting for their commit are deleted with the channel; the notice goes out now.
+                while (channel.Pending.TryDequeue(out var pending))
+                {
+                    pending.Drop();
+                }
+                toClose = PublishNotice(channel, ChannelNotice.Stopped);
+                snapshot = channel.Snapshot();
+                saved = _store.DeleteChannelAsync(id, cancellationToken);
+                channel.ReleaseResources();
+                _channels.TryRemove(id, out _);
             }
-            if (target == ChannelStatus.Stopped && from == ChannelStatus.Created)
+            else
             {
-                return ChannelResult.Fail(ChannelError.Conflict, "invalid_state",
-                    $"Channel {channel.Name} was never started; only an Active or Paused channel can be stopped.");
+                channel.Status = next;
+                channel.UpdatedAt = Now();
+                if (transition.Notice == ChannelNotice.Stopped)
+                {
+                    channel.StopGeneration++;
+                }
+                if (transition.Notice != ChannelNotice.None)
+                {
+                    toClose = PublishNotice(channel, transition.Notice);
+                }
+                saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
+                snapshot = channel.Snapshot();
             }
-            channel.Status = target;
-            channel.UpdatedAt = Now();
-            switch (target)
-            {
-                case ChannelStatus.Active when from == ChannelStatus.Paused:
-                    PublishNotice(channel, "resumed", $"Channel {channel.Name} resumed");
-                    break;
-                case ChannelStatus.Paused:
-                    PublishNotice(channel, "paused", $"Channel {channel.Name} is paused");
-                    break;
-                case ChannelStatus.Stopped:
-                    toClose = PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped", closesSubscribers: true);
-                    break;
-            }
-            saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
-            snapshot = channel.Snapshot();
         }
+        var reason = command == ChannelCommand.Delete ? SubscriberCloseReason.ChannelDeleted : SubscriberCloseReason.ChannelStopped;
         foreach (var subscriber in toClose)
         {
-            subscriber.Close(SubscriberCloseReason.ChannelStopped);
+            subscriber.Close(reason);
         }
-        LogStatusChanged(channel.Id, target);
-        return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
-    }
-
-    /// <summary>Deletes a channel: its clients get <c>stopped</c> then close 1001; its stored data is dropped.</summary>
-    public async ValueTask<ChannelResult> DeleteAsync(Guid id, CancellationToken cancellationToken)
-    {
-        if (!TryGetLive(id, out var channel))
+        if (command == ChannelCommand.Delete)
         {
-            return NotFound(id);
+            LogDeleted(id);
         }
-        ValueTask saved;
-        IChannelSubscriber[] toClose;
-        ChannelSnapshot snapshot;
-        lock (channel.Gate)
+        else
         {
-            if (channel.Deleted)
-            {
-                return NotFound(id);
-            }
-            channel.Deleted = true;
-            // Messages still waiting for their commit are deleted with the channel; the notice goes out now.
-            while (channel.Pending.TryDequeue(out var pending))
-            {
-                pending.Drop();
-            }
-            PublishNotice(channel, "stopped", $"Channel {channel.Name} stopped");
-            toClose = channel.Subscribers.RemoveAll();
-            channel.Connections -= toClose.Length;
-            snapshot = channel.Snapshot();
-            saved = _store.DeleteChannelAsync(id, cancellationToken);
-            channel.ReleaseResources();
-            _channels.TryRemove(id, out _);
+            LogStatusChanged(channel.Id, next);
         }
-        foreach (var subscriber in toClose)
-        {
-            subscriber.Close(SubscriberCloseReason.ChannelDeleted);
-        }
-        LogDeleted(id);
         return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
     }
 

@@ -20,7 +20,7 @@ public sealed partial class ChannelRegistry
         {
             var persist = record.Settings.PersistMessages;
             var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch())
+                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch(), _time)
             {
                 Order = Interlocked.Increment(ref _nextOrder),
             };

@@ -1,4 +1,5 @@
 using System.Text;
+using EmitHub.Core.Diagnostics;
 using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 
@@ -14,6 +15,7 @@ public sealed partial class ChannelRegistry
     /// </summary>
     public async ValueTask<BroadcastResult> BroadcastAsync(Guid id, BroadcastRequest request, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (!TryGetLive(id, out var channel))
         {
             return new BroadcastResult(ChannelError.NotFound, null, $"Channel {id} does not exist.", "channel_not_found");
@@ -30,8 +32,9 @@ public sealed partial class ChannelRegistry
         {
             return NotActiveBroadcast(channel, status);
         }
-        if (!RateLimits.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
+        if (!GcraRateLimiter.TryAcquire(channel.BroadcastLimiter, out var retryAfter))
         {
+            _metrics.OnRateLimited(broadcast: true);
             return new BroadcastResult(ChannelError.RateLimited, null,
                 $"Channel {channel.Name} allows {channel.Settings.RateLimitPerMinute} broadcasts per minute; retry in {retryAfter} s.",
                 "rate_limited", retryAfter);
@@ -77,6 +80,8 @@ public sealed partial class ChannelRegistry
             return new BroadcastResult(ChannelError.Unavailable, null,
                 "The message could not be committed to the store; it was not acknowledged.", "store_unavailable");
         }
+        _metrics.Broadcasts.Add(1);
+        _metrics.PublishDuration.Record(HubMetrics.SecondsSince(started));
         return new BroadcastResult(ChannelError.None, new BroadcastAck(sequence, recipients, now));
     }
 
@@ -133,7 +138,7 @@ public sealed partial class ChannelRegistry
     }
 
     /// <summary>Sends a message to the subscribers and remembers it for replay. Caller holds the channel lock.</summary>
-    private static int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
+    private int Publish(Channel channel, OutboundMessage frame, bool isBroadcast)
     {
         channel.PublishedSequence = frame.Sequence;
         channel.Recent.Add(frame);
@@ -141,7 +146,10 @@ public sealed partial class ChannelRegistry
         {
             channel.LastBroadcasts.Add(frame);
         }
-        return channel.Subscribers.Publish(frame);
+        var recipients = channel.Subscribers.Publish(frame);
+        // Once per message, not per subscriber: the fan-out loop stays free of counting.
+        _metrics.Deliveries.Add(recipients);
+        return recipients;
     }
 
     /// <summary>
@@ -180,7 +188,7 @@ public sealed partial class ChannelRegistry
 
     /// <summary>Publishes the queue's head while it may go out. Caller holds the channel lock; returns the
     /// subscribers a queued stop took out of the channel, to close outside the lock.</summary>
-    private static IChannelSubscriber[] DrainPending(Channel channel)
+    private IChannelSubscriber[] DrainPending(Channel channel)
     {
         IChannelSubscriber[] toClose = [];
         while (channel.Pending.TryPeek(out var head))
@@ -199,10 +207,12 @@ public sealed partial class ChannelRegistry
                 else if (head.CloseAfter is { } stopped)
                 {
                     toClose = [.. toClose, .. CloseStopped(channel, frame, stopped)];
+                    channel.AnnouncedPaused = false;
                 }
                 else
                 {
                     head.MarkPublished(channel.Subscribers.Publish(frame));
+                    channel.AnnouncedPaused = head.Notice == ChannelNotice.Paused;
                 }
             }
             head.Drop();
@@ -231,17 +241,19 @@ public sealed partial class ChannelRegistry
             $"Channel {channel.Name} is {status}; broadcasts are accepted only while it is Active (PUT …/start).", "channel_not_active");
 
     /// <summary>
-    /// A status notice to the channel's subscribers, after any message still waiting for its commit. With
-    /// <paramref name="closesSubscribers"/> (stop) the subscribers it reaches are then taken out of the channel;
-    /// returns those to close now (none while the notice waits in the queue). Caller holds the channel lock.
+    /// A status notice to the channel's subscribers, after any message still waiting for its commit. A
+    /// <see cref="ChannelNotice.Stopped"/> then takes the subscribers it reaches out of the channel; returns those to
+    /// close now (none while the notice waits in the queue). Caller holds the channel lock.
     /// </summary>
-    private IChannelSubscriber[] PublishNotice(Channel channel, string status, string message, bool closesSubscribers = false)
+    private IChannelSubscriber[] PublishNotice(Channel channel, ChannelNotice notice)
     {
+        var (status, message) = ChannelLifecycle.Envelope(notice, channel.Name);
         var frame = BuildNotice(channel.Id, status, message);
+        var closesSubscribers = notice == ChannelNotice.Stopped;
         if (channel.Pending.Count > 0)
         {
             channel.Pending.Enqueue(new PendingEmit(frame, isBroadcast: false, awaitsCommit: false,
-                closesSubscribers ? channel.Subscribers.Snapshot.ToArray() : null));
+                closesSubscribers ? channel.Subscribers.Snapshot.ToArray() : null, notice));
             return [];
         }
         IChannelSubscriber[] toClose = [];
@@ -258,6 +270,7 @@ public sealed partial class ChannelRegistry
         {
             channel.Subscribers.Publish(frame);
         }
+        channel.AnnouncedPaused = notice == ChannelNotice.Paused;
         frame.Release();
         return toClose;
     }

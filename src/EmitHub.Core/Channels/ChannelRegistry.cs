@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using EmitHub.Core.Configuration;
+using EmitHub.Core.Diagnostics;
 using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 using Microsoft.Extensions.Logging;
@@ -22,17 +23,49 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, Channel> _channels = new();
+    private readonly HubMetrics _metrics;
     private volatile bool _ready;
     private long _nextOrder;
 
     /// <summary>Creates an empty registry; call <see cref="InitializeAsync"/> to load the stored channels.</summary>
-    public ChannelRegistry(LiveOptions options, IChannelStore store, IFrameEncoder encoder, TimeProvider time, ILogger<ChannelRegistry> logger)
+    /// <param name="options">Live configuration.</param>
+    /// <param name="store">The store of channels and messages.</param>
+    /// <param name="encoder">Frames envelopes (Net's RFC 6455 encoder).</param>
+    /// <param name="time">Clock of timestamps and rate limits.</param>
+    /// <param name="logger">Registry log.</param>
+    /// <param name="metrics">The server's meter and instruments; null creates one. Disposed with the registry.</param>
+    public ChannelRegistry(LiveOptions options, IChannelStore store, IFrameEncoder encoder, TimeProvider time, ILogger<ChannelRegistry> logger,
+        HubMetrics? metrics = null)
     {
         _options = options;
         _store = store;
         _encoder = encoder;
         _time = time;
         _logger = logger;
+        _metrics = metrics ?? new HubMetrics();
+        _metrics.ObserveChannels(ObserveChannelsByStatus);
+    }
+
+    /// <summary>The server's meter and Core's instruments (Net adds its own to <see cref="HubMetrics.Meter"/>).</summary>
+    public HubMetrics Metrics => _metrics;
+
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<long>> ObserveChannelsByStatus()
+    {
+        Span<long> counts = stackalloc long[4];
+        foreach (var channel in _channels.Values)
+        {
+            if (!channel.Deleted && (uint)channel.Status < 4)
+            {
+                counts[(int)channel.Status]++;
+            }
+        }
+        return
+        [
+            new(counts[(int)ChannelStatus.Created], new KeyValuePair<string, object?>("status", "Created")),
+            new(counts[(int)ChannelStatus.Active], new KeyValuePair<string, object?>("status", "Active")),
+            new(counts[(int)ChannelStatus.Paused], new KeyValuePair<string, object?>("status", "Paused")),
+            new(counts[(int)ChannelStatus.Stopped], new KeyValuePair<string, object?>("status", "Stopped")),
+        ];
     }
 
     /// <summary>True once recovery finished and the store is healthy (<c>/ready</c>).</summary>
@@ -107,15 +140,22 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
                 channel.ReleaseResources();
             }
         }
+        _metrics.Dispose();
         return ValueTask.CompletedTask;
     }
 
     private bool TryGetLive(Guid id, out Channel channel) => _channels.TryGetValue(id, out channel!) && !channel.Deleted;
     private async ValueTask<bool> CommitAsync(ValueTask pending)
     {
+        // A write that completed synchronously (nothing stored, or the in-memory store) waited for no commit.
+        var started = pending.IsCompleted ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await pending.ConfigureAwait(false);
+            if (started != 0)
+            {
+                _metrics.StoreCommitDuration.Record(HubMetrics.SecondsSince(started));
+            }
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

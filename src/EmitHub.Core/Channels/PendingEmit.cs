@@ -7,7 +7,8 @@ namespace EmitHub.Core.Channels;
 /// (sequence 0; a stop's notice goes to the subscribers the stop found, <see cref="CloseAfter"/>, who then leave
 /// the channel and are closed with 1001). Holds one reference to <see cref="Frame"/> until published or dropped.
 /// </summary>
-internal sealed class PendingEmit(OutboundMessage frame, bool isBroadcast, bool awaitsCommit, IChannelSubscriber[]? closeAfter = null)
+internal sealed class PendingEmit(OutboundMessage frame, bool isBroadcast, bool awaitsCommit, IChannelSubscriber[]? closeAfter = null,
+    ChannelNotice notice = ChannelNotice.None)
 {
     private static readonly object s_done = new();
     private object? _waiter;
@@ -20,6 +21,9 @@ internal sealed class PendingEmit(OutboundMessage frame, bool isBroadcast, bool 
     /// <summary>A stored message: publishable once <see cref="Channel.CommittedThrough"/> reaches it (or its append failed).</summary>
     public bool AwaitsCommit { get; } = awaitsCommit;
     public IChannelSubscriber[]? CloseAfter { get; } = closeAfter;
+
+    /// <summary>For a status notice, which one (the drainer records a published <c>paused</c>/<c>resumed</c>).</summary>
+    public ChannelNotice Notice { get; } = notice;
 
     public bool Failed
     {

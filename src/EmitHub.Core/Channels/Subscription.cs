@@ -11,7 +11,7 @@ public sealed class Subscription : IDisposable
 {
     private readonly ChannelRegistry _registry;
     private readonly Channel _channel;
-    private System.Threading.RateLimiting.RateLimiter? _clientLimiter;
+    private GcraRateLimiter? _clientLimiter;
     private int _disposed;
 
     internal Subscription(ChannelRegistry registry, Channel channel, IChannelSubscriber subscriber)
@@ -50,7 +50,6 @@ public sealed class Subscription : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _registry.Unsubscribe(_channel, Subscriber);
-            _clientLimiter?.Dispose();
         }
     }
 }

@@ -40,6 +40,9 @@ public sealed class EmitHubOptions
     /// <summary>TOML section <c>[persistence]</c>.</summary>
     public PersistenceOptions Persistence { get; set; } = new();
 
+    /// <summary>TOML section <c>[tls]</c>.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
     /// <summary>TOML section <c>[auth]</c>.</summary>
     public AuthOptions Auth { get; set; } = new();
 }
@@ -120,4 +123,17 @@ public sealed class PersistenceOptions
 
     /// <summary>TOML <c>backup_interval_hours</c>. Hours between automatic backups. Default 24.</summary>
     public int BackupIntervalHours { get; set; } = 24;
+}
+
+/// <summary>TOML section <c>[tls]</c>: HTTPS and <c>wss://</c> on the listening port. Both paths set, or neither.</summary>
+public sealed class TlsOptions
+{
+    /// <summary>TOML <c>cert_path</c>, env <c>EMIT_HUB_TLS_CERT_PATH</c>. PEM certificate (leaf first, then intermediates). Default unset (plain HTTP).</summary>
+    public string? CertPath { get; set; }
+
+    /// <summary>TOML <c>key_path</c>, env <c>EMIT_HUB_TLS_KEY_PATH</c>. PEM private key of the certificate, unencrypted. Default unset.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>True when TLS is configured.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(CertPath) && !string.IsNullOrEmpty(KeyPath);
 }

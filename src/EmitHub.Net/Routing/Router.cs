@@ -3,6 +3,7 @@ using EmitHub.Core.Configuration;
 using EmitHub.Net.Api;
 using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
+using EmitHub.Net.Metrics;
 
 namespace EmitHub.Net.Routing;
 
@@ -23,6 +24,7 @@ public sealed class Router : IHttpApplication
     private readonly TokenEndpoints _tokens;
     private readonly Func<IWebSocketUpgrade?> _webSocket;
     private readonly Func<IWebSocketUpgrade?> _events;
+    private readonly MetricsCollector? _metrics;
 
     /// <summary>Creates the router.</summary>
     /// <param name="options">Live configuration.</param>
@@ -30,12 +32,14 @@ public sealed class Router : IHttpApplication
     /// <param name="webSocket">Returns the upgrade seam, or null while WebSocket is not available (then 501).</param>
     /// <param name="version">Service version for health and info.</param>
     /// <param name="time">Clock for health timestamps.</param>
+    /// <param name="metrics">The collector behind <c>GET /metrics</c>; null answers 404 there.</param>
     /// <param name="events">Returns the Server-Sent Events stream for <c>GET /api/v1/channels/{id}/events</c>, or null (then 501).</param>
     public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time,
-        Func<IWebSocketUpgrade?>? events = null)
+        MetricsCollector? metrics = null, Func<IWebSocketUpgrade?>? events = null)
     {
         _options = options;
         _webSocket = webSocket;
+        _metrics = metrics;
         _events = events ?? (static () => null);
         _channels = new ChannelEndpoints(registry);
         _system = new SystemEndpoints(registry, version, time);
@@ -100,6 +104,14 @@ public sealed class Router : IHttpApplication
                 if (Allow(context, method, "GET"))
                 {
                     _system.WriteReady(response);
+                }
+                return;
+            case "/metrics" when _metrics is not null:
+                // Behind the API key when one is set: the figures describe the deployment (channel counts, traffic),
+                // and Prometheus sends a bearer token with `authorization: credentials:` in its scrape config.
+                if (Allow(context, method, "GET") && Authorize(context, options))
+                {
+                    response.WriteBytes(200, MetricsCollector.ContentType, System.Text.Encoding.UTF8.GetBytes(_metrics.WriteExposition()));
                 }
                 return;
             case BrowserAssets.ModulePath:
@@ -188,10 +200,8 @@ public sealed class Router : IHttpApplication
         {
             return;
         }
-        if (options.ApiKey is { Length: > 0 } apiKey && !ApiKeyAuthorization.IsAuthorized(context.Head.GetField("Authorization"), apiKey))
+        if (!Authorize(context, options))
         {
-            response.WriteError(401, "unauthorized", "This endpoint needs the header 'Authorization: Bearer <api key>'; the key is missing or wrong.");
-            response.AddHeader("WWW-Authenticate", "Bearer");
             return;
         }
 
@@ -249,6 +259,19 @@ public sealed class Router : IHttpApplication
                 }
                 break;
         }
+    }
+
+    /// <summary>True when no API key is set or the request carries it; else writes 401 with
+    /// <c>WWW-Authenticate: Bearer</c>.</summary>
+    private static bool Authorize(HttpRequestContext context, EmitHubOptions options)
+    {
+        if (options.ApiKey is { Length: > 0 } apiKey && !ApiKeyAuthorization.IsAuthorized(context.Head.GetField("Authorization"), apiKey))
+        {
+            context.Response.WriteError(401, "unauthorized", "This endpoint needs the header 'Authorization: Bearer <api key>'; the key is missing or wrong.");
+            context.Response.AddHeader("WWW-Authenticate", "Bearer");
+            return false;
+        }
+        return true;
     }
 
     private void RouteWebSocket(HttpRequestContext context, string method, string? channelId)

@@ -7,6 +7,7 @@ using EmitHub.Core.Channels;
 using EmitHub.Net.Api;
 using EmitHub.Core.Configuration;
 using EmitHub.Net.Http;
+using EmitHub.Net.Metrics;
 using EmitHub.Net.Routing;
 using EmitHub.Net.Transport;
 using Microsoft.Extensions.Logging;
@@ -18,7 +19,7 @@ namespace EmitHub.Net.Server;
 /// Binds <see cref="EmitHubOptions.Host"/>:<see cref="EmitHubOptions.Port"/> of <see cref="LiveOptions.Startup"/>
 /// (port 0 picks a free port, see <see cref="LocalEndPoint"/>); everything else is read live per request.
 /// </summary>
-public sealed class HubServer : IAsyncDisposable
+public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
 {
     /// <summary>How long <see cref="StopAsync"/> lets requests in progress finish before aborting connections: 2 s.</summary>
     public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
@@ -31,9 +32,14 @@ public sealed class HubServer : IAsyncDisposable
     private readonly Heartbeat _heartbeat;
     private readonly ConcurrentDictionary<long, (HttpConnection Http, Task Task)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly long[] _closedByReason = new long[Enum.GetValues<ConnectionCloseReason>().Length];
     private SocketListener? _listener;
     private Task? _acceptLoop;
+    private TlsCertificateSource? _tls;
+    private MetricsCollector? _metrics;
     private long _nextConnectionId;
+    private long _closedBytesReceived;
+    private long _closedBytesSent;
     private int _stopped;
 
     /// <summary>Creates a server; nothing is bound until <see cref="StartAsync"/>.</summary>
@@ -79,13 +85,47 @@ public sealed class HubServer : IAsyncDisposable
     /// <summary>Connections currently open (HTTP and upgraded).</summary>
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>The <c>/metrics</c> collector over the registry's meter. Valid after <see cref="StartAsync"/>.</summary>
+    public MetricsCollector Metrics => _metrics ?? throw new InvalidOperationException("The server is not started.");
+
+    /// <summary>The TLS certificate in use, or null when the server speaks plain HTTP.</summary>
+    public TlsCertificateSource? Tls => _tls;
+
+    int ServerMetrics.ISource.OpenConnections => _connections.Count;
+
+    long ServerMetrics.ISource.AcceptedConnections => Interlocked.Read(ref _nextConnectionId);
+
+    long ServerMetrics.ISource.ClosedConnections(ConnectionCloseReason reason) => Interlocked.Read(ref _closedByReason[(int)reason]);
+
+    (long Received, long Sent) ServerMetrics.ISource.TotalBytes()
+    {
+        long received = Interlocked.Read(ref _closedBytesReceived), sent = Interlocked.Read(ref _closedBytesSent);
+        foreach (var pair in _connections)
+        {
+            var connection = pair.Value.Http.Connection;
+            received += connection.BytesReceived;
+            sent += connection.BytesSent;
+        }
+        return (received, sent);
+    }
+
+    WebSockets.WebSocketCounters? ServerMetrics.ISource.WebSockets => (WebSocketUpgrade as WebSockets.WebSocketEndpoint)?.Counters;
+
     /// <summary>Binds the listener and starts accepting.</summary>
     /// <exception cref="SocketException">The address cannot be bound.</exception>
+    /// <exception cref="InvalidOperationException">[tls] is set and its files do not hold a usable certificate and key
+    /// (the message names the file and the problem).</exception>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         WarmUp();
         var startup = _options.Startup;
+        if (startup.Tls.Enabled)
+        {
+            _tls = TlsCertificateSource.TryCreate(startup.Tls.CertPath!, startup.Tls.KeyPath!,
+                _loggerFactory.CreateLogger("EmitHub.Net.Transport"), out var tlsError)
+                ?? throw new InvalidOperationException(tlsError);
+        }
         var endPoint = new IPEndPoint(ResolveHost(startup.Host), startup.Port);
         _listener = new SocketListener(endPoint, _loggerFactory.CreateLogger("EmitHub.Net.Transport"));
         if (string.IsNullOrEmpty(_options.Current.ApiKey) && !IPAddress.IsLoopback(endPoint.Address))
@@ -96,7 +136,9 @@ public sealed class HubServer : IAsyncDisposable
         WebSocketUpgrade ??= new WebSockets.WebSocketEndpoint(_options, _registry, _heartbeat, _loggerFactory, new WebSockets.WebSocketCounters(),
             SubscriberTokens);
         EventStream ??= new ServerSentEvents.ServerSentEventsEndpoint(_options, _registry, _heartbeat, SubscriberTokens, _loggerFactory);
-        var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time, () => EventStream);
+        ServerMetrics.Register(_registry.Metrics.Meter, this);
+        _metrics = new MetricsCollector(_registry.Metrics.Meter);
+        var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time, _metrics, () => EventStream);
         var httpContext = new HttpServerContext(Limits, () => _options.Current.MessageSizeLimit, _heartbeat, router,
             _loggerFactory.CreateLogger("EmitHub.Net.Http"));
         var transportLogger = _loggerFactory.CreateLogger("EmitHub.Net.Transport");
@@ -167,7 +209,7 @@ public sealed class HubServer : IAsyncDisposable
     private void OnAccepted(Socket socket, HttpServerContext httpContext, ILogger transportLogger)
     {
         var id = Interlocked.Increment(ref _nextConnectionId);
-        var connection = new ConnectionContext(id, socket, MemoryPool<byte>.Shared, _time, transportLogger);
+        var connection = new ConnectionContext(id, socket, MemoryPool<byte>.Shared, _time, transportLogger, _tls);
         var http = new HttpConnection(connection, httpContext);
         _heartbeat.Register(connection);
         var run = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -187,6 +229,10 @@ public sealed class HubServer : IAsyncDisposable
             {
                 server._heartbeat.Unregister(connection);
                 server._connections.TryRemove(connection.Id, out _);
+                // After the removal, so a collection in between undercounts for a moment instead of counting twice.
+                Interlocked.Add(ref server._closedBytesReceived, connection.BytesReceived);
+                Interlocked.Add(ref server._closedBytesSent, connection.BytesSent);
+                Interlocked.Increment(ref server._closedByReason[(int)connection.CloseReason]);
                 run.TrySetResult();
             }
         }, (this, connection, http, run), preferLocal: false);
@@ -237,6 +283,7 @@ public sealed class HubServer : IAsyncDisposable
         {
         }
         _heartbeat.Dispose();
+        _metrics?.Dispose();
         ServerLog.Stopped(_logger, aborted);
     }
 

@@ -30,4 +30,8 @@ public enum ConnectionCloseReason
     UpgradedProtocolAborted,
     /// <summary>An unexpected exception in the server; logged, the connection dropped.</summary>
     InternalError,
+    /// <summary>The TLS handshake failed (not TLS, no shared protocol or cipher, certificate refused by the client).</summary>
+    TlsHandshakeFailed,
+    /// <summary>The TLS handshake did not complete within <see cref="ConnectionContext.TlsHandshakeTimeout"/>.</summary>
+    TlsHandshakeTimeout,
 }

@@ -16,8 +16,13 @@ namespace EmitHub.Net.Transport;
 /// are unread and resumes below <see cref="InputResumeThreshold"/> (TCP flow control pushes back on the peer).
 /// Socket failures are values; the first <see cref="ConnectionCloseReason"/> recorded wins.
 /// </para>
+/// <para>
+/// A TLS connection (<c>[tls]</c> configured) takes a separate, stream-based path through <see cref="System.Net.Security.SslStream"/>
+/// (ConnectionContext.Tls.cs): the same pipes, filled and drained by TLS loops, so HTTP and WebSocket do not know
+/// the difference and the plain-text loops below stay as they are.
+/// </para>
 /// </summary>
-public sealed class ConnectionContext
+public sealed partial class ConnectionContext
 {
     /// <summary>Unread input bytes at which the receive loop pauses: 1 MiB + 128 KiB, enough for the largest
     /// request (1 MiB default message limit + 64 KiB slack + 40 KiB head) and the same order as Kestrel's 1 MiB.</summary>
@@ -55,9 +60,14 @@ public sealed class ConnectionContext
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
     private int _closeReason;
+    // Written by one loop each, read (torn-free on 64-bit) by the metrics collection: no interlocked traffic per send.
+    private long _bytesReceived;
+    private long _bytesSent;
 
-    internal ConnectionContext(long id, Socket socket, MemoryPool<byte> pool, TimeProvider time, ILogger logger)
+    internal ConnectionContext(long id, Socket socket, MemoryPool<byte> pool, TimeProvider time, ILogger logger,
+        TlsCertificateSource? tls = null)
     {
+        _tls = tls;
         Id = id;
         _socket = socket;
         _logger = logger;
@@ -86,6 +96,12 @@ public sealed class ConnectionContext
     /// <summary>Bytes to send to the peer. <c>FlushAsync</c> hands them to the send loop, which sends every queued
     /// segment in one gathered send. Only the owning protocol writes it.</summary>
     public PipeWriter Output => _output.Writer;
+
+    /// <summary>Bytes received from the peer so far (after TLS decryption on a TLS connection).</summary>
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    /// <summary>Bytes handed to the kernel for the peer so far (before TLS encryption on a TLS connection).</summary>
+    public long BytesSent => Volatile.Read(ref _bytesSent);
 
     /// <summary>The server's time source (the heartbeat runs on it).</summary>
     public TimeProvider Time { get; }
@@ -135,8 +151,13 @@ public sealed class ConnectionContext
     /// </summary>
     internal async Task RunAsync(Func<ConnectionContext, Task> application)
     {
-        var receiving = ReceiveLoopAsync();
-        var sending = _sending = SendLoopAsync();
+        if (_tls is not null && !await AuthenticateTlsAsync(_tls).ConfigureAwait(false))
+        {
+            CloseAfterFailedHandshake();
+            return;
+        }
+        var receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
+        var sending = _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
         try
         {
             await application(this).ConfigureAwait(false);
@@ -157,6 +178,10 @@ public sealed class ConnectionContext
             TrySetCloseReason(ConnectionCloseReason.SocketError);
         }
 
+        if (_ssl is not null && CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed))
+        {
+            await TlsCloseNotifyAsync(_ssl).ConfigureAwait(false);
+        }
         try
         {
             _socket.Shutdown(SocketShutdown.Send);
@@ -166,6 +191,7 @@ public sealed class ConnectionContext
         {
         }
         _socket.Dispose();
+        _ssl?.Dispose();
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
         await receiving.ConfigureAwait(false);
         TrySetCloseReason(ConnectionCloseReason.ResponseClose);
@@ -195,10 +221,18 @@ public sealed class ConnectionContext
     /// </summary>
     public async ValueTask<SocketError> SendAsync(IList<ArraySegment<byte>> buffers)
     {
+        if (_ssl is not null)
+        {
+            return await TlsSendAsync(_ssl, buffers).ConfigureAwait(false);
+        }
         var result = await _sender.SendAsync(_socket, buffers).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             RecordSocketError(result.Error);
+        }
+        else
+        {
+            _bytesSent += result.BytesTransferred;
         }
         return result.Error;
     }
@@ -262,6 +296,7 @@ public sealed class ConnectionContext
                         return;
                     }
                     writer.Write(scratch.AsSpan(0, received.BytesTransferred));
+                    _bytesReceived += received.BytesTransferred;
                 }
                 finally
                 {
@@ -301,6 +336,7 @@ public sealed class ConnectionContext
                         RecordSocketError(sent.Error);
                         return;
                     }
+                    _bytesSent += buffer.Length;
                 }
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled)

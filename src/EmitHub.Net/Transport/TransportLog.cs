@@ -24,4 +24,13 @@ internal static partial class TransportLog
 
     [LoggerMessage(1005, LogLevel.Error, "An accepted connection could not be set up")]
     public static partial void ConnectionSetupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1006, LogLevel.Debug, "Connection {ConnectionId} from {RemoteEndPoint}: TLS handshake failed: {Reason}")]
+    public static partial void TlsHandshakeFailed(ILogger logger, long connectionId, EndPoint? remoteEndPoint, string reason);
+
+    [LoggerMessage(1007, LogLevel.Information, "TLS certificate loaded from {CertPath}: {Subject}, valid until {NotAfter:u}")]
+    public static partial void TlsCertificateLoaded(ILogger logger, string certPath, string subject, DateTime notAfter);
+
+    [LoggerMessage(1008, LogLevel.Warning, "TLS certificate files changed but could not be loaded ({Reason}); new handshakes keep the previous certificate")]
+    public static partial void TlsCertificateReloadFailed(ILogger logger, string reason);
 }

@@ -48,6 +48,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private long _closeDeadline;
     private volatile bool _peerClosed;
     private volatile bool _aborted;
+    private volatile bool _clientInitiatedClose;
+    private volatile bool _protocolError;
+    private volatile bool _pongTimedOut;
+    private volatile bool _vanished;
 
     /// <summary>Creates the connection over a transport connection whose HTTP output has been completed.</summary>
     public WebSocketConnection(ConnectionContext connection, WebSocketSettings settings, ILogger logger)
@@ -80,6 +84,21 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>The close code sent or to be sent, 0 while open.</summary>
     public ushort CloseCode => _outbox.CloseCode;
 
+    /// <summary>Why the connection ended (meaningful once <see cref="RunAsync"/> completed).</summary>
+    public WebSocketCloseKind CloseKind =>
+        _outbox.IsSlowConsumer ? WebSocketCloseKind.SlowConsumer
+        : _protocolError ? WebSocketCloseKind.ProtocolError
+        : _pongTimedOut ? WebSocketCloseKind.PongTimeout
+        : _clientInitiatedClose ? WebSocketCloseKind.ClientClose
+        : _vanished ? WebSocketCloseKind.Abnormal
+        : _outbox.CloseCode switch
+        {
+            WebSocketCloseCodes.GoingAway => WebSocketCloseKind.GoingAway,
+            WebSocketCloseCodes.PolicyViolation => WebSocketCloseKind.Denied,
+            WebSocketCloseCodes.TryAgainLater => WebSocketCloseKind.ChannelFull,
+            _ => WebSocketCloseKind.Other,
+        };
+
     /// <summary>
     /// Runs the connection until it ends: as a channel subscriber (<paramref name="join"/> subscribes
     /// <see cref="Subscriber"/> and returns the subscription, or null when denied) or, with a null
@@ -110,6 +129,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             {
                 // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
                 _aborted = true;
+                _vanished = true;
                 _outbox.Close(WebSocketCloseCodes.GoingAway, "");
             }
             await sending.ConfigureAwait(false);
@@ -187,11 +207,13 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             case WebSocketEventKind.Close:
                 // Echo the peer's code (RFC 6455 §5.5.1); 1005 (none given) is answered with an empty close.
                 _peerClosed = true;
+                _clientInitiatedClose = !_outbox.IsClosing;
                 _outbox.Close(readEvent.CloseCode, "");
                 return true;
             case WebSocketEventKind.ProtocolError:
                 // Fail the connection (RFC 6455 §7.1.7): our close frame, then TCP is dropped without waiting.
                 _settings.Counters?.OnProtocolError();
+                _protocolError = true;
                 WebSocketLog.ProtocolError(_logger, _outbox.ConnectionId, readEvent.CloseCode, readEvent.ErrorReason);
                 _peerClosed = true;
                 _outbox.Close(readEvent.CloseCode, readEvent.ErrorReason);
@@ -339,6 +361,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         if (pongDeadline != 0 && timestamp >= pongDeadline)
         {
             WebSocketLog.PongTimeout(_logger, _outbox.ConnectionId);
+            _pongTimedOut = true;
             Volatile.Write(ref _closeDeadline, timestamp + ToTicks(s_pongTimeoutGrace));
             _outbox.Close(WebSocketCloseCodes.GoingAway, "pong timeout");
             return;

@@ -138,7 +138,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         }
         finally
         {
-            Counters.OnClosed();
+            Counters.OnClosed(webSocket.CloseKind);
         }
     }
 

@@ -45,9 +45,11 @@ public sealed record WebSocketSettings(
         };
 }
 
-/// <summary>Server-wide WebSocket counters (thread-safe, for logs and diagnostics).</summary>
+/// <summary>Server-wide WebSocket counters (thread-safe, for logs and <c>/metrics</c>). Each is touched once per
+/// connection (open, close), never per message.</summary>
 public sealed class WebSocketCounters
 {
+    private readonly long[] _closed = new long[WebSocketCloseKinds.Labels.Length];
     private long _open;
     private long _accepted;
     private long _slowConsumers;
@@ -65,13 +67,20 @@ public sealed class WebSocketCounters
     /// <summary>Connections failed for a protocol violation since start.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
+    /// <summary>Connections closed since start for <paramref name="kind"/>.</summary>
+    public long Closed(WebSocketCloseKind kind) => Interlocked.Read(ref _closed[(int)kind]);
+
     internal void OnOpened()
     {
         Interlocked.Increment(ref _open);
         Interlocked.Increment(ref _accepted);
     }
 
-    internal void OnClosed() => Interlocked.Decrement(ref _open);
+    internal void OnClosed(WebSocketCloseKind kind)
+    {
+        Interlocked.Increment(ref _closed[(int)kind]);
+        Interlocked.Decrement(ref _open);
+    }
 
     internal void OnSlowConsumer() => Interlocked.Increment(ref _slowConsumers);
 

@@ -54,6 +54,19 @@ internal sealed class RecordingSubscriber : IChannelSubscriber
 
     public SubscriberCloseReason? CloseKind { get; private set; }
 
+    /// <summary>Runs once, on the first wait for room: the moment a store catch-up has started.</summary>
+    public Func<Task>? OnCatchUpStarted { get; set; }
+
+    public async ValueTask WaitForRoomAsync(long bytes, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _onCatchUpTaken, 1) == 0 && OnCatchUpStarted is { } started)
+        {
+            await started();
+        }
+    }
+
+    private int _onCatchUpTaken;
+
     public List<JsonElement> All => Envelopes.ToList();
 
     public List<string> Statuses => Envelopes.Select(e => e.GetProperty("status").GetString()!).ToList();

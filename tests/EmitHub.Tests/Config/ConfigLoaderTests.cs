@@ -132,7 +132,7 @@ public class ConfigLoaderTests
         Assert.Equal(40, result.Options.WebSocket.PingInterval);
     }
 
-    // Every variable of the seed and SPEC §1 (except EMIT_HUB_CONFIG, which names the file), with a value
+    // Every variable of the seed, SPEC §1 and issue 12's [tls] (except EMIT_HUB_CONFIG, which names the file), with a value
     // different from the default and the key it must set.
     public static TheoryData<string, string, string, string> EnvironmentVariables => new()
     {
@@ -154,6 +154,8 @@ public class ConfigLoaderTests
         { "EMIT_HUB_WS_COMPRESSION", "per_connection", "websocket.compression", "\"per_connection\"" },
         { "EMIT_HUB_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", "auth.token_secret", "\"0123456789abcdef0123456789abcdef\"" },
         { "EMIT_HUB_TOKEN_PUBLIC_KEY", s_publicKeyPath.Value, "auth.token_public_key", "\"" + s_publicKeyPath.Value + "\"" },
+        { "EMIT_HUB_TLS_CERT_PATH", "/etc/emit-hub/tls/fullchain.pem", "tls.cert_path", "\"/etc/emit-hub/tls/fullchain.pem\"" },
+        { "EMIT_HUB_TLS_KEY_PATH", "/etc/emit-hub/tls/privkey.pem", "tls.key_path", "\"/etc/emit-hub/tls/privkey.pem\"" },
     };
 
     /// <summary>A P-256 public key PEM in a temp file, for <c>EMIT_HUB_TOKEN_PUBLIC_KEY</c> (the key is read when loaded).</summary>

@@ -37,7 +37,10 @@ public sealed class ClientProcess : IDisposable
         get { lock (_output) { return _output.ToString(); } }
     }
 
-    public static ClientProcess Start(string fileName, params string[] args)
+    public static ClientProcess Start(string fileName, params string[] args) => Start(null, fileName, args);
+
+    /// <summary>Starts <paramref name="fileName"/> with extra environment variables (e.g. <c>SSL_CERT_FILE</c>).</summary>
+    public static ClientProcess Start(IReadOnlyDictionary<string, string>? environment, string fileName, params string[] args)
     {
         var psi = new ProcessStartInfo(fileName)
         {
@@ -49,6 +52,10 @@ public sealed class ClientProcess : IDisposable
             UseShellExecute = false,
         };
         psi.Environment["PYTHONIOENCODING"] = "utf-8";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
         foreach (var arg in args)
         {
             psi.ArgumentList.Add(arg);
