@@ -33,6 +33,11 @@ public sealed partial class ChannelRegistry
                 return;
             }
         }
+        if (_cluster is not null)
+        {
+            _ = ClusterRelayAsync(_cluster, channel, sender, text);
+            return;
+        }
         ValueTask stored;
         PendingEmit? pending;
         lock (channel.Gate)
@@ -55,6 +60,11 @@ public sealed partial class ChannelRegistry
             json.WriteEndObject();
             var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
+        }
+        if (IsBackpressure(stored, out var busy))
+        {
+            SendError(channel, sender, $"Your message was not relayed: {busy.Message}");
+            return;
         }
         _metrics.ClientMessages.Add(1);
         if (pending is not null || !stored.IsCompletedSuccessfully)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using EmitHub.Core.Cluster;
 using EmitHub.Core.Configuration;
 using EmitHub.Core.Diagnostics;
 using EmitHub.Core.Fanout;
@@ -19,6 +20,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
 {
     private readonly LiveOptions _options;
     private readonly IChannelStore _store;
+    private readonly IClusterStore? _cluster;
     private readonly IFrameEncoder _encoder;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -39,6 +41,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     {
         _options = options;
         _store = store;
+        _cluster = store as IClusterStore;
         _encoder = encoder;
         _time = time;
         _logger = logger;
@@ -145,6 +148,19 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     }
 
     private bool TryGetLive(Guid id, out Channel channel) => _channels.TryGetValue(id, out channel!) && !channel.Deleted;
+    /// <summary>True when the store refused the append at once (<see cref="StoreBackpressureException"/>): nothing
+    /// was stored and no sequence was used.</summary>
+    private static bool IsBackpressure(ValueTask stored, out StoreBackpressureException busy)
+    {
+        busy = null!;
+        if (stored.IsFaulted && stored.AsTask().Exception?.InnerException is StoreBackpressureException refused)
+        {
+            busy = refused;
+            return true;
+        }
+        return false;
+    }
+
     private async ValueTask<bool> CommitAsync(ValueTask pending)
     {
         // A write that completed synchronously (nothing stored, or the in-memory store) waited for no commit.

@@ -28,6 +28,12 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>How long the peer gets to answer our close frame after a pong timeout: 1 s (it is already unresponsive).</summary>
     private static readonly TimeSpan s_pongTimeoutGrace = TimeSpan.FromSeconds(1);
 
+    /// <summary>Close reason when a message is not finished within <c>connection_timeout</c> (1008).</summary>
+    internal const string MessageDeadlineReason = "A message was not finished within connection_timeout.";
+
+    /// <summary>Close reason when the server-wide <c>max_partial_message_bytes</c> evicts this connection (1009).</summary>
+    internal const string PartialBudgetReason = "Unfinished messages are over max_partial_message_bytes; this connection held the most.";
+
     private readonly ConnectionContext _connection;
     private readonly WebSocketOutbox _outbox;
     private readonly WebSocketProtocolReader _reader;
@@ -39,8 +45,29 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private readonly List<ArraySegment<byte>> _segments = new();
     private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
 
+    private readonly PartialMessageBudget.Lease? _partialLease;
+
+    /// <summary>Client messages held while the join catches up: at most 16. A client that chats during its own
+    /// replay is rare; 16 covers a burst typed while the history loads.</summary>
+    private const int MaxHeldTexts = 16;
+
+    /// <summary>Bytes of client messages held while the join catches up: at most 64 KiB, so 10,000 replaying
+    /// connections can park at most 640 MiB worst case — and in practice nothing.</summary>
+    private const int MaxHeldTextBytes = 64 * 1024;
+
+    /// <summary>Close reason (1008) when a client sends more than the held-message bounds during its catch-up.</summary>
+    public const string HeldTextsExceededReason = "too many client messages during catch-up";
+
+    private readonly Lock _textGate = new();
+    private Queue<string>? _heldTexts;
+    private int _heldTextBytes;
+    private bool _joined;
     private Subscription? _subscription;
     private bool _echo;
+
+    // The message being received: which one (the reader's start count) and since when (a timestamp, 0 = none open).
+    private long _partialMessageNumber;
+    private long _partialSince;
 
     // Timing in TimeProvider timestamps; written by the loops and the heartbeat, read by the heartbeat.
     private long _lastPingTimestamp;
@@ -66,6 +93,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             _deflate = new PerMessageDeflateSender(deflate, settings.Compression);
         }
         _lastPingTimestamp = connection.Time.GetTimestamp();
+        _partialLease = settings.PartialMessages?.CreateLease(() => FailPartialMessage(WebSocketCloseCodes.MessageTooBig, PartialBudgetReason));
     }
 
     /// <summary>What the channel registry enqueues into (the connection's <c>connection_id</c> is its id).</summary>
@@ -110,30 +138,43 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _connection.SetHeartbeatHandler(this);
         var sending = Task.Run(SendLoopAsync, CancellationToken.None);
         using var stopRegistration = stopping.Register(static s => ((WebSocketOutbox)s!).Close(WebSocketCloseCodes.GoingAway, "Server shutting down"), _outbox);
+        _echo = join is null;
+        // The read side runs from the moment of the upgrade, also while the join catches up from the store: pongs,
+        // the peer's close and pings are handled during a long replay (client texts wait for the join, see OnText).
+        var receiving = ReceiveThenCloseAsync();
         try
         {
-            if (join is null)
+            if (join is not null)
             {
-                _echo = true;
+                Subscription? subscription = null;
+                try
+                {
+                    subscription = await join(_outbox).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The join failed (the store): close at once rather than wait for the peer's close frame.
+                    _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+                    _connection.Input.CancelPendingRead();
+                    throw;
+                }
+                finally
+                {
+                    OnJoined(subscription);
+                }
             }
-            else
-            {
-                _subscription = await join(_outbox).ConfigureAwait(false);
-            }
-            await ReceiveLoopAsync().ConfigureAwait(false);
+            await receiving.ConfigureAwait(false);
         }
         finally
         {
-            _subscription?.Dispose();
-            if (!_outbox.IsClosing)
+            await receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            lock (_textGate)
             {
-                // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
-                _aborted = true;
-                _vanished = true;
-                _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+                _subscription?.Dispose();
             }
             await sending.ConfigureAwait(false);
             _outbox.Dispose();
+            _partialLease?.Dispose();
             _reader.Dispose();
             _connection.SetHeartbeatHandler(null);
             if (_outbox.IsSlowConsumer)
@@ -144,6 +185,72 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             _connection.TrySetCloseReason(_aborted || _outbox.IsSlowConsumer
                 ? ConnectionCloseReason.UpgradedProtocolAborted
                 : ConnectionCloseReason.UpgradedProtocolClosed);
+        }
+    }
+
+    /// <summary>The receive loop; when it ends without a closing handshake the outbox is closed, so a join still
+    /// replaying stops at once instead of waiting for room that a dead peer will never make.</summary>
+    private async Task ReceiveThenCloseAsync()
+    {
+        try
+        {
+            await ReceiveLoopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!_outbox.IsClosing)
+            {
+                // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
+                _aborted = true;
+                _vanished = true;
+                _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+            }
+        }
+    }
+
+    /// <summary>The join finished (<paramref name="subscription"/> null when denied or failed): client texts held
+    /// during it are handed over in order, and later ones go straight to the subscription.</summary>
+    private void OnJoined(Subscription? subscription)
+    {
+        lock (_textGate)
+        {
+            _subscription = subscription;
+            _joined = true;
+            if (_heldTexts is { } held)
+            {
+                while (held.TryDequeue(out var text))
+                {
+                    subscription?.OnClientText(text);
+                }
+                _heldTexts = null;
+                _heldTextBytes = 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A client text message. While the join catches up, up to <see cref="MaxHeldTexts"/> messages and
+    /// <see cref="MaxHeldTextBytes"/> bytes wait for it (then relayed in order); past that the connection is closed
+    /// 1008, so a client cannot park unbounded memory behind a slow replay. Serialized with <see cref="OnJoined"/>
+    /// so the subscription is driven by one thread at a time.
+    /// </summary>
+    private void OnText(ReadOnlySpan<byte> payload)
+    {
+        lock (_textGate)
+        {
+            if (_joined)
+            {
+                _subscription?.OnClientText(Encoding.UTF8.GetString(payload));
+                return;
+            }
+            _heldTexts ??= new Queue<string>();
+            if (_heldTexts.Count >= MaxHeldTexts || _heldTextBytes + payload.Length > MaxHeldTextBytes)
+            {
+                _outbox.Close(WebSocketCloseCodes.PolicyViolation, HeldTextsExceededReason);
+                return;
+            }
+            _heldTexts.Enqueue(Encoding.UTF8.GetString(payload));
+            _heldTextBytes += payload.Length;
         }
     }
 
@@ -173,11 +280,51 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 buffer = buffer.Slice(buffer.End);
             }
             input.AdvanceTo(buffer.Start, buffer.End);
+            TrackPartialMessage();
             if (done || result.IsCompleted || result.IsCanceled)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>After each read: note when an unfinished message started (for its deadline) and report the bytes its
+    /// buffer holds to the server-wide budget.</summary>
+    private void TrackPartialMessage()
+    {
+        if (_reader.IsInsideMessage)
+        {
+            if (_partialMessageNumber != _reader.MessagesStarted)
+            {
+                _partialMessageNumber = _reader.MessagesStarted;
+                Volatile.Write(ref _partialSince, _connection.Time.GetTimestamp());
+            }
+            _partialLease?.Report(_reader.HeldBytes);
+        }
+        else
+        {
+            Volatile.Write(ref _partialSince, 0);
+            _partialLease?.Report(0);
+        }
+    }
+
+    /// <summary>
+    /// Fails the connection for its unfinished message (heartbeat: not finished within <c>connection_timeout</c>;
+    /// budget: the largest holder past <c>max_partial_message_bytes</c>): our close frame, then TCP is dropped without
+    /// waiting for the peer (RFC 6455 §7.1.7), and the read loop stops at once so the message buffer goes back to the
+    /// pool. Any thread; never blocks.
+    /// </summary>
+    private void FailPartialMessage(ushort code, string reason)
+    {
+        if (_outbox.IsClosing)
+        {
+            return;
+        }
+        WebSocketLog.ProtocolError(_logger, _outbox.ConnectionId, code, reason);
+        _settings.Counters?.OnProtocolError();
+        _peerClosed = true;
+        _outbox.Close(code, reason);
+        _connection.Input.CancelPendingRead();
     }
 
     /// <summary>Handles one reader event; true when the receive loop ends.</summary>
@@ -192,7 +339,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 }
                 else
                 {
-                    _subscription?.OnClientText(Encoding.UTF8.GetString(readEvent.Payload.Span));
+                    OnText(readEvent.Payload.Span);
                 }
                 return false;
             case WebSocketEventKind.Binary when _echo && !_outbox.IsClosing:
@@ -349,6 +496,13 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 _aborted = true;
                 _connection.Abort(ConnectionCloseReason.UpgradedProtocolAborted);
             }
+            return;
+        }
+        var partialSince = Volatile.Read(ref _partialSince);
+        if (partialSince != 0 && timestamp - partialSince >= ToTicks(_settings.CloseTimeout))
+        {
+            // A message started and never finished (a first fragment, then only pongs): its buffer is not held forever.
+            FailPartialMessage(WebSocketCloseCodes.PolicyViolation, MessageDeadlineReason);
             return;
         }
         if (TokenExpiresAt is { } expiresAt && now >= expiresAt)
