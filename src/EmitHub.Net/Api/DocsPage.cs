@@ -197,6 +197,22 @@ closed 1009), invalid DEFLATE data 1007, RSV1 on a control or continuation frame
 An offer with an unknown or invalid parameter (window bits outside 8-15, a repeated parameter) is declined, not refused:
 the next offer is tried, else the connection runs uncompressed.</p>
 
+<h2 id="sse">Server-Sent Events <code>GET /api/v1/channels/{id}/events</code></h2>
+<p>The same channel as a <code>text/event-stream</code>, for <code>curl -N</code>, the browser's <code>EventSource</code> and
+networks that break WebSockets. Each envelope is one event: <code>id:</code> = its <code>sequence</code> (on
+<code>broadcast</code> and <code>client_message</code>), <code>event:</code> = its <code>status</code>, <code>data:</code> = the
+envelope JSON, exactly as a WebSocket client gets it. To resume, send <code>Last-Event-ID: SEQ</code> (EventSource does it
+by itself when it reconnects) or <code>?after=SEQ</code> (with <code>&amp;epoch=</code>): on a persisting channel every message
+after SEQ comes first, then live ones, with no gap and no duplicate. A comment line <code>: keepalive</code> is sent after
+<code>ping_interval</code> seconds of silence. Same rules as the WebSocket: Origin allow-list (403), private channels need
+<code>?token=</code> (or <code>Authorization: Bearer &lt;token&gt;</code>; 401/403), <code>max_pending_bytes</code> (a client
+that does not read is cut as a slow consumer), <code>denied</code>/<code>stopped</code> end the stream after that event.
+No API key is needed (EventSource cannot send one). An <code>Accept</code> that excludes <code>text/event-stream</code> is 406.</p>
+<pre>curl -N http://localhost:8080/api/v1/channels/CHANNEL_ID/events
+curl -N -H 'Last-Event-ID: 41' http://localhost:8080/api/v1/channels/CHANNEL_ID/events</pre>
+<pre>const es = new EventSource(`http://localhost:8080/api/v1/channels/${channelId}/events`);
+es.addEventListener('broadcast', (e) =&gt; console.log(e.lastEventId, JSON.parse(e.data).message));</pre>
+
 <h2 id="envelopes">Envelopes</h2>
 <p><code>{"status", "message", "channel_id", "timestamp", "data"}</code>, plus <code>"sequence"</code> on
 <code>broadcast</code> and <code>client_message</code> (per channel, from 1, no gaps).</p>
