@@ -56,8 +56,8 @@ public static class ConfigKeys
 
         // [cors]
         new StringListKey("cors", "allowed_origins", "EMIT_HUB_CORS_ORIGINS",
-            "Origins allowed to call the API and open WebSockets from a browser. \"*\" allows any origin; \"localhost\" allows http://localhost and http://127.0.0.1 on any port; otherwise an origin such as \"https://example.com:8443\".",
-            "a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path)",
+            "Origins allowed to call the API and open WebSockets from a browser. \"*\" allows any origin; \"localhost\" allows http://localhost and http://127.0.0.1 on any port; \"null\" allows pages opened from file:// (kiosk displays; sandboxed frames send it too); otherwise an origin such as \"https://example.com:8443\".",
+            "a non-empty array of \"*\", \"localhost\", \"null\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path)",
             NormalizeOrigin, o => o.Cors.AllowedOrigins, (o, v) => o.Cors.AllowedOrigins = v),
         new StringListKey("cors", "allowed_methods", null,
             "Methods announced in Access-Control-Allow-Methods.",
@@ -117,6 +117,9 @@ public static class ConfigKeys
         new IntegerKey("persistence", "backup_interval_hours", null,
             "Hours between automatic backups.",
             1, 8760, "hours", o => o.Persistence.BackupIntervalHours, (o, v) => o.Persistence.BackupIntervalHours = (int)v!.Value),
+        new IntegerKey("persistence", "max_pending_messages", "EMIT_HUB_MAX_PENDING_MESSAGES",
+            "Stored messages, over all channels, waiting for their commit to disk. Past it a broadcast to a persisting channel gets 503 with Retry-After (nothing stored, so a retry is safe) instead of queueing without bound behind a stalled disk. Group commit keeps this near the number of concurrent publishers; 10,000 is seconds of a stalled disk.",
+            1, 10_000_000, "messages", o => o.Persistence.MaxPendingMessages, (o, v) => o.Persistence.MaxPendingMessages = (int)v!.Value, restartRequired: true),
 
         // [auth]
         new StringKey("auth", "token_secret", "EMIT_HUB_TOKEN_SECRET",
@@ -261,7 +264,8 @@ public static class ConfigKeys
     private static string? NormalizeOrigin(string text)
     {
         var origin = text.Trim();
-        if (origin is "*" || origin.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        // "null" is the Origin of a page opened from file:// (an opaque origin, RFC 6454 §7.3): kiosk displays.
+        if (origin is "*" || origin.Equals("localhost", StringComparison.OrdinalIgnoreCase) || origin.Equals("null", StringComparison.OrdinalIgnoreCase))
         {
             return origin.ToLowerInvariant();
         }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using EmitHub.Core.Channels;
 using EmitHub.Net.Http;
+using EmitHub.Net.Routing;
 
 namespace EmitHub.Net.Api;
 
@@ -38,7 +39,7 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
     {
         if (!ChannelRequests.TryParseCreate(context.Body.Span, out var request, out var error))
         {
-            context.Response.WriteError(400, "invalid_request", error!);
+            context.Response.WriteError(400, "invalid_request", JsonBodyPolicy.DescribeInvalidBody(context.Head, error!));
             return;
         }
         var result = await registry.CreateAsync(request!, ct).ConfigureAwait(false);
@@ -57,7 +58,7 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
         }
         if (!ChannelRequests.TryParsePatch(context.Body.Span, out var request, out var error))
         {
-            context.Response.WriteError(400, "invalid_request", error!);
+            context.Response.WriteError(400, "invalid_request", JsonBodyPolicy.DescribeInvalidBody(context.Head, error!));
             return;
         }
         WriteResult(context.Response, await registry.UpdateAsync(id, request!, ct).ConfigureAwait(false), 200);
@@ -97,7 +98,7 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
         }
         if (!ChannelRequests.TryParseBroadcast(context.Body.Span, out var request, out var error))
         {
-            response.WriteError(400, "invalid_request", error!);
+            response.WriteError(400, "invalid_request", JsonBodyPolicy.DescribeInvalidBody(context.Head, error!));
             return;
         }
         var result = await registry.BroadcastAsync(id, request!, ct).ConfigureAwait(false);
@@ -106,8 +107,15 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
             response.WriteJson(200, result.Ack!, CoreJsonContext.Default.BroadcastAck);
             return;
         }
+        if (result.Error == ChannelError.Unavailable && result.Ack is { } uncertain)
+        {
+            // A commit that did not complete: the record may still be durable, so name it for the client to check.
+            response.WriteJson(503, new UncommittedBroadcastBody(result.Message!, result.Code!, uncertain.Sequence, uncertain.Timestamp),
+                NetJsonContext.Default.UncommittedBroadcastBody);
+            return;
+        }
         WriteError(response, result.Error, result.Code, result.Message);
-        if (result.Error == ChannelError.RateLimited)
+        if (result.RetryAfterSeconds > 0 || result.Error == ChannelError.RateLimited)
         {
             response.AddHeader("Retry-After", Math.Max(1, result.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture));
         }

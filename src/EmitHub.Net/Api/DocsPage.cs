@@ -12,13 +12,32 @@ internal static class DocsPage
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>EmitHub API</title>
 <style>
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1d2330}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1040px;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1d2330}
 h1{margin-bottom:0}h2{border-bottom:1px solid #d8dde6;padding-bottom:.3rem;margin-top:2.5rem}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
 pre{background:#f4f6fa;border:1px solid #d8dde6;border-radius:6px;padding:.8rem;overflow-x:auto}
-table{border-collapse:collapse;width:100%;margin:.5rem 0;display:block;overflow-x:auto}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-td code{white-space:nowrap}
-th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav a{margin-right:1rem}
+/* Tokens (paths, keys, variable names) never break inside: a cell wraps only at spaces, so a column is at least as
+   wide as its longest token; a table wider than the page scrolls inside .t, never the page. */
+.t{overflow-x:auto;margin:.5rem 0}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top}
+td.m,td code{white-space:nowrap}
+th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
+nav a{margin-right:1rem;display:inline-block}
+/* A phone: each row becomes a card whose first cell is its heading; the column names move into the cells. */
+@media (max-width:640px){
+body{margin:1rem auto}
+.t table,.t tbody,.t tr,.t td{display:block;width:auto}
+.t tr:first-child{display:none}
+.t tr{border:1px solid #d8dde6;border-radius:6px;margin:.6rem 0;padding:.2rem 0}
+.t td{border:none;padding:.15rem .6rem}
+.t td.m{white-space:normal}
+.t td:empty{display:none}
+.t td::before{color:#5a6475}
+.rest td:nth-child(2)::before{content:"Success: "}.rest td:nth-child(3)::before{content:"Failures: "}
+.envelopes td:nth-child(2)::before{content:"When: "}.envelopes td:nth-child(3)::before{content:"Message, data: "}
+.settings td:nth-child(2)::before{content:"Range: "}.settings td:nth-child(3)::before,.config td:nth-child(2)::before{content:"Default: "}
+.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}.tokens td:nth-child(2)::before{content:"Answer: "}
+}
 </style>
 </head>
 <body>
@@ -26,7 +45,7 @@ th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav 
 <p>Self-hosted real-time broadcasting hub. Create <b>channels</b> over REST, start / pause / stop them, broadcast
 messages; every WebSocket client of a channel receives each message the moment it is published.</p>
 <nav><a href="#rest">REST API</a><a href="#errors">Errors</a><a href="#ws">WebSocket</a><a href="#envelopes">Envelopes</a>
-<a href="#settings">Channel settings</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a></nav>
+<a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a></nav>
 
 <h2 id="quick">Quick start</h2>
 <pre>curl -X POST http://localhost:8080/api/v1/channels \
@@ -49,11 +68,16 @@ ws.onmessage = (event) =&gt; {
 <code>/api/v1/channels…</code> call (not to the WebSocket URL).</p>
 
 <h2 id="rest">REST API (base <code>/api/v1</code>)</h2>
-<p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
-given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
-<table>
+<p>Bodies are JSON: send <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
+given, must be <code>utf-8</code>). A body with no <code>Content-Type</code>, or with curl's default
+<code>application/x-www-form-urlencoded</code> (plain <code>curl -d '{…}'</code>), is read as JSON too when the request has no
+<code>Origin</code> (curl, scripts) or an origin in <code>[cors] allowed_origins</code>; if it is not JSON, the 400 says to send
+<code>Content-Type: application/json</code>. From any other origin such a body is 403 <code>origin_not_allowed</code>: those are
+the types a web page can post cross-site without a CORS preflight. Any other media type is 415. Unknown fields are
+ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
+<div class="t"><table class="rest">
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
-<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 413 body over limit; 415 not JSON</td></tr>
+<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 403 untyped body from a disallowed origin; 413 body over limit; 415 other media type</td></tr>
 <tr><td class="m">GET /channels</td><td>200, array of channels, oldest first</td><td>401</td></tr>
 <tr><td class="m">GET /channels/{id}</td><td>200, channel</td><td>404 unknown or malformed id</td></tr>
 <tr><td class="m">PATCH /channels/{id}</td><td>200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td>400, 404, 415</td></tr>
@@ -61,15 +85,23 @@ given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a fiel
 <tr><td class="m">PUT /channels/{id}/start</td><td>200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td>404</td></tr>
 <tr><td class="m">PUT /channels/{id}/pause</td><td>200, channel (<code>Paused</code>)</td><td>404; 409 if Created or Stopped</td></tr>
 <tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n, "recipients": k, "timestamp": t}</code></td><td>400 no <code>content</code> string; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
-<tr><td class="m">GET /channels/{id}/messages?after=SEQ&amp;limit=N</td><td>200, <code>{"messages": [envelope…], "next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
-<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
-<tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status":"healthy","service":"emit-hub","version":…,"timestamp":…}</code></td><td></td></tr>
-<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status":"ready","checks":{"database":"ok","memory":"ok"}}</code></td><td>503 with the failing check</td></tr>
-<tr><td class="m">GET /</td><td>200 <code>{"service":"emit-hub","version":…,"docs":"/docs","health":"/health","api":"/api/v1"}</code></td><td></td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds; 503 <code>store_busy</code> with <code>Retry-After</code> (persisting channel, disk behind: nothing stored, retry); 503 <code>store_unavailable</code> with <code>sequence</code> and <code>timestamp</code> (commit did not complete; see <a href="#durability">Durability</a>)</td></tr>
+<tr><td class="m">GET /channels/{id}/messages</td><td><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
+<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed; private channel: 401 no valid token, 403 token for other channels</td></tr>
+<tr><td class="m">POST /channels/{id}/tokens</td><td>200 <code>{"token",</code> <code>"channel_id",</code> <code>"sub",</code> <code>"expires_at"}</code> (<a href="#private">private channels</a>)</td><td>400 bad <code>sub</code> or <code>ttl_seconds</code>; 404; 409 no <code>[auth] token_secret</code></td></tr>
+<tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td></td></tr>
+<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td>503 with the failing check</td></tr>
+<tr><td class="m">GET /</td><td>200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td></td></tr>
 <tr><td class="m">GET /docs</td><td>this page</td><td></td></tr>
-</table>
+</table></div>
 <p>Unknown paths are 404; a known path with a wrong method is 405 with an <code>Allow</code> header.</p>
+<h3>Broadcast body</h3>
+<p><code>{"content": "A004", "message_type": "Broadcast", "data": {"room": 3}}</code>: <code>content</code> (string, required)
+becomes the envelope's <code>message</code>; <code>data</code> (any JSON, optional) its <code>data</code>.
+<code>message_type</code> may be left out; if given it must be <code>"Broadcast"</code> (the seed's only value: every REST
+broadcast reaches clients as a <code>broadcast</code> envelope), and any other value is 400 naming the allowed one, so that
+no sender believes it chose a behaviour the hub does not have. To tell kinds of messages apart, put them in
+<code>data</code>, e.g. <code>{"kind": "alert"}</code>.</p>
 <h3>Channel JSON</h3>
 <pre>{
   "id": "550e8400-e29b-41d4-a716-446655440000",
@@ -116,6 +148,11 @@ WebSocket upgrade needs <code>Authorization: Bearer &lt;key&gt;</code>; otherwis
 <code>http://localhost</code> and <code>http://127.0.0.1</code> on any port. Preflight <code>OPTIONS</code> is answered 204 with
 <code>allowed_methods</code>, <code>allowed_headers</code> and <code>max_age</code> and never needs the key. A disallowed origin gets
 no <code>Access-Control-Allow-*</code> headers; <code>Vary: Origin</code> is sent whenever the answer depends on the origin.</p>
+<p><b>Kiosk displays opened from a file</b> (<code>file:///…/display.html</code>) send <code>Origin: null</code>: add
+<code>"null"</code> to <code>allowed_origins</code> (or <code>EMIT_HUB_CORS_ORIGINS=localhost,null</code>). Sandboxed frames and
+<code>data:</code> pages send <code>null</code> too, so on a hub reachable from other machines prefer serving the page over HTTP from
+an allowed origin. A WebSocket refused for its origin (403) is logged at <code>info</code>, once a minute per
+origin, naming this setting.</p>
 
 <h2 id="ws">WebSocket <code>GET /api/v1/channels/{id}/ws</code></h2>
 <p>RFC 6455 over HTTP/1.1: <code>Upgrade: websocket</code>, <code>Connection: Upgrade</code>, <code>Sec-WebSocket-Version: 13</code>,
@@ -160,10 +197,26 @@ closed 1009), invalid DEFLATE data 1007, RSV1 on a control or continuation frame
 An offer with an unknown or invalid parameter (window bits outside 8-15, a repeated parameter) is declined, not refused:
 the next offer is tried, else the connection runs uncompressed.</p>
 
+<h2 id="sse">Server-Sent Events <code>GET /api/v1/channels/{id}/events</code></h2>
+<p>The same channel as a <code>text/event-stream</code>, for <code>curl -N</code>, the browser's <code>EventSource</code> and
+networks that break WebSockets. Each envelope is one event: <code>id:</code> = its <code>sequence</code> (on
+<code>broadcast</code> and <code>client_message</code>), <code>event:</code> = its <code>status</code>, <code>data:</code> = the
+envelope JSON, exactly as a WebSocket client gets it. To resume, send <code>Last-Event-ID: SEQ</code> (EventSource does it
+by itself when it reconnects) or <code>?after=SEQ</code> (with <code>&amp;epoch=</code>): on a persisting channel every message
+after SEQ comes first, then live ones, with no gap and no duplicate. A comment line <code>: keepalive</code> is sent after
+<code>ping_interval</code> seconds of silence. Same rules as the WebSocket: Origin allow-list (403), private channels need
+<code>?token=</code> (or <code>Authorization: Bearer &lt;token&gt;</code>; 401/403), <code>max_pending_bytes</code> (a client
+that does not read is cut as a slow consumer), <code>denied</code>/<code>stopped</code> end the stream after that event.
+No API key is needed (EventSource cannot send one). An <code>Accept</code> that excludes <code>text/event-stream</code> is 406.</p>
+<pre>curl -N http://localhost:8080/api/v1/channels/CHANNEL_ID/events
+curl -N -H 'Last-Event-ID: 41' http://localhost:8080/api/v1/channels/CHANNEL_ID/events</pre>
+<pre>const es = new EventSource(`http://localhost:8080/api/v1/channels/${channelId}/events`);
+es.addEventListener('broadcast', (e) =&gt; console.log(e.lastEventId, JSON.parse(e.data).message));</pre>
+
 <h2 id="envelopes">Envelopes</h2>
 <p><code>{"status", "message", "channel_id", "timestamp", "data"}</code>, plus <code>"sequence"</code> on
 <code>broadcast</code> and <code>client_message</code> (per channel, from 1, no gaps).</p>
-<table>
+<div class="t"><table class="envelopes">
 <tr><th>status</th><th>when</th><th>message / data</th></tr>
 <tr><td class="m">connected</td><td>channel Active and not full</td><td>"Connected to channel: &lt;name&gt;"; data = {channel, connection_id, epoch, last_sequence[, recovered]}</td></tr>
 <tr><td class="m">denied</td><td>channel not Active (then close 1008) or full (close 1013)</td><td>"Channel &lt;name&gt; is not active" / "Channel &lt;name&gt; is full"; data null</td></tr>
@@ -172,27 +225,124 @@ the next offer is tried, else the connection runs uncompressed.</p>
 <tr><td class="m">error</td><td>client message refused (not allowed or over the rate limit); sender only</td><td>a sentence; data null</td></tr>
 <tr><td class="m">paused / resumed</td><td>pause / start after pause</td><td>"Channel &lt;name&gt; is paused" / "Channel &lt;name&gt; resumed"</td></tr>
 <tr><td class="m">stopped</td><td>stop or delete, then close 1001</td><td>"Channel &lt;name&gt; stopped"</td></tr>
-</table>
+</table></div>
 <pre>{"status":"broadcast","message":"A004","channel_id":"550e8400-e29b-41d4-a716-446655440000",
  "timestamp":"2024-06-01T10:40:00Z","data":null,"sequence":1}</pre>
 
 <h2 id="settings">Channel settings</h2>
-<table>
+<div class="t"><table class="settings">
 <tr><th>key</th><th>range</th><th>default</th><th>meaning</th></tr>
-<tr><td class="m">max_connections</td><td>1–1,000,000</td><td><code>max_connections_per_channel</code></td><td>concurrent WebSocket clients; more are denied (1013)</td></tr>
+<tr><td class="m">max_connections</td><td>1 to 1,000,000</td><td><code>max_connections_per_channel</code></td><td>concurrent WebSocket clients; more are denied (1013)</td></tr>
 <tr><td class="m">allow_client_messages</td><td>bool</td><td>false</td><td>relay client text frames as <code>client_message</code></td></tr>
 <tr><td class="m">persist_messages</td><td>bool</td><td><code>persist_messages_default</code></td><td>store broadcasts and client messages (history, recovery)</td></tr>
-<tr><td class="m">rate_limit_per_minute</td><td>0–1,000,000</td><td>60</td><td>broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
-<tr><td class="m">replay_last</td><td>0–100</td><td>0</td><td>latest broadcasts sent right after <code>connected</code></td></tr>
-</table>
+<tr><td class="m">rate_limit_per_minute</td><td>0 to 1,000,000</td><td>60</td><td>broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
+<tr><td class="m">replay_last</td><td>0 to 100</td><td>0</td><td>latest broadcasts sent right after <code>connected</code></td></tr>
+<tr><td class="m">private</td><td>bool</td><td>false</td><td>WebSocket clients must present a subscriber token naming the channel (<a href="#private">private channels</a>)</td></tr>
+</table></div>
 <p><code>name</code>: 1–200 characters (need not be unique); <code>description</code>: up to 2000 characters or null.</p>
+
+<h2 id="client">Browser client: <code>emithub.js</code></h2>
+<p>The hub serves its own client library, with no dependencies and no build step: <code>/client/emithub.js</code> (ES
+module) and <code>/client/emithub.classic.js</code> (classic script that sets <code>window.EmitHub</code>).
+<code>EmitHub.subscribe(url, channelId, options)</code> keeps a channel's messages flowing to a page:</p>
+<ul>
+<li><b>Reconnects after every close</b> except <code>sub.close()</code> (a restart, a stop, a dropped link, an expired
+token), waiting a random time between 0 and min(30 s, 1 s × 2<sup>attempt</sup>) — full jitter, so a thousand screens do
+not come back in the same millisecond.</li>
+<li><b>Resumes</b> with <code>?after=&lt;last sequence&gt;&amp;epoch=&lt;epoch&gt;</code>: on a channel with
+<code>persist_messages</code> the page gets exactly what it missed, once, in order. When that is impossible (not
+persisted, pruned, or the hub restarted a non-persisting channel) <code>onStatus</code> reports
+<code>recovered: false</code> — refetch your state.</li>
+<li><b>Dead links</b>: browsers answer the hub's pings but JavaScript cannot see them, so the client asks for a visible
+<code>keepalive</code> envelope with each ping (<code>?keepalive=1</code>; its <code>data</code> holds
+<code>ping_interval</code> and <code>pong_timeout</code>). After ping_interval + pong_timeout + 5 s without any traffic the
+connection is replaced. Other clients never receive keepalive envelopes.</li>
+<li><code>onStatus(status)</code>: <code>connection</code> (<code>connecting|connected|waiting|closed</code>),
+<code>channel</code> (<code>Active|Paused|Stopped|NotActive|Full</code>), <code>recovered</code>, <code>attempt</code>,
+<code>retryInMs</code>, <code>closeCode</code>, <code>closeReason</code>. <code>onMessage(envelope)</code> gets
+<code>broadcast</code> and <code>client_message</code> envelopes. Options: <code>token</code> (string, or a function
+returning a string or a Promise, called before every connection), <code>baseDelayMs</code> (1000),
+<code>maxDelayMs</code> (30000), <code>silenceTimeoutMs</code> (45000 until the first keepalive).
+<code>sub.send(text)</code>, <code>sub.close()</code>, <code>sub.lastSequence</code>, <code>sub.epoch</code>.</li>
+</ul>
+<p>A display page to copy (serve it over HTTP, e.g. <code>python3 -m http.server 3000</code>: the default
+<code>[cors] allowed_origins = ["localhost"]</code> admits <code>http://localhost</code> on any port, while a page opened
+from <code>file://</code> has the origin <code>null</code> and is refused):</p>
+<pre>&lt;!doctype html&gt;
+&lt;html lang="es"&gt;
+&lt;meta charset="utf-8"&gt;
+&lt;title&gt;Sala de espera&lt;/title&gt;
+&lt;style&gt;
+  body { margin: 0; height: 100vh; display: grid; place-items: center; font: bold 20vw system-ui; }
+  #estado { position: fixed; bottom: 1rem; font: 1rem system-ui; color: #555; }
+&lt;/style&gt;
+&lt;div id="turno" aria-live="assertive"&gt;—&lt;/div&gt;
+&lt;div id="estado"&gt;&lt;/div&gt;
+&lt;script type="module"&gt;
+  import { EmitHub } from "http://localhost:8080/client/emithub.js";
+  EmitHub.subscribe("http://localhost:8080", "CHANNEL_ID", {
+    onMessage: (m) =&gt; { document.getElementById("turno").textContent = m.message; },
+    onStatus: (s) =&gt; {
+      document.getElementById("estado").textContent = s.connection + (s.channel ? " · " + s.channel : "") +
+        (s.recovered === false ? " · mensajes perdidos" : "");
+    },
+  });
+&lt;/script&gt;</pre>
+<p>With a classic script: <code>&lt;script src="http://localhost:8080/client/emithub.classic.js"&gt;&lt;/script&gt;</code>,
+then <code>EmitHub.subscribe(…)</code>. Set <code>replay_last: 1</code> on the channel so a screen that (re)connects
+shows the current number at once.</p>
+
+<h2 id="private">Private channels and subscriber tokens</h2>
+<p>A channel with <code>"private": true</code> admits only WebSocket clients that present a <b>subscriber token</b>: a JWT
+(RFC 7519) whose <code>channel</code> claim is the channel id or an array holding it, with <code>exp</code> (required),
+optionally <code>nbf</code> and <code>sub</code> (shown as <code>client_message.data.sender</code>). The hub verifies:</p>
+<ul>
+<li><b>HS256</b> with <code>[auth] token_secret</code> (<code>EMIT_HUB_TOKEN_SECRET</code>, at least 32 characters; the
+HMAC key is its UTF-8 bytes), and/or</li>
+<li><b>RS256</b> or <b>ES256</b> with the RSA (≥ 2048 bits) or P-256 public key in the PEM file
+<code>[auth] token_public_key</code> (<code>EMIT_HUB_TOKEN_PUBLIC_KEY</code>), for tokens your own issuer signs.</li>
+</ul>
+<p>The algorithm is pinned by the configured key: <code>alg: none</code> and every other algorithm are refused, and an
+HS256 token is never checked against a public key. <code>exp</code>/<code>nbf</code> allow <code>[auth] clock_skew</code>
+seconds (default 30).</p>
+<p><b>Presenting the token.</b> Browsers cannot set headers on a WebSocket, so offer two subprotocols, the marker
+<code>emithub.token</code> and the token itself; the hub answers <code>Sec-WebSocket-Protocol: emithub.token</code> (never
+echoing the token, which also keeps it out of access logs). Or append <code>?token=&lt;jwt&gt;</code>.</p>
+<pre>new WebSocket(`ws://localhost:8080/api/v1/channels/${channelId}/ws`, ["emithub.token", token]);
+// emithub.js does it for you, and asks again before every reconnect:
+EmitHub.subscribe("http://localhost:8080", channelId, { token: () =&gt; fetch("/my-token").then((r) =&gt; r.text()) });</pre>
+<div class="t"><table class="tokens">
+<tr><th>upgrade refused</th><th>status, <code>code</code></th></tr>
+<tr><td>no token; malformed; bad signature; <code>alg</code> not accepted or <code>none</code>; no <code>exp</code></td><td>401 <code>token_required</code> / <code>invalid_token</code></td></tr>
+<tr><td>expired / not yet valid</td><td>401 <code>token_expired</code> / <code>token_not_yet_valid</code></td></tr>
+<tr><td>valid, but for other channels</td><td>403 <code>token_wrong_channel</code></td></tr>
+<tr><td>the hub has no key configured</td><td>401 <code>token_verification_unavailable</code></td></tr>
+</table></div>
+<p><b>Expiry while connected</b>: when the token's <code>exp</code> (plus clock skew) passes, the hub closes the connection
+with code <b>4001</b> reason <code>token expired</code>. There is no in-band refresh: the client reconnects with a fresh
+token and <code>?after=</code> (emithub.js calls your <code>token</code> function again and resumes, so on a persisting
+channel nothing is lost).</p>
+<p><b>Minting</b> (for operators without their own issuer; API key required):</p>
+<pre>curl -X POST http://localhost:8080/api/v1/channels/CHANNEL_ID/tokens \
+  -H "Authorization: Bearer $EMIT_HUB_API_KEY" -H "Content-Type: application/json" \
+  -d '{"sub": "pantalla-3", "ttl_seconds": 86400}'
+{"token":"eyJhbGciOiJIUzI1NiIs…","channel_id":"…","sub":"pantalla-3","expires_at":"2024-06-02T10:40:00Z"}</pre>
+<p>Body optional: <code>sub</code> (1–200 characters), <code>ttl_seconds</code> (1–2,592,000, default 3600). 409
+<code>token_secret_not_configured</code> without <code>[auth] token_secret</code>.</p>
+
+<h2 id="console">Admin console</h2>
+<p><a href="/console"><code>/console</code></a> is an operator page served by the hub: enter the API key (kept in the
+tab's sessionStorage only), then list channels with their status and live connection counts; create, edit settings,
+start, pause, stop and delete; broadcast content with optional JSON data; watch the channel live through emithub.js
+(private channels included: the console mints itself a token); read the history of persisting channels; mint
+subscriber tokens. Works with the keyboard alone and on a phone.</p>
 
 <h2 id="config">Configuration (<code>emit_hub.toml</code>)</h2>
 <p>Precedence: defaults &lt; TOML file (<code>--config PATH</code>, <code>EMIT_HUB_CONFIG</code>, or <code>./emit_hub.toml</code>) &lt;
 <code>EMIT_HUB_*</code> variables &lt; command-line options. <code>emit-hub --generate-config</code> prints every key;
 <code>emit-hub --show-env-vars</code> lists the variables. The file is watched: log level, CORS, limits, rate limits and
 retention apply at once; host, port and db_path need a restart.</p>
-<table>
+<div class="t"><table class="config">
 <tr><th>key</th><th>default</th><th>meaning</th></tr>
 <tr><td class="m">host</td><td>"127.0.0.1"</td><td>address to bind</td></tr>
 <tr><td class="m">port</td><td>8080</td><td>TCP port, 1–65535</td></tr>
@@ -202,9 +352,9 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">log_level</td><td>"info"</td><td>trace, debug, info, warn, error</td></tr>
 <tr><td class="m">log_format</td><td>"text"</td><td>text or json (one object per line)</td></tr>
 <tr><td class="m">api_key</td><td>unset</td><td>Bearer key for <code>/api/v1/channels…</code></td></tr>
-<tr><td class="m">[cors] allowed_origins</td><td>["localhost"]</td><td>origins, <code>"*"</code> or <code>"localhost"</code></td></tr>
-<tr><td class="m">[cors] allowed_methods</td><td>["GET","POST","PUT","PATCH","DELETE","OPTIONS"]</td><td>preflight methods</td></tr>
-<tr><td class="m">[cors] allowed_headers</td><td>["Content-Type","Authorization","Accept"]</td><td>preflight headers</td></tr>
+<tr><td class="m">[cors] allowed_origins</td><td>["localhost"]</td><td>origins, <code>"*"</code>, <code>"localhost"</code>, or <code>"null"</code> for <code>file://</code> pages</td></tr>
+<tr><td class="m">[cors] allowed_methods</td><td>["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td>preflight methods</td></tr>
+<tr><td class="m">[cors] allowed_headers</td><td>["Content-Type", "Authorization", "Accept"]</td><td>preflight headers</td></tr>
 <tr><td class="m">[cors] max_age</td><td>3600</td><td>seconds a preflight may be cached</td></tr>
 <tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake, for a client message from its first frame to its last (else 1008), and for the peer's close frame</td></tr>
 <tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>payload bytes of one fragmented message (else 1009)</td></tr>
@@ -220,6 +370,10 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
 <tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
 <tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
+<tr><td class="m">[persistence] max_pending_messages</td><td>10000</td><td>stored messages (all channels) waiting for their commit; past it 503 <code>store_busy</code> with <code>Retry-After</code>. Group commit keeps this near the number of concurrent publishers, so 10,000 means the disk stalled for seconds. Read at startup</td></tr>
+<tr><td class="m">[auth] token_secret</td><td>unset</td><td>HS256 key of subscriber tokens (≥ 32 characters); signs minted tokens</td></tr>
+<tr><td class="m">[auth] token_public_key</td><td>unset</td><td>PEM file: RSA (RS256) or P-256 (ES256) public key of your token issuer</td></tr>
+<tr><td class="m">[auth] clock_skew</td><td>30</td><td>seconds of tolerance on a token's exp and nbf</td></tr>
 <tr><td class="m">[cluster] nats_url</td><td>unset</td><td>NATS server(s), comma-separated: this node joins a cluster whose channels and messages live in NATS JetStream (see <a href="#cluster">Cluster</a>)</td></tr>
 <tr><td class="m">[cluster] node_name</td><td>host name:port</td><td>this node's name in logs and its NATS connection</td></tr>
 <tr><td class="m">[cluster] creds_file</td><td>unset</td><td>NATS credentials file (JWT + NKey seed)</td></tr>
@@ -227,10 +381,10 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[cluster] token</td><td>unset</td><td>NATS token</td></tr>
 <tr><td class="m">[cluster] tls_ca_file, tls_cert_file, tls_key_file</td><td>unset</td><td>TLS to NATS: CA bundle, client certificate and key (PEM)</td></tr>
 <tr><td class="m">[cluster] stream_replicas</td><td>1</td><td>JetStream replicas of the message stream and channel bucket (1–5)</td></tr>
-</table>
+</table></div>
 
 <h2 id="env">Environment variables</h2>
-<table>
+<div class="t"><table class="env">
 <tr><th>variable</th><th>setting</th></tr>
 <tr><td class="m">EMIT_HUB_CONFIG</td><td>path of the TOML file</td></tr>
 <tr><td class="m">EMIT_HUB_HOST</td><td>host</td></tr>
@@ -247,7 +401,10 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td>[persistence] persist_messages_default</td></tr>
 <tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
 <tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
+<tr><td class="m">EMIT_HUB_MAX_PENDING_MESSAGES</td><td>[persistence] max_pending_messages</td></tr>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
+<tr><td class="m">EMIT_HUB_TOKEN_SECRET</td><td>[auth] token_secret</td></tr>
+<tr><td class="m">EMIT_HUB_TOKEN_PUBLIC_KEY</td><td>[auth] token_public_key</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NATS_URL</td><td>[cluster] nats_url</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NODE_NAME</td><td>[cluster] node_name</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_CREDS_FILE</td><td>[cluster] creds_file</td></tr>
@@ -258,7 +415,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_CLUSTER_TLS_CERT_FILE</td><td>[cluster] tls_cert_file</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_TLS_KEY_FILE</td><td>[cluster] tls_key_file</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_STREAM_REPLICAS</td><td>[cluster] stream_replicas</td></tr>
-</table>
+</table></div>
 
 <h2 id="cluster">Cluster (several nodes, one hub)</h2>
 <p>Set <code>[cluster] nats_url</code> (or <code>EMIT_HUB_CLUSTER_NATS_URL</code>) on every node to the same NATS
@@ -271,7 +428,7 @@ EMIT_HUB_CLUSTER_NATS_URL=nats://127.0.0.1:4222 EMIT_HUB_PORT=8082 emit-hub &amp
 curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application/json' -d '{"name":"lobby"}'
 # the channel is on both nodes; start it on one, broadcast through the other
 </pre>
-<table>
+<div class="t"><table class="cluster">
 <tr><th>what</th><th>in a cluster</th></tr>
 <tr><td>channels</td><td>JetStream key-value bucket <code>emithub-channels</code>; a change made on any node reaches every node's clients (<code>paused</code>, <code>resumed</code>, <code>stopped</code> + 1001) in well under a second; <code>GET /channels</code> is the same on every node</td></tr>
 <tr><td>messages</td><td>stream <code>EMITHUB_MESSAGES</code>, subject <code>emithub.ch.&lt;id&gt;</code> per channel; a broadcast's 200 comes after JetStream's acknowledgement. Every message passes through the stream, since it is what orders them; <code>persist_messages</code> decides only whether history and <code>?after=</code> recovery are offered</td></tr>
@@ -281,10 +438,27 @@ curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application
 <tr><td>per node</td><td><code>rate_limit_per_minute</code> (each node refills its own bucket: N nodes accept up to N×), <code>max_connections</code> (each node counts its own clients), <code>stats.connections</code> and a broadcast's <code>recipients</code> (this node's clients)</td></tr>
 <tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code>; when NATS is back the node catches its clients up without gaps</td></tr>
 <tr><td>not used</td><td><code>db_path</code> and <code>[persistence] auto_backup</code> (back up the stream and bucket with NATS tools)</td></tr>
-</table>
+</table></div>
+
+<h2 id="durability">Durability of a broadcast</h2>
+<p>On a channel with <code>persist_messages</code>, 200 means the message is committed to disk (it survives a crash).
+Two 503 answers exist and they differ:</p>
+<ul>
+<li><code>store_busy</code> (with <code>Retry-After</code>): the disk is behind (<code>max_pending_messages</code>
+reached, or the in-memory log is full). Nothing was stored and no sequence was used: retrying is exact. Other
+channels are not slowed down.</li>
+<li><code>store_unavailable</code>: the message was given a sequence but its commit did not complete (a failed or
+hung disk; the store then stays unavailable and <code>/ready</code> answers 503 until a restart). The record may still
+have reached the disk, so the outcome is <em>exact but deferred</em>: the body names the <code>sequence</code> and
+<code>timestamp</code> the message was given, e.g.
+<code>{"error":"…","code":"store_unavailable","sequence":42,"timestamp":"2024-06-01T10:35:00.123Z"}</code>. Once the
+store is back, <code>GET /api/v1/channels/{id}/messages?after=41&amp;limit=1</code> returns an envelope with sequence
+42 <em>and that timestamp</em> exactly when it was stored (a later message that reused sequence 42 has a later
+timestamp). Retrying without that check is at-least-once: the message may then appear twice.</li>
+</ul>
 
 <h2 id="limits">HTTP limits</h2>
-<table>
+<div class="t"><table class="limits">
 <tr><th>limit</th><th>answer</th></tr>
 <tr><td>request line over 8 KiB</td><td>414</td></tr>
 <tr><td>header fields over 32 KiB in all, or more than 100</td><td>431</td></tr>
@@ -293,7 +467,7 @@ curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application
 <tr><td>a transfer coding before <code>chunked</code> (e.g. <code>gzip, chunked</code>)</td><td>501</td></tr>
 <tr><td>HTTP version other than 1.0 / 1.1</td><td>505</td></tr>
 <tr><td>request head not complete in 10 s, or body slower than 30 s</td><td>408</td></tr>
-</table>
+</table></div>
 <p>After a framing error the connection is closed. Keep-alive and pipelining follow RFC 9112; a new connection silent
 for 10 s, or idle between requests for 120 s, is closed.</p>
 </body>

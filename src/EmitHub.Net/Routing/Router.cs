@@ -23,6 +23,7 @@ public sealed class Router : IHttpApplication
     private readonly SystemEndpoints _system;
     private readonly TokenEndpoints _tokens;
     private readonly Func<IWebSocketUpgrade?> _webSocket;
+    private readonly Func<IWebSocketUpgrade?> _events;
     private readonly MetricsCollector? _metrics;
 
     /// <summary>Creates the router.</summary>
@@ -32,12 +33,14 @@ public sealed class Router : IHttpApplication
     /// <param name="version">Service version for health and info.</param>
     /// <param name="time">Clock for health timestamps.</param>
     /// <param name="metrics">The collector behind <c>GET /metrics</c>; null answers 404 there.</param>
+    /// <param name="events">Returns the Server-Sent Events stream for <c>GET /api/v1/channels/{id}/events</c>, or null (then 501).</param>
     public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time,
-        MetricsCollector? metrics = null)
+        MetricsCollector? metrics = null, Func<IWebSocketUpgrade?>? events = null)
     {
         _options = options;
         _webSocket = webSocket;
         _metrics = metrics;
+        _events = events ?? (static () => null);
         _channels = new ChannelEndpoints(registry);
         _system = new SystemEndpoints(registry, version, time);
         _tokens = new TokenEndpoints(registry, options, time);
@@ -113,6 +116,7 @@ public sealed class Router : IHttpApplication
                 return;
             case BrowserAssets.ModulePath:
             case BrowserAssets.ClassicPath:
+            case BrowserAssets.ConsolePath:
                 if (Allow(context, method, "GET"))
                 {
                     BrowserAssets.Write(response, path);
@@ -168,7 +172,7 @@ public sealed class Router : IHttpApplication
             (_, null) => "GET, PATCH, DELETE",
             (_, "start" or "pause" or "stop") => "PUT",
             (_, "broadcast" or "tokens") => "POST",
-            (_, "messages" or "ws") => "GET",
+            (_, "messages" or "ws" or "events") => "GET",
             _ => null,
         };
         if (allowed == null)
@@ -181,6 +185,15 @@ public sealed class Router : IHttpApplication
             if (Allow(context, method, allowed))
             {
                 RouteWebSocket(context, method, idText);
+            }
+            return;
+        }
+        if (action == "events")
+        {
+            // Like the WebSocket, a subscriber stream: EventSource cannot send Authorization; private channels use tokens.
+            if (Allow(context, method, allowed))
+            {
+                RouteEventStream(context, idText!);
             }
             return;
         }
@@ -199,7 +212,7 @@ public sealed class Router : IHttpApplication
             {
                 _channels.List(response);
             }
-            else if (RequireJson(context))
+            else if (JsonBodyPolicy.Admit(context, options.Cors))
             {
                 await _channels.CreateAsync(context, ct).ConfigureAwait(false);
             }
@@ -217,7 +230,7 @@ public sealed class Router : IHttpApplication
                 _channels.Get(response, id);
                 break;
             case null when method == "PATCH":
-                if (RequireJson(context))
+                if (JsonBodyPolicy.Admit(context, options.Cors))
                 {
                     await _channels.PatchAsync(context, id, ct).ConfigureAwait(false);
                 }
@@ -231,7 +244,7 @@ public sealed class Router : IHttpApplication
                 await _channels.ChangeStatusAsync(response, id, action, ct).ConfigureAwait(false);
                 break;
             case "broadcast":
-                if (RequireJson(context))
+                if (JsonBodyPolicy.Admit(context, options.Cors))
                 {
                     await _channels.BroadcastAsync(context, id, ct).ConfigureAwait(false);
                 }
@@ -241,7 +254,7 @@ public sealed class Router : IHttpApplication
                 break;
             case "tokens":
                 // The body is optional: an empty POST mints a token with the defaults.
-                if (context.Body.IsEmpty || RequireJson(context))
+                if (context.Body.IsEmpty || JsonBodyPolicy.Admit(context, options.Cors))
                 {
                     _tokens.Mint(context, id);
                 }
@@ -290,6 +303,21 @@ public sealed class Router : IHttpApplication
         response.WriteError(501, "websocket_unavailable", "WebSocket connections are not available in this build yet.");
     }
 
+    private void RouteEventStream(HttpRequestContext context, string channelId)
+    {
+        if (!Guid.TryParse(channelId, out var id) || _channels.Registry.Get(id) == null)
+        {
+            ChannelEndpoints.WriteUnknownChannel(context.Response, channelId);
+            return;
+        }
+        if (_events() is { } events)
+        {
+            context.UpgradeTo = events;
+            return;
+        }
+        context.Response.WriteError(501, "events_unavailable", "Server-Sent Events are not available in this build.");
+    }
+
     /// <summary>True when <paramref name="method"/> is in <paramref name="allowed"/>; else writes 405 with
     /// <c>Allow</c> (or, for a plain OPTIONS, 204 with <c>Allow</c>).</summary>
     private static bool Allow(HttpRequestContext context, string method, string allowed)
@@ -312,16 +340,6 @@ public sealed class Router : IHttpApplication
             response.WriteError(405, "method_not_allowed", $"{method} is not allowed on {context.Head.Path}; allowed: {allowed}.");
         }
         response.AddHeader("Allow", allowHeader);
-        return false;
-    }
-
-    private static bool RequireJson(HttpRequestContext context)
-    {
-        if (IsJsonContentType(context.Head.GetField("Content-Type")))
-        {
-            return true;
-        }
-        context.Response.WriteError(415, "unsupported_media_type", "The body must be JSON in UTF-8: send 'Content-Type: application/json', with no charset or charset=utf-8.");
         return false;
     }
 

@@ -23,6 +23,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     private readonly ChannelRegistry _registry;
     private readonly Heartbeat _heartbeat;
     private readonly ILogger _logger;
+    private readonly RefusedOriginLog _refusedOrigins;
     private readonly ISubscriberTokenValidator _tokens;
 
     /// <summary>Creates the endpoint. <paramref name="tokens"/> decides on private channels (default: a
@@ -35,6 +36,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         _registry = registry;
         _heartbeat = heartbeat;
         _logger = loggerFactory.CreateLogger("EmitHub.WebSocket");
+        _refusedOrigins = new RefusedOriginLog(_logger, heartbeat.Time);
         Counters = counters;
         PartialMessages = new PartialMessageBudget(options.Current.WebSocket.MaxPartialMessageBytes);
     }
@@ -61,6 +63,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         var origin = request.GetField("Origin");
         if (origin is not null && !CorsPolicy.IsOriginAllowed(options.Cors, origin))
         {
+            _refusedOrigins.Refused(origin);
             await RefuseAsync(connection, 403, "origin_not_allowed",
                 $"Origin '{origin}' is not in [cors] allowed_origins; WebSocket connections from it are refused.").ConfigureAwait(false);
             return;

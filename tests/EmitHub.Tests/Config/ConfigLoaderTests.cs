@@ -148,6 +148,8 @@ public class ConfigLoaderTests
         { "EMIT_HUB_PERSIST_MESSAGES", "true", "persistence.persist_messages_default", "true" },
         { "EMIT_HUB_MESSAGE_RETENTION_DAYS", "90", "persistence.message_retention_days", "90" },
         { "EMIT_HUB_AUTO_BACKUP", "true", "persistence.auto_backup", "true" },
+        // Added by issue 9: the bound on messages waiting for their commit.
+        { "EMIT_HUB_MAX_PENDING_MESSAGES", "250", "persistence.max_pending_messages", "250" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },
         // [cluster] (issue 11)
@@ -315,8 +317,8 @@ public class ConfigLoaderTests
     [InlineData("[websocket]\nmax_pending_bytes = 10", "x.toml line 2: websocket.max_pending_bytes = 10 is not valid: websocket.max_pending_bytes must be an integer from 1024 to 1073741824 bytes.")]
     [InlineData("[websocket]\necho_path = \"echo\"", "x.toml line 2: websocket.echo_path = \"echo\" is not valid: websocket.echo_path must be a path starting with \"/\" without spaces, '?' or '#'.")]
     [InlineData("[cors]\nmax_age = -1", "x.toml line 2: cors.max_age = -1 is not valid: cors.max_age must be an integer from 0 to 86400 seconds.")]
-    [InlineData("[cors]\nallowed_origins = \"*\"", "x.toml line 2: cors.allowed_origins = \"*\" has the wrong type (string): cors.allowed_origins must be a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
-    [InlineData("[cors]\nallowed_origins = [\"ftp://x.example\"]", "x.toml line 2: cors.allowed_origins = [\"ftp://x.example\"] is not valid: cors.allowed_origins must be a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
+    [InlineData("[cors]\nallowed_origins = \"*\"", "x.toml line 2: cors.allowed_origins = \"*\" has the wrong type (string): cors.allowed_origins must be a non-empty array of \"*\", \"localhost\", \"null\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
+    [InlineData("[cors]\nallowed_origins = [\"ftp://x.example\"]", "x.toml line 2: cors.allowed_origins = [\"ftp://x.example\"] is not valid: cors.allowed_origins must be a non-empty array of \"*\", \"localhost\", \"null\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
     [InlineData("[cors]\nallowed_methods = [\"GET\", 1]", "x.toml line 2: cors.allowed_methods = [\"GET\", 1] is not valid: cors.allowed_methods must be a non-empty array of HTTP method names (RFC 9110 tokens).")]
     [InlineData("[persistence]\nauto_backup = \"yes\"", "x.toml line 2: persistence.auto_backup = \"yes\" has the wrong type (string): persistence.auto_backup must be true or false.")]
     [InlineData("[persistence]\nmessage_retention_days = 0", "x.toml line 2: persistence.message_retention_days = 0 is not valid: persistence.message_retention_days must be an integer from 1 to 36500 days.")]
