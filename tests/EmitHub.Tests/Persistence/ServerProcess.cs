@@ -45,7 +45,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>Starts the server on <see cref="DbPath"/> and waits until it serves requests. A port grabbed by
     /// someone else between <see cref="EmitHubProcess.FreePort"/> and the bind is retried on another one.</summary>
-    public async Task StartAsync(IReadOnlyDictionary<string, string>? extraEnv = null)
+    public async Task StartAsync(IReadOnlyDictionary<string, string>? extraEnv = null, params string[] args)
     {
         if (_process is not null)
         {
@@ -67,7 +67,7 @@ internal sealed class ServerProcess : IAsyncDisposable
                     env[name] = value;
                 }
             }
-            var process = EmitHubProcess.Start(WorkingDirectory, env);
+            var process = EmitHubProcess.Start(WorkingDirectory, env, args);
             try
             {
                 await process.WaitForLineAsync(ReadyLine);
