@@ -100,7 +100,7 @@ public static class EmitHubCli
             Description = "Start even when the store is damaged inside committed data in a way recovery cannot fully account for (a channel record was lost): keep every record that still verifies, record the lost sequences, and report them in the log and /ready. Without it such a store refuses to start.",
         };
 
-        var root = new RootCommand("EmitHub - self-hosted real-time broadcasting hub (REST channels, WebSocket clients).")
+        var root = new RootCommand("EmitHub - self-hosted real-time broadcasting hub (REST channels, WebSocket clients). The running server documents itself at /docs, serves its browser client at /client/emithub.js and an admin console at /console.")
         {
             config,
             generateConfig,

@@ -113,7 +113,7 @@ public sealed class MidLogCorruptionTests : PersistenceTestBase
             Assert.Contains("--recover-skip-corrupt", refused.Stderr, StringComparison.Ordinal);
         }
 
-        await Server.StartAsync(null, "--recover-skip-corrupt");
+        await Server.StartAsync(null, null, "--recover-skip-corrupt");
         Assert.Contains(Server.Stdout.Split('\n'), line => line.Contains(" ERROR ", StringComparison.Ordinal)
             && line.Contains("--recover-skip-corrupt", StringComparison.Ordinal));
         // The start record (a full copy of the channel) survived, and so did every message.
