@@ -30,6 +30,7 @@ public static class EmitHubCli
     private const string HostOption = "--host";
     private const string PortOption = "--port";
     private const string LogLevelOption = "--log-level";
+    private const string RecoverSkipCorruptOption = "--recover-skip-corrupt";
 
     /// <summary>Parses <paramref name="args"/> and runs the command. Returns the process exit code.</summary>
     /// <param name="args">The process arguments.</param>
@@ -94,6 +95,11 @@ public static class EmitHubCli
             HelpName = "LEVEL",
         };
 
+        var recoverSkipCorrupt = new Option<bool>(RecoverSkipCorruptOption)
+        {
+            Description = "Start even when the store is damaged inside committed data in a way recovery cannot fully account for (a channel record was lost): keep every record that still verifies, record the lost sequences, and report them in the log and /ready. Without it such a store refuses to start.",
+        };
+
         var root = new RootCommand("EmitHub - self-hosted real-time broadcasting hub (REST channels, WebSocket clients). The running server documents itself at /docs, serves its browser client at /client/emithub.js and an admin console at /console.")
         {
             config,
@@ -102,6 +108,7 @@ public static class EmitHubCli
             host,
             port,
             logLevel,
+            recoverSkipCorrupt,
         };
         foreach (var option in root.Options)
         {
@@ -168,6 +175,7 @@ public static class EmitHubCli
             return await ReportConfigErrorsAsync([tlsError]).ConfigureAwait(false);
         }
 
+        loaded.Options.Persistence.RecoverSkipCorrupt = parseResult.GetValue<bool>(RecoverSkipCorruptOption);
         var startup = new StartupConfiguration(loaded, file, environment, overrides);
         return await RunServerAsync(startup, configureServices).ConfigureAwait(false);
     }

@@ -50,6 +50,7 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
                 {
                     DirectoryPath = startup.DbPath,
                     MaxPendingMessages = startup.Persistence.MaxPendingMessages,
+                    RecoverSkipCorrupt = startup.Persistence.RecoverSkipCorrupt,
 #if EMITHUB_TEST_HOOKS
                     // Test hook, not in published binaries; outside the EMIT_HUB_ prefix, so no config surface: a disk that stalls on demand.
                     StallWritesWhileFileExists = Environment.GetEnvironmentVariable("EMITHUB_TEST_STORE_STALL_FILE"),
@@ -66,6 +67,10 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
             throw new HubStartupException(ex.Message, ex);
         }
         catch (StoreInUseException ex)
+        {
+            throw new HubStartupException(ex.Message, ex);
+        }
+        catch (StoreCorruptException ex)
         {
             throw new HubStartupException(ex.Message, ex);
         }

@@ -74,7 +74,8 @@ public sealed partial class ChannelRegistry
                 {
                     var first = _store.GetFirstStoredSequence(id);
                     var inRing = channel.Recent.Covers(after, last, out _);
-                    recovered = inRing || (first != 0 && first <= after + 1);
+                    // Damage found by a recovery may have taken sequences after the client's position.
+                    recovered = !_store.IsLostAfter(id, after) && (inRing || (first != 0 && first <= after + 1));
                     needStore = !inRing;
                     cursor = after;
                 }

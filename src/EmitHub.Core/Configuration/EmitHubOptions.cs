@@ -142,6 +142,10 @@ public sealed class PersistenceOptions
     /// <c>Retry-After</c> and nothing is stored. Default 10,000 (group commit keeps it near the number of concurrent
     /// publishers; 10,000 means the disk has stalled for seconds). Read at startup.</summary>
     public int MaxPendingMessages { get; set; } = 10_000;
+
+    /// <summary>Command line <c>--recover-skip-corrupt</c> only (not a TOML key: it is a one-off decision for one
+    /// start). Start even when recovery cannot account for damage inside committed data. Default false.</summary>
+    public bool RecoverSkipCorrupt { get; set; }
 }
 
 /// <summary>

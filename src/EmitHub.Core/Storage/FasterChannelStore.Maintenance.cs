@@ -119,6 +119,10 @@ public sealed partial class FasterChannelStore
                 {
                     TryEnqueueOrThrow(log, StoreRecordCodec.EncodeTrim(state.Record.Id, state.FirstKept));
                 }
+                foreach (var (first, last) in state.Gaps)
+                {
+                    TryEnqueueOrThrow(log, StoreRecordCodec.EncodeGap(state.Record.Id, first, last));
+                }
                 var index = state.Messages;
                 for (var i = 0; i < index.Count; i++)
                 {
@@ -242,7 +246,7 @@ public sealed partial class FasterChannelStore
         {
             await CommitRoundAsync(cancellationToken).ConfigureAwait(false);
             var committed = log.CommittedUntilAddress;
-            var channels = new List<(ChannelRecord Record, long FirstKept, MessageIndexEntry[] Messages)>();
+            var channels = new List<(ChannelRecord Record, long FirstKept, MessageIndexEntry[] Messages, (long First, long Last)[] Gaps)>();
             lock (_lock)
             {
                 foreach (var state in _channels.Values.OrderBy(s => s.Order))
@@ -253,7 +257,7 @@ public sealed partial class FasterChannelStore
                     {
                         entries.Add(index[i]);
                     }
-                    channels.Add((state.Record, state.FirstKept, entries.ToArray()));
+                    channels.Add((state.Record, state.FirstKept, entries.ToArray(), state.Gaps.ToArray()));
                 }
             }
 
@@ -266,12 +270,16 @@ public sealed partial class FasterChannelStore
             var (device, copy) = OpenLog(Path.Combine(partial, LogDirectoryName), recover: false);
             try
             {
-                foreach (var (record, firstKept, entries) in channels)
+                foreach (var (record, firstKept, entries, gaps) in channels)
                 {
                     copy.Enqueue(StoreRecordCodec.EncodeChannel(record));
                     if (firstKept > 0)
                     {
                         copy.Enqueue(StoreRecordCodec.EncodeTrim(record.Id, firstKept));
+                    }
+                    foreach (var (first, last) in gaps)
+                    {
+                        copy.Enqueue(StoreRecordCodec.EncodeGap(record.Id, first, last));
                     }
                     foreach (var entry in entries)
                     {

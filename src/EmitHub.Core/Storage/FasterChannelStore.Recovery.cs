@@ -59,7 +59,17 @@ public sealed partial class FasterChannelStore
         }
 
         var log = _log!;
-        var scan = ScanLog(log, warnings);
+        var scan = ScanLog(log, logDirectory, warnings);
+        if (scan.Untrusted is { } untrusted && !_options.RecoverSkipCorrupt)
+        {
+            CloseLog();
+            _directoryLock?.Dispose();
+            _directoryLock = null;
+            throw new StoreCorruptException(
+                $"The store '{Path.GetFullPath(root)}' is damaged inside committed data and recovery cannot be trusted: {untrusted}. "
+                + $"Lost so far: {(scan.Losses.Count == 0 ? "no message sequences identified" : string.Join("; ", scan.Losses))}. "
+                + "Restore a backup (db_path/backups/), or start once with --recover-skip-corrupt to keep every record that still verifies and record the losses.");
+        }
         var lastSequences = new Dictionary<Guid, long>();
         var channels = new List<ChannelRecord>();
         long messages = 0;
@@ -80,6 +90,26 @@ public sealed partial class FasterChannelStore
 
         _committer = Task.Run(CommitLoopAsync, CancellationToken.None);
         _ready = true;
+        if (scan.NewGaps.Count > 0)
+        {
+            // Durable before anything is served: a later restart must still refuse these sequences and report the
+            // gap to resuming clients, after the compaction below has removed the damaged bytes themselves.
+            long address = -1;
+            foreach (var (channelId, first, last) in scan.NewGaps)
+            {
+                address = log.Enqueue(StoreRecordCodec.EncodeGap(channelId, first, last));
+            }
+            await WaitForCommitAsync(address, cancellationToken).ConfigureAwait(false);
+        }
+        _recoveryLosses = scan.Losses;
+        foreach (var loss in scan.Losses)
+        {
+            LogRecoveryLoss(loss);
+        }
+        if (scan.Untrusted is { } accepted)
+        {
+            LogRecoveryLoss($"started with --recover-skip-corrupt although {accepted}");
+        }
         if (scan.Damaged)
         {
             // Rewrite the good records past the damage and truncate it away, so it is not met again.
@@ -141,112 +171,171 @@ public sealed partial class FasterChannelStore
     private sealed class ScanResult
     {
         public Dictionary<Guid, ChannelState> Channels { get; } = new();
+        /// <summary>Bad bytes were found (torn tail or inside committed data): rewrite the good records.</summary>
         public bool Damaged { get; set; }
+        /// <summary>Sequences found lost inside committed data, to record as Gap records.</summary>
+        public List<(Guid Channel, long First, long Last)> NewGaps { get; } = new();
+        /// <summary>Operator sentences naming each loss (channel, sequence range, log addresses).</summary>
+        public List<string> Losses { get; } = new();
+        /// <summary>Why the recovered state cannot be trusted (a channel record was lost), or null.</summary>
+        public string? Untrusted { get; set; }
     }
 
-    /// <summary>Reads every record from the begin address to the recovered tail into channel states and indexes.</summary>
-    private ScanResult ScanLog(FasterLog log, List<string> warnings)
+    /// <summary>
+    /// Reads every record from the begin address to the recovered (committed) tail into channel states and indexes.
+    /// <para>
+    /// The scan reads the segment files itself rather than through FASTER's iterator: FASTER's scan trusts each
+    /// entry's 4-byte length, so one damaged length or a zeroed stretch (which it takes for the end of a page) makes
+    /// it skip or stop, and everything after would be lost. Address A lives in file <c>hub.log.(A &gt;&gt;
+    /// SegmentSizeBits)</c> at offset <c>A mod 2^SegmentSizeBits</c>; entries are a 4-byte length and the record,
+    /// aligned to 4 bytes, and never cross a FASTER page (the rest of a page is zero when the next entry did not fit).
+    /// </para>
+    /// <para>
+    /// An entry that does not verify (length, magic, CRC-32C) starts a damaged range; the scan then looks, at every
+    /// 4-byte-aligned address after it, for our record magic followed by a record that verifies, and resumes there
+    /// (at the latest at the next page, whose first entry starts at its first byte). Damage followed by no verifying
+    /// record is a torn tail: dropped with a warning, as before. Damage followed by verifying records is a loss
+    /// inside committed data, accounted per channel (<see cref="AccountLosses"/>).
+    /// </para>
+    /// </summary>
+    private ScanResult ScanLog(FasterLog log, string logDirectory, List<string> warnings)
     {
         var result = new ScanResult();
         var pending = new Dictionary<Guid, List<MessageIndexEntry>>();
         var trims = new Dictionary<Guid, long>();
+        var gaps = new Dictionary<Guid, List<(long First, long Last)>>();
+        var created = new Dictionary<Guid, long>();
+        var orphans = new HashSet<Guid>();
         long order = 0;
         var pageSize = 1L << _options.PageSizeBits;
         var begin = log.BeginAddress;
         var tail = log.TailAddress;
-        var expected = begin;
         long goodRecords = 0;
-        string? damage = null;
+        var damaged = new List<(long Start, long End, string Reason, bool ChannelRecord)>();
+        long damageStart = -1;
+        string? damageReason = null;
+        var damageIsChannelRecord = false;
+        var buffer = new byte[Math.Min(pageSize, Math.Max(0, tail - (begin & ~(pageSize - 1))))];
 
-        using (var iterator = log.Scan(begin, tail))
+        using (var segments = new SegmentFileReader(logDirectory, LogFileName, _options.SegmentSizeBits))
         {
-            while (true)
+            for (var pageStart = begin & ~(pageSize - 1); pageStart < tail; pageStart += pageSize)
             {
-                bool more;
-                byte[] entry;
-                int length;
-                long address, nextAddress;
-                try
+                var from = Math.Max(pageStart, begin);
+                var to = Math.Min(pageStart + pageSize, tail);
+                var page = buffer.AsSpan(0, (int)(to - pageStart));
+                segments.Read(pageStart, page);
+                var pos = from;
+                while (pos < to)
                 {
-                    more = iterator.GetNext(out entry, out length, out address, out nextAddress);
-                }
-                catch (Exception ex)
-                {
-                    damage = $"unreadable entry ({ex.Message})";
-                    break;
-                }
-                if (!more)
-                {
-                    break;
-                }
-                if (address != expected && !IsPageSkip(expected, address, pageSize))
-                {
-                    // FASTER jumps over zeroed bytes to the next page; inside a page that means lost records.
-                    damage = "zeroed bytes where a record should be";
-                    break;
-                }
-                if (!StoreRecordCodec.TryRead(entry.AsSpan(0, length), out var record, out var error))
-                {
-                    expected = address;
-                    damage = error;
-                    break;
-                }
-                goodRecords++;
-                expected = nextAddress;
-                switch (record.Kind)
-                {
-                    case StoreRecordKind.ChannelUpsert:
-                        if (result.Channels.TryGetValue(record.ChannelId, out var state))
+                    if (damageStart < 0)
+                    {
+                        if (TryParseEntry(page, (int)(pos - pageStart), out var entry, out var record, out var error))
                         {
-                            if (state.Record.Epoch != record.Channel!.Epoch)
-                            {
-                                pending.Remove(record.ChannelId);
-                                trims.Remove(record.ChannelId);
-                            }
-                            state.Record = record.Channel!;
+                            goodRecords++;
+                            Apply(record, pos, entry.Length);
+                            pos += 4 + ((entry.Length + 3) & ~3);
+                            continue;
                         }
-                        else
+                        if (!page[(int)(pos - pageStart)..].ContainsAnyExcept((byte)0))
                         {
-                            result.Channels[record.ChannelId] = new ChannelState(record.Channel!, order++);
+                            // FASTER's fill after the last entry of a page.
+                            break;
                         }
+                        damageStart = pos;
+                        damageReason = error;
+                        damageIsChannelRecord = LooksLikeChannelRecord(page[(int)(pos - pageStart)..]);
+                        pos += 4;
+                    }
+                    var resync = FindNextRecord(page, (int)(pos - pageStart));
+                    if (resync < 0)
+                    {
                         break;
-                    case StoreRecordKind.ChannelDelete:
-                        result.Channels.Remove(record.ChannelId);
-                        pending.Remove(record.ChannelId);
-                        trims.Remove(record.ChannelId);
-                        break;
-                    case StoreRecordKind.Message:
-                        if (!pending.TryGetValue(record.ChannelId, out var list))
-                        {
-                            pending[record.ChannelId] = list = new List<MessageIndexEntry>();
-                        }
-                        list.Add(new MessageIndexEntry
-                        {
-                            Sequence = record.Sequence,
-                            Address = address,
-                            TimestampUtcTicks = record.TimestampUtcTicks,
-                            Length = length,
-                        });
-                        break;
-                    case StoreRecordKind.Trim:
-                        trims[record.ChannelId] = Math.Max(trims.GetValueOrDefault(record.ChannelId), record.Sequence);
-                        break;
+                    }
+                    damaged.Add((damageStart, pageStart + resync, damageReason!, damageIsChannelRecord));
+                    damageStart = -1;
+                    pos = pageStart + resync;
                 }
             }
         }
-        if (damage is null && expected < tail && !IsPageSkip(expected, tail, pageSize))
+
+        void Apply(StoreRecord record, long address, int length)
         {
-            damage = "the log ends before its committed tail";
+            switch (record.Kind)
+            {
+                case StoreRecordKind.ChannelUpsert:
+                    if (result.Channels.TryGetValue(record.ChannelId, out var state))
+                    {
+                        if (state.Record.Epoch != record.Channel!.Epoch)
+                        {
+                            pending.Remove(record.ChannelId);
+                            trims.Remove(record.ChannelId);
+                            gaps.Remove(record.ChannelId);
+                        }
+                        state.Record = record.Channel!;
+                    }
+                    else
+                    {
+                        result.Channels[record.ChannelId] = new ChannelState(record.Channel!, order++);
+                        created[record.ChannelId] = address;
+                    }
+                    break;
+                case StoreRecordKind.ChannelDelete:
+                    result.Channels.Remove(record.ChannelId);
+                    pending.Remove(record.ChannelId);
+                    trims.Remove(record.ChannelId);
+                    gaps.Remove(record.ChannelId);
+                    created.Remove(record.ChannelId);
+                    break;
+                case StoreRecordKind.Message:
+                    if (!result.Channels.ContainsKey(record.ChannelId))
+                    {
+                        // A message of a channel never created (or deleted before it): its creation may be lost.
+                        orphans.Add(record.ChannelId);
+                        break;
+                    }
+                    if (!pending.TryGetValue(record.ChannelId, out var list))
+                    {
+                        pending[record.ChannelId] = list = new List<MessageIndexEntry>();
+                    }
+                    list.Add(new MessageIndexEntry
+                    {
+                        Sequence = record.Sequence,
+                        Address = address,
+                        TimestampUtcTicks = record.TimestampUtcTicks,
+                        Length = length,
+                    });
+                    break;
+                case StoreRecordKind.Trim:
+                    trims[record.ChannelId] = Math.Max(trims.GetValueOrDefault(record.ChannelId), record.Sequence);
+                    break;
+                case StoreRecordKind.Gap:
+                    if (!gaps.TryGetValue(record.ChannelId, out var known))
+                    {
+                        gaps[record.ChannelId] = known = new List<(long, long)>();
+                    }
+                    if (!known.Contains((record.Sequence, record.GapLast)))
+                    {
+                        known.Add((record.Sequence, record.GapLast));
+                    }
+                    break;
+            }
         }
-        if (damage is not null)
+
+        if (damageStart >= 0)
         {
+            // Nothing verifies after it: a torn tail (SPEC §5), dropped with a warning as always.
             result.Damaged = true;
-            warnings.Add($"Dropped a torn or corrupt log tail at log address {expected}: {Math.Max(0, tail - expected)} bytes up to the committed tail {tail} ({damage}); {goodRecords} good records kept.");
+            warnings.Add($"Dropped a torn or corrupt log tail at log address {damageStart}: {Math.Max(0, tail - damageStart)} bytes up to the committed tail {tail} ({damageReason}); {goodRecords} good records kept.");
         }
 
         foreach (var (channelId, state) in result.Channels)
         {
             state.FirstKept = trims.GetValueOrDefault(channelId);
+            if (gaps.TryGetValue(channelId, out var known))
+            {
+                state.Gaps.AddRange(known);
+            }
             if (!pending.TryGetValue(channelId, out var list))
             {
                 continue;
@@ -264,13 +353,133 @@ public sealed partial class FasterChannelStore
                 state.Messages.Add(item);
             }
         }
+
+        if (damaged.Count > 0)
+        {
+            result.Damaged = true;
+            AccountLosses(result, damaged, created);
+            if (orphans.Count > 0 || damaged.Any(d => d.ChannelRecord))
+            {
+                result.Untrusted = orphans.Count > 0
+                    ? $"records of {orphans.Count} channel(s) that have no surviving creation record were found ({string.Join(", ", orphans.Take(5))}), so channel records were lost in the damaged range"
+                    : "a damaged record reads as a channel change (create, patch, status change or delete), so a channel's settings or status may be older than acknowledged";
+            }
+        }
         return result;
     }
 
-    /// <summary>True when FASTER legitimately skipped from <paramref name="from"/> to the start of the next page
-    /// because the next record did not fit in the rest of the page.</summary>
-    private static bool IsPageSkip(long from, long to, long pageSize) =>
-        to > from && (to & (pageSize - 1)) == 0 && to - from < pageSize;
+    /// <summary>
+    /// Turns damaged ranges inside committed data into per-channel losses. A persisting channel appends in sequence
+    /// order, so sequences missing between two verifying messages that lie on both sides of a damaged range were in
+    /// it: an exact range. A channel whose last verifying message (or, with none, its creation) precedes a damaged
+    /// range may have had newer messages in it; how many is unknown, but at most (range bytes / smallest message
+    /// entry), so that many sequences after its last one are recorded lost: none of them is ever handed out again.
+    /// </summary>
+    private static void AccountLosses(ScanResult result, List<(long Start, long End, string Reason, bool ChannelRecord)> damaged,
+        Dictionary<Guid, long> created)
+    {
+        foreach (var (channelId, state) in result.Channels)
+        {
+            var name = state.Record.Name;
+            var index = state.Messages;
+            var previousSequence = Math.Max(state.FirstKept, 1) - 1;
+            var previousAddress = created.GetValueOrDefault(channelId);
+            for (var i = 0; i < index.Count; i++)
+            {
+                var entry = index[i];
+                if (entry.Sequence > previousSequence + 1)
+                {
+                    var low = Math.Min(previousAddress, entry.Address);
+                    var high = Math.Max(previousAddress, entry.Address);
+                    foreach (var range in damaged)
+                    {
+                        if (range.Start >= low && range.Start < high)
+                        {
+                            AddLoss(result, state, channelId, name, previousSequence + 1, entry.Sequence - 1, range, exact: true);
+                            break;
+                        }
+                    }
+                }
+                previousSequence = entry.Sequence;
+                previousAddress = entry.Address;
+            }
+            if (!state.Record.Settings.PersistMessages && index.Count == 0)
+            {
+                continue;
+            }
+            var last = Math.Max(previousSequence, state.Gaps.Count == 0 ? 0 : state.Gaps.Max(g => g.Last));
+            foreach (var range in damaged)
+            {
+                if (range.Start > previousAddress)
+                {
+                    var most = (range.End - range.Start) / (4 + StoreRecordCodec.MinMessageLength) + 1;
+                    AddLoss(result, state, channelId, name, last + 1, last + most, range, exact: false);
+                    last += most;
+                }
+            }
+        }
+    }
+
+    private static void AddLoss(ScanResult result, ChannelState state, Guid channelId, string name, long first, long last,
+        (long Start, long End, string Reason, bool ChannelRecord) range, bool exact)
+    {
+        if (state.Gaps.Any(g => g.First <= first && g.Last >= last))
+        {
+            return;
+        }
+        state.Gaps.Add((first, last));
+        result.NewGaps.Add((channelId, first, last));
+        result.Losses.Add(exact
+            ? $"channel {channelId} ({name}) lost messages {first}..{last}: damaged log bytes {range.Start}..{range.End} ({range.Reason})"
+            : $"channel {channelId} ({name}) may have lost messages {first}..{last} (at most {last - first + 1}, their number is unknown): damaged log bytes {range.Start}..{range.End} ({range.Reason}) come after its last surviving message; these sequences will not be used again");
+    }
+
+    /// <summary>Parses the FASTER entry at <paramref name="offset"/> of <paramref name="page"/> (length, record).</summary>
+    private static bool TryParseEntry(ReadOnlySpan<byte> page, int offset, out ReadOnlySpan<byte> entry, out StoreRecord record, out string? error)
+    {
+        entry = default;
+        record = default;
+        if (offset + 4 > page.Length)
+        {
+            error = "entry header cut by the end of the log";
+            return false;
+        }
+        var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(page[offset..]);
+        if (length <= 0 || length > page.Length - offset - 4)
+        {
+            error = length == 0 ? "zeroed bytes where a record should be" : $"entry length {length} does not fit in its page";
+            return false;
+        }
+        entry = page.Slice(offset + 4, length);
+        return StoreRecordCodec.TryRead(entry, out record, out error);
+    }
+
+    /// <summary>The page offset of the next entry at or after <paramref name="from"/> whose record carries the magic
+    /// and verifies, or -1.</summary>
+    private static int FindNextRecord(ReadOnlySpan<byte> page, int from)
+    {
+        var searchFrom = from + 4;
+        while (searchFrom < page.Length)
+        {
+            var hit = page[searchFrom..].IndexOf(StoreRecordCodec.Magic);
+            if (hit < 0)
+            {
+                return -1;
+            }
+            var candidate = searchFrom + hit - 4;
+            if ((candidate & 3) == 0 && TryParseEntry(page, candidate, out _, out _, out _))
+            {
+                return candidate;
+            }
+            searchFrom += hit + 1;
+        }
+        return -1;
+    }
+
+    /// <summary>True when the damaged entry's own header (magic, kind) still reads as a channel change.</summary>
+    private static bool LooksLikeChannelRecord(ReadOnlySpan<byte> at) =>
+        at.Length >= 4 + 10 && at[4..].StartsWith(StoreRecordCodec.Magic)
+        && at[4 + 9] is (byte)StoreRecordKind.ChannelUpsert or (byte)StoreRecordKind.ChannelDelete;
 
     /// <summary>Name of the lock file that makes a store directory exclusive to one process.</summary>
     public const string LockFileName = "LOCK";

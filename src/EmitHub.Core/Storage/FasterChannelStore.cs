@@ -64,6 +64,20 @@ public sealed partial class FasterChannelStore : IChannelStore
     /// <summary>Largest record (bytes, header included) that fits in one FASTER page.</summary>
     internal int MaxRecordLength { get; }
 
+    private IReadOnlyList<string> _recoveryLosses = [];
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> RecoveryLosses => _recoveryLosses;
+
+    /// <inheritdoc />
+    public bool IsLostAfter(Guid channelId, long afterSequence)
+    {
+        lock (_lock)
+        {
+            return _channels.TryGetValue(channelId, out var state) && state.Gaps.Exists(g => g.Last > afterSequence);
+        }
+    }
+
     /// <inheritdoc />
     public bool IsHealthy => _ready && _failure is null && _disposed == 0;
 
@@ -93,6 +107,7 @@ public sealed partial class FasterChannelStore : IChannelStore
                     // A new epoch restarts the sequence (SPEC §6): the old epoch's messages are history no more.
                     state.Messages.RemoveFirst(state.Messages.Count);
                     state.FirstKept = 0;
+                    state.Gaps.Clear();
                 }
                 state.Record = channel;
             }
@@ -542,11 +557,16 @@ public sealed partial class FasterChannelStore : IChannelStore
         public MessageIndex Messages { get; } = new();
         /// <summary>Retention watermark: the first sequence still kept (0 = never trimmed).</summary>
         public long FirstKept { get; set; }
-        public long LastSequence => Math.Max(Messages.LastSequence, FirstKept - 1);
+        /// <summary>Sequence ranges lost to damage found by a recovery (Gap records): never handed out again.</summary>
+        public List<(long First, long Last)> Gaps { get; } = new();
+        public long LastSequence => Math.Max(Math.Max(Messages.LastSequence, FirstKept - 1), Gaps.Count == 0 ? 0 : Gaps.Max(g => g.Last));
     }
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Error, Message = "Store commit failed; the store is unavailable until restart")]
     private partial void LogCommitFailed(Exception exception);
+
+    [LoggerMessage(EventId = 5006, Level = LogLevel.Error, Message = "Store recovery found damage inside committed data: {Loss}")]
+    private partial void LogRecoveryLoss(string loss);
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Store recovery: {Warning}")]
     private partial void LogRecoveryWarning(string warning);

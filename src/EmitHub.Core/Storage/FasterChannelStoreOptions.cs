@@ -47,6 +47,13 @@ public sealed class FasterChannelStoreOptions
     public string? StallWritesWhileFileExists { get; init; }
 #endif
 
+    /// <summary>
+    /// <c>--recover-skip-corrupt</c>: start even when damage inside committed data makes recovery untrustworthy (a
+    /// channel record was lost), keeping every record that verifies and recording the losses. Default false: such a
+    /// store refuses to start (<see cref="StoreCorruptException"/>) with a sentence saying how to start anyway.
+    /// </summary>
+    public bool RecoverSkipCorrupt { get; init; }
+
     /// <summary>Compaction runs after retention when live records are less than this fraction of the log's
     /// bytes. Default 0.5: each compaction at least halves the log.</summary>
     public double CompactionLiveFraction { get; init; } = 0.5;

@@ -42,6 +42,16 @@ public interface IChannelStore : IAsyncDisposable
     /// <summary>Oldest sequence still stored for the channel, or 0 when none is.</summary>
     long GetFirstStoredSequence(Guid channelId);
 
+    /// <summary>
+    /// True when a sequence after <paramref name="afterSequence"/> of the channel was recorded lost (damage found
+    /// inside committed data by a recovery): a client resuming from there gets <c>recovered:false</c>.
+    /// </summary>
+    bool IsLostAfter(Guid channelId, long afterSequence) => false;
+
+    /// <summary>Sentences naming what this process's recovery found lost (channel, sequence range, log bytes); empty
+    /// when nothing was. <c>/ready</c> shows them.</summary>
+    IReadOnlyList<string> RecoveryLosses => [];
+
     /// <summary>False after a failed commit or before recovery completed (<c>/ready</c> answers 503).</summary>
     bool IsHealthy { get; }
 
@@ -82,6 +92,16 @@ public sealed record StoreRecovery(
     IReadOnlyList<ChannelRecord> Channels,
     IReadOnlyDictionary<Guid, long> LastSequences,
     IReadOnlyList<string> Warnings);
+
+/// <summary>The store is damaged inside committed data in a way recovery cannot account for (a channel record was
+/// lost); the message says what was found and how to start anyway (<c>--recover-skip-corrupt</c>).</summary>
+public sealed class StoreCorruptException : IOException
+{
+    /// <summary>Creates the exception with an operator-facing sentence.</summary>
+    public StoreCorruptException(string message) : base(message)
+    {
+    }
+}
 
 /// <summary>The store directory is held by another process (its <c>LOCK</c> file is taken).</summary>
 public sealed class StoreInUseException : IOException

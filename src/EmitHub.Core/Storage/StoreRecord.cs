@@ -19,6 +19,9 @@ internal enum StoreRecordKind : byte
     Trim = 4,
     /// <summary>Written first by a compaction; its log address is where the head is truncated to.</summary>
     Marker = 5,
+    /// <summary>Sequences of the channel lost to damage found by a recovery (first, last): never handed out again,
+    /// and a client resuming across them gets <c>recovered:false</c>.</summary>
+    Gap = 6,
 }
 
 /// <summary>A decoded record. Only the fields of its <see cref="Kind"/> are set.</summary>
@@ -32,30 +35,45 @@ internal readonly struct StoreRecord
     /// <summary>For <see cref="StoreRecordKind.Message"/>: offset and length of the envelope JSON inside the entry.</summary>
     public int PayloadOffset { get; init; }
     public int PayloadLength { get; init; }
+    /// <summary>For <see cref="StoreRecordKind.Gap"/>: the last lost sequence (<see cref="Sequence"/> is the first).</summary>
+    public long GapLast { get; init; }
 }
 
 /// <summary>
-/// The on-disk record format, one FASTER log entry each (little-endian):
+/// The on-disk record format, one FASTER log entry each (little-endian). FASTER frames each entry with a 4-byte
+/// length and aligns it to 4 bytes; our record inside it (version 2) carries its own framing so recovery can find the
+/// next record after damaged bytes without trusting FASTER's length:
 /// <code>
-/// [0]      version (1)
-/// [1]      kind (StoreRecordKind)
-/// [2..6)   CRC-32C of bytes [0..2) and [6..end)
-/// [6..22)  channel id (Guid, 16 bytes)
-/// [22..)   kind-specific body:
+/// [0..4)   magic "EHr2" (0x45 0x48 0x72 0x32)
+/// [4..8)   record length in bytes (i32), equal to FASTER's entry length
+/// [8]      version (2)
+/// [9]      kind (StoreRecordKind)
+/// [10..14) CRC-32C of every other byte of the record
+/// [14..30) channel id (Guid, 16 bytes)
+/// [30..)   kind-specific body:
 ///          Message: sequence i64, timestamp UTC ticks i64, envelope length i32, envelope bytes
 ///          Trim:    first kept sequence i64
-///          ChannelUpsert: name, description (flag + string), status, created_at, updated_at, settings, epoch, last sequence, messages sent,
-///                         then optional trailing fields (absent in older records): private (bool) (see <see cref="EncodeChannel"/>)
+///          Gap:     first lost sequence i64, last lost sequence i64
+///          ChannelUpsert: name, description (flag + string), status, created_at, updated_at, settings, epoch, last sequence, messages sent (see <see cref="EncodeChannel"/>)
 ///          ChannelDelete, Marker: nothing
 /// </code>
-/// The checksum lets recovery tell a good record from a torn or zero-filled one on its own, whatever FASTER's
-/// recovered tail says.
+/// Version 1 records (no magic or length: version, kind, CRC at [2..6), channel id at [6..22), body at 22), written
+/// before this format, are still read. The checksum lets recovery tell a good record from a torn, zero-filled or
+/// bit-rotted one on its own, whatever FASTER's recovered tail says.
 /// </summary>
 internal static class StoreRecordCodec
 {
-    public const byte Version = 1;
-    public const int HeaderLength = 22;
-    private const int CrcOffset = 2;
+    public const byte Version = 2;
+    public const int HeaderLength = 30;
+    private const int CrcOffset = 10;
+    private const int V1HeaderLength = 22;
+    private const int V1CrcOffset = 2;
+
+    /// <summary>The first four bytes of every version-2 record.</summary>
+    public static ReadOnlySpan<byte> Magic => "EHr2"u8;
+
+    /// <summary>Smallest version-2 message record (header, fixed fields, an empty envelope).</summary>
+    public const int MinMessageLength = HeaderLength + 20;
 
     /// <summary>Bytes needed for a message record with <paramref name="payloadLength"/> bytes of envelope.</summary>
     public static int GetMessageLength(int payloadLength) => HeaderLength + 8 + 8 + 4 + payloadLength;
@@ -104,6 +122,15 @@ internal static class StoreRecordCodec
         return buffer;
     }
 
+    public static byte[] EncodeGap(Guid channelId, long first, long last)
+    {
+        var buffer = new byte[HeaderLength + 16];
+        BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(HeaderLength), first);
+        BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(HeaderLength + 8), last);
+        Seal(buffer, StoreRecordKind.Gap, channelId, buffer.Length);
+        return buffer;
+    }
+
     public static byte[] EncodeEmpty(StoreRecordKind kind, Guid channelId)
     {
         var buffer = new byte[HeaderLength];
@@ -130,17 +157,19 @@ internal static class StoreRecordCodec
 
     private static int Seal(Span<byte> record, StoreRecordKind kind, Guid channelId, int length)
     {
-        record[0] = Version;
-        record[1] = (byte)kind;
-        channelId.TryWriteBytes(record[6..22]);
-        BinaryPrimitives.WriteUInt32LittleEndian(record[CrcOffset..], Checksum(record[..length]));
+        Magic.CopyTo(record);
+        BinaryPrimitives.WriteInt32LittleEndian(record[4..], length);
+        record[8] = Version;
+        record[9] = (byte)kind;
+        channelId.TryWriteBytes(record[14..30]);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[CrcOffset..], Checksum(record[..length], CrcOffset));
         return length;
     }
 
-    private static uint Checksum(ReadOnlySpan<byte> record)
+    private static uint Checksum(ReadOnlySpan<byte> record, int crcOffset)
     {
-        var crc = Crc32C(0xFFFFFFFFu, record[..CrcOffset]);
-        crc = Crc32C(crc, record[(CrcOffset + 4)..]);
+        var crc = Crc32C(0xFFFFFFFFu, record[..crcOffset]);
+        crc = Crc32C(crc, record[(crcOffset + 4)..]);
         return ~crc;
     }
 
@@ -166,24 +195,38 @@ internal static class StoreRecordCodec
     public static bool TryRead(ReadOnlySpan<byte> entry, out StoreRecord record, out string? error)
     {
         record = default;
-        if (entry.Length < HeaderLength)
+        int header, crcOffset, kindOffset;
+        if (entry.Length >= HeaderLength && entry.StartsWith(Magic))
         {
-            error = $"entry of {entry.Length} bytes is shorter than a record header";
+            if (entry[8] != Version)
+            {
+                error = $"unknown record version {entry[8]}";
+                return false;
+            }
+            if (BinaryPrimitives.ReadInt32LittleEndian(entry[4..]) != entry.Length)
+            {
+                error = "record length does not match the log entry";
+                return false;
+            }
+            (header, crcOffset, kindOffset) = (HeaderLength, CrcOffset, 9);
+        }
+        else if (entry.Length >= V1HeaderLength && entry[0] == 1)
+        {
+            (header, crcOffset, kindOffset) = (V1HeaderLength, V1CrcOffset, 1);
+        }
+        else
+        {
+            error = entry.Length < V1HeaderLength ? $"entry of {entry.Length} bytes is shorter than a record header" : "no record magic";
             return false;
         }
-        if (entry[0] != Version)
-        {
-            error = $"unknown record version {entry[0]}";
-            return false;
-        }
-        if (BinaryPrimitives.ReadUInt32LittleEndian(entry[CrcOffset..]) != Checksum(entry))
+        if (BinaryPrimitives.ReadUInt32LittleEndian(entry[crcOffset..]) != Checksum(entry, crcOffset))
         {
             error = "checksum mismatch";
             return false;
         }
-        var kind = (StoreRecordKind)entry[1];
-        var channelId = new Guid(entry[6..22]);
-        var body = entry[HeaderLength..];
+        var kind = (StoreRecordKind)entry[kindOffset];
+        var channelId = new Guid(entry[(header - 16)..header]);
+        var body = entry[header..];
         try
         {
             switch (kind)
@@ -202,13 +245,22 @@ internal static class StoreRecordCodec
                         ChannelId = channelId,
                         Sequence = BinaryPrimitives.ReadInt64LittleEndian(body),
                         TimestampUtcTicks = BinaryPrimitives.ReadInt64LittleEndian(body[8..]),
-                        PayloadOffset = HeaderLength + 20,
+                        PayloadOffset = header + 20,
                         PayloadLength = length,
                     };
                     break;
                 }
                 case StoreRecordKind.Trim:
                     record = new StoreRecord { Kind = kind, ChannelId = channelId, Sequence = BinaryPrimitives.ReadInt64LittleEndian(body) };
+                    break;
+                case StoreRecordKind.Gap:
+                    record = new StoreRecord
+                    {
+                        Kind = kind,
+                        ChannelId = channelId,
+                        Sequence = BinaryPrimitives.ReadInt64LittleEndian(body),
+                        GapLast = BinaryPrimitives.ReadInt64LittleEndian(body[8..]),
+                    };
                     break;
                 case StoreRecordKind.ChannelDelete:
                 case StoreRecordKind.Marker:

@@ -90,7 +90,7 @@ ignored; a field of the wrong type, a fraction, or a value out of range is 400.<
 <tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed; private channel: 401 no valid token, 403 token for other channels</td></tr>
 <tr><td class="m">POST /channels/{id}/tokens</td><td>200 <code>{"token",</code> <code>"channel_id",</code> <code>"sub",</code> <code>"expires_at"}</code> (<a href="#private">private channels</a>)</td><td>400 bad <code>sub</code> or <code>ttl_seconds</code>; 404; 409 no <code>[auth] token_secret</code></td></tr>
 <tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td></td></tr>
-<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td>503 with the failing check</td></tr>
+<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td>503 with the failing check; 200 with <code>"status": "degraded"</code>, <code>"database": "data_loss"</code> and <code>"losses": [sentence…]</code> after a recovery that found damage inside committed data (see <a href="#durability">Durability</a>)</td></tr>
 <tr><td class="m">GET /</td><td>200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td></td></tr>
 <tr><td class="m">GET /docs</td><td>this page</td><td></td></tr>
 </table></div>
@@ -456,6 +456,14 @@ store is back, <code>GET /api/v1/channels/{id}/messages?after=41&amp;limit=1</co
 42 <em>and that timestamp</em> exactly when it was stored (a later message that reused sequence 42 has a later
 timestamp). Retrying without that check is at-least-once: the message may then appear twice.</li>
 </ul>
+<p><b>A damaged store.</b> Every stored record carries a magic, its length and a CRC-32C. A torn tail (bytes after the
+last good record, as a crash can leave) is dropped with a WARN line. Damage inside committed data (a flipped bit, a
+zeroed disk page) is not a tail: recovery scans past it and keeps every record that still verifies; the lost
+sequences are recorded (never handed out again; a client resuming with <code>?after=</code> before them gets
+<code>recovered: false</code>), each loss is logged at ERROR with the channel id and sequence range, and
+<code>/ready</code> lists it. When the lost bytes held a channel change (create, settings, status, delete), recovery
+cannot be trusted: the server refuses to start and says why; <code>emit-hub --recover-skip-corrupt</code> starts anyway
+with every record that verifies.</p>
 
 <h2 id="limits">HTTP limits</h2>
 <div class="t"><table class="limits">

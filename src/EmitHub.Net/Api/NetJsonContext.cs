@@ -22,8 +22,14 @@ public sealed record UncommittedBroadcastBody(
 /// <summary><c>GET /health</c> body (seed).</summary>
 public sealed record HealthBody(string Status, string Service, string Version, [property: JsonConverter(typeof(EmitHub.Core.Channels.Rfc3339Converter))] DateTimeOffset Timestamp);
 
-/// <summary><c>GET /ready</c> body (seed): <c>checks</c> maps database and memory to <c>ok</c> or a failure.</summary>
-public sealed record ReadyBody(string Status, ReadyChecks Checks);
+/// <summary><c>GET /ready</c> body (seed): <c>checks</c> maps database and memory to <c>ok</c> or a failure. After a
+/// recovery that found damage inside committed data, <c>status</c> is <c>degraded</c>, <c>checks.database</c> is
+/// <c>data_loss</c> and <c>losses</c> names each loss (channel, sequence range); the answer stays 200 because the
+/// store serves everything that verified.</summary>
+public sealed record ReadyBody(
+    string Status,
+    ReadyChecks Checks,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Losses = null);
 
 /// <summary>The two readiness checks.</summary>
 public sealed record ReadyChecks(

@@ -30,6 +30,14 @@ internal sealed class SystemEndpoints(ChannelRegistry registry, string version, 
         // In a cluster the store of record is NATS JetStream: "database" and "nats" both say whether it is reachable.
         var nats = registry.Store is IClusterStore cluster ? (cluster.IsConnected ? "ok" : "unavailable") : null;
         var ready = database == "ok" && memory == "ok" && nats is null or "ok";
+        var losses = registry.IsRecovered ? registry.Store.RecoveryLosses : [];
+        if (ready && losses.Count > 0)
+        {
+            // Serving, but this start dropped acknowledged data: say so until the next restart (the log has it at
+            // ERROR; the store keeps the gaps, so resuming clients keep getting recovered:false).
+            response.WriteJson(200, new ReadyBody("degraded", new ReadyChecks("data_loss", memory, nats), losses), NetJsonContext.Default.ReadyBody);
+            return;
+        }
         response.WriteJson(ready ? 200 : 503, new ReadyBody(ready ? "ready" : "not_ready", new ReadyChecks(database, memory, nats)),
             NetJsonContext.Default.ReadyBody);
     }

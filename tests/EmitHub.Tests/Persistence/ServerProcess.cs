@@ -47,7 +47,8 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// someone else between <see cref="EmitHubProcess.FreePort"/> and the bind is retried on another one.</summary>
     /// <param name="extraEnv">More variables for the process.</param>
     /// <param name="port">A fixed port (a restart on the same address, as clients expect); default a free one.</param>
-    public async Task StartAsync(IReadOnlyDictionary<string, string>? extraEnv = null, int? port = null)
+    /// <param name="args">Command-line arguments (e.g. <c>--recover-skip-corrupt</c>).</param>
+    public async Task StartAsync(IReadOnlyDictionary<string, string>? extraEnv = null, int? port = null, params string[] args)
     {
         if (_process is not null)
         {
@@ -69,7 +70,7 @@ internal sealed class ServerProcess : IAsyncDisposable
                     env[name] = value;
                 }
             }
-            var process = EmitHubProcess.Start(WorkingDirectory, env);
+            var process = EmitHubProcess.Start(WorkingDirectory, env, args);
             try
             {
                 await process.WaitForLineAsync(ReadyLine);

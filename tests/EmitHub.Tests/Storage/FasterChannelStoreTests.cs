@@ -208,7 +208,7 @@ public sealed class FasterChannelStoreTests
         }
     }
 
-    private const int StoredMessageOverhead = 22 + 20;
+    private const int StoredMessageOverhead = StoreRecordCodec.HeaderLength + 20;
 
     [Fact]
     public async Task A_second_restart_after_writing_post_recovery_loses_nothing()
