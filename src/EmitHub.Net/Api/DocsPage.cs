@@ -26,7 +26,8 @@ th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav 
 <p>Self-hosted real-time broadcasting hub. Create <b>channels</b> over REST, start / pause / stop them, broadcast
 messages; every WebSocket client of a channel receives each message the moment it is published.</p>
 <nav><a href="#rest">REST API</a><a href="#errors">Errors</a><a href="#ws">WebSocket</a><a href="#envelopes">Envelopes</a>
-<a href="#settings">Channel settings</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#limits">Limits</a></nav>
+<a href="#settings">Channel settings</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#limits">Limits</a>
+<a href="#metrics">Metrics</a><a href="#tls">TLS</a><a href="#deploy">Deploy</a></nav>
 
 <h2 id="quick">Quick start</h2>
 <pre>curl -X POST http://localhost:8080/api/v1/channels \
@@ -68,6 +69,7 @@ given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a fiel
 <tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status":"ready","checks":{"database":"ok","memory":"ok"}}</code></td><td>503 with the failing check</td></tr>
 <tr><td class="m">GET /</td><td>200 <code>{"service":"emit-hub","version":…,"docs":"/docs","health":"/health","api":"/api/v1"}</code></td><td></td></tr>
 <tr><td class="m">GET /docs</td><td>this page</td><td></td></tr>
+<tr><td class="m">GET /metrics</td><td>200, Prometheus text format 0.0.4 (see <a href="#metrics">Metrics</a>)</td><td>401 without the API key when one is set</td></tr>
 </table>
 <p>Unknown paths are 404; a known path with a wrong method is 405 with an <code>Allow</code> header.</p>
 <h3>Channel JSON</h3>
@@ -214,6 +216,8 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
 <tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
 <tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
+<tr><td class="m">[tls] cert_path</td><td>unset</td><td>PEM certificate (leaf, then intermediates); with key_path the port speaks HTTPS and wss://</td></tr>
+<tr><td class="m">[tls] key_path</td><td>unset</td><td>PEM private key of cert_path (unencrypted)</td></tr>
 </table>
 
 <h2 id="env">Environment variables</h2>
@@ -235,6 +239,8 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
 <tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
+<tr><td class="m">EMIT_HUB_TLS_CERT_PATH</td><td>[tls] cert_path</td></tr>
+<tr><td class="m">EMIT_HUB_TLS_KEY_PATH</td><td>[tls] key_path</td></tr>
 </table>
 
 <h2 id="limits">HTTP limits</h2>
@@ -250,6 +256,59 @@ retention apply at once; host, port and db_path need a restart.</p>
 </table>
 <p>After a framing error the connection is closed. Keep-alive and pipelining follow RFC 9112; a new connection silent
 for 10 s, or idle between requests for 120 s, is closed.</p>
+
+<h2 id="metrics">Metrics (<code>GET /metrics</code>)</h2>
+<p>Prometheus text format. Open when no API key is set; with <code>api_key</code> it needs
+<code>Authorization: Bearer &lt;key&gt;</code>, which Prometheus sends with <code>authorization: {credentials: …}</code>.
+The same instruments are on the .NET meter <code>EmitHub</code> (<code>dotnet-counters monitor --counters EmitHub</code>).</p>
+<pre>
+scrape_configs:
+  - job_name: emithub
+    authorization:
+      credentials: replace-with-your-api-key
+    static_configs:
+      - targets: ['127.0.0.1:8080']
+</pre>
+<table>
+<tr><th>metric</th><th>meaning</th></tr>
+<tr><td class="m">emithub_connections</td><td>TCP connections open now (HTTP and WebSocket)</td></tr>
+<tr><td class="m">emithub_connections_accepted_total</td><td>TCP connections accepted</td></tr>
+<tr><td class="m">emithub_connections_closed_total{reason}</td><td>TCP connections closed, by why they ended (remote_closed, response_close, request_rejected, keep_alive_timeout, upgraded_protocol_closed, tls_handshake_failed, …)</td></tr>
+<tr><td class="m">emithub_websocket_connections</td><td>WebSocket connections open now</td></tr>
+<tr><td class="m">emithub_websocket_connections_opened_total</td><td>WebSocket upgrades</td></tr>
+<tr><td class="m">emithub_websocket_connections_closed_total{reason}</td><td>client_close, going_away, denied, channel_full, pong_timeout, protocol_error, slow_consumer, abnormal, other</td></tr>
+<tr><td class="m">emithub_slow_consumers_total</td><td>clients closed 1008 "slow consumer" (their queued messages dropped)</td></tr>
+<tr><td class="m">emithub_channels{status}</td><td>channels by status (Created, Active, Paused, Stopped)</td></tr>
+<tr><td class="m">emithub_broadcasts_total</td><td>REST broadcasts accepted</td></tr>
+<tr><td class="m">emithub_client_messages_total</td><td>client messages relayed</td></tr>
+<tr><td class="m">emithub_deliveries_total</td><td>envelopes handed to subscribers (a broadcast to k clients counts k)</td></tr>
+<tr><td class="m">emithub_rate_limited_total{kind}</td><td>refusals by <code>rate_limit_per_minute</code>: broadcast (429) or client_message</td></tr>
+<tr><td class="m">emithub_network_io_bytes_total{direction}</td><td>bytes received / sent (plaintext on TLS)</td></tr>
+<tr><td class="m">emithub_publish_duration_seconds</td><td>histogram: broadcast arrival to acknowledgement, store commit included</td></tr>
+<tr><td class="m">emithub_store_commit_duration_seconds</td><td>histogram: time a store write waited for its commit</td></tr>
+<tr><td class="m">process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, process_max_fds, process_start_time_seconds, dotnet_gc_heap_bytes, dotnet_gc_collections_total{generation}</td><td>process figures</td></tr>
+</table>
+
+<h2 id="tls">TLS (HTTPS and <code>wss://</code>)</h2>
+<p>Set <code>[tls] cert_path</code> and <code>key_path</code> (PEM; or <code>EMIT_HUB_TLS_CERT_PATH</code> /
+<code>EMIT_HUB_TLS_KEY_PATH</code>) and the listening port speaks TLS only: <code>https://</code> for REST and
+<code>wss://</code> for WebSockets (ALPN <code>http/1.1</code>). When the files change (a renewal), the next handshake uses
+the new certificate; a renewal that does not load keeps the previous one and logs a warning. Files that do not hold a
+certificate and its key stop the start with exit code 2.</p>
+<pre>
+EMIT_HUB_TLS_CERT_PATH=/etc/letsencrypt/live/hub.example.com/fullchain.pem \
+EMIT_HUB_TLS_KEY_PATH=/etc/letsencrypt/live/hub.example.com/privkey.pem emit-hub
+curl https://hub.example.com:8080/health
+</pre>
+
+<h2 id="deploy">Deploy</h2>
+<p><code>docker build -t emit-hub . &amp;&amp; docker run -p 8080:8080 emit-hub</code>: a native AOT binary on a small
+image, non-root, listening on 0.0.0.0:8080, store in the volume <code>/app/data</code>, health check on
+<code>/api/v1/health</code>; <code>docker compose up -d</code> runs the seed's compose file. On a systemd host,
+<code>sudo make install</code> puts the binary in <code>/usr/local/bin</code>, the hardened unit
+<code>emit-hub.service</code> (Type=notify, DynamicUser, store in <code>/var/lib/emit-hub</code>) in
+<code>/usr/local/lib/systemd/system</code> and the configuration in <code>/etc/emit-hub/emit_hub.toml</code>; then
+<code>sudo systemctl enable --now emit-hub</code>.</p>
 </body>
 </html>
 """;
