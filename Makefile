@@ -18,16 +18,22 @@ restore:
 build: restore
 	$(DOTNET) build EmitHub.sln -c $(CONFIG) --no-restore
 
-## run: build and start the server on the defaults (127.0.0.1:8080).
+## run: build and start the server on the defaults (127.0.0.1:8080); options go in ARGS, e.g. make run ARGS="--port 9000".
+ARGS ?=
 run:
-	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) --
+	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) -- $(ARGS)
 
-## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool, systemd-analyze).
+## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool,
+## Debian's chromium, curl, nats-server with JetStream for the cluster tests, systemd-analyze).
 test-deps:
+	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
 	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
 	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) || true; }
+	@test -x /usr/bin/chromium -a -x /usr/bin/curl || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null)) || true; }
 	@test -x /usr/bin/systemd-analyze || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)

@@ -18,11 +18,11 @@ public static class ConfigKeys
     public const string EnvPrefix = "EMIT_HUB_";
 
     /// <summary>The TOML sections, in file order.</summary>
-    public static readonly IReadOnlyList<string> Sections = ["cors", "websocket", "persistence", "auth", "tls"];
+    public static readonly IReadOnlyList<string> Sections = ["cors", "websocket", "persistence", "auth", "tls", "cluster"];
 
     private const long OneGiB = 1L << 30;
 
-    /// <summary>Every key, top level first, then <c>[cors]</c>, <c>[websocket]</c>, <c>[persistence]</c>, <c>[auth]</c>, <c>[tls]</c>.</summary>
+    /// <summary>Every key, top level first, then <c>[cors]</c>, <c>[websocket]</c>, <c>[persistence]</c>, <c>[auth]</c>, <c>[tls]</c>, <c>[cluster]</c>.</summary>
     public static readonly IReadOnlyList<ConfigKey> All =
     [
         // top level
@@ -56,8 +56,8 @@ public static class ConfigKeys
 
         // [cors]
         new StringListKey("cors", "allowed_origins", "EMIT_HUB_CORS_ORIGINS",
-            "Origins allowed to call the API and open WebSockets from a browser. \"*\" allows any origin; \"localhost\" allows http://localhost and http://127.0.0.1 on any port; otherwise an origin such as \"https://example.com:8443\".",
-            "a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path)",
+            "Origins allowed to call the API and open WebSockets from a browser. \"*\" allows any origin; \"localhost\" allows http://localhost and http://127.0.0.1 on any port; \"null\" allows pages opened from file:// (kiosk displays; sandboxed frames send it too); otherwise an origin such as \"https://example.com:8443\".",
+            "a non-empty array of \"*\", \"localhost\", \"null\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path)",
             NormalizeOrigin, o => o.Cors.AllowedOrigins, (o, v) => o.Cors.AllowedOrigins = v),
         new StringListKey("cors", "allowed_methods", null,
             "Methods announced in Access-Control-Allow-Methods.",
@@ -73,11 +73,17 @@ public static class ConfigKeys
 
         // [websocket]
         new IntegerKey("websocket", "connection_timeout", "EMIT_HUB_WS_TIMEOUT",
-            "Seconds allowed for the opening handshake (TCP accept to complete upgrade request) and for the peer's close frame during a closing handshake.",
+            "Seconds allowed for the opening handshake (TCP accept to complete upgrade request), for a client message from its first frame to its last (else 1008), and for the peer's close frame during a closing handshake.",
             1, 3600, "seconds", o => o.WebSocket.ConnectionTimeout, (o, v) => o.WebSocket.ConnectionTimeout = (int)v!.Value),
         new IntegerKey("websocket", "max_continuation_size", null,
-            "Bytes of one fragmented message, each fragment counting as at least 16 bytes. Defaults to message_size_limit when unset.",
+            "Payload bytes of one fragmented message (else 1009). Defaults to message_size_limit when unset.",
             1, OneGiB, "bytes", o => o.WebSocket.MaxContinuationSize, (o, v) => o.WebSocket.MaxContinuationSize = v, optional: true),
+        new IntegerKey("websocket", "max_message_fragments", null,
+            "Frames one fragmented message may have (else 1009), so endless empty fragments are refused. 65536 keeps every split of a 1 MiB message into fragments of 16 bytes or more legal.",
+            1, 1L << 32, null, o => o.WebSocket.MaxMessageFragments, (o, v) => o.WebSocket.MaxMessageFragments = v!.Value),
+        new IntegerKey("websocket", "max_partial_message_bytes", null,
+            "Bytes held by all client messages still waiting for their last frame, server-wide; past this the connection holding the most is closed 1009. 64 MiB holds 64 whole 1 MiB messages at once.",
+            1024, 64 * OneGiB, "bytes", o => o.WebSocket.MaxPartialMessageBytes, (o, v) => o.WebSocket.MaxPartialMessageBytes = v!.Value),
         new IntegerKey("websocket", "ping_interval", "EMIT_HUB_WS_PING_INTERVAL",
             "Seconds between the server's pings on each WebSocket.",
             1, 3600, "seconds", o => o.WebSocket.PingInterval, (o, v) => o.WebSocket.PingInterval = (int)v!.Value),
@@ -134,6 +140,47 @@ public static class ConfigKeys
             "PEM private key file of cert_path's certificate (PKCS#8, PKCS#1 or SEC1, not encrypted). Unset by default.",
             "a path to a PEM file; set together with cert_path", NormalizePath,
             o => o.Tls.KeyPath, (o, v) => o.Tls.KeyPath = v, optional: true, restartRequired: true),
+
+        // [cluster]
+        new StringKey("cluster", "nats_url", "EMIT_HUB_CLUSTER_NATS_URL",
+            "NATS server(s) that make this node one of a cluster, comma-separated (nats://a:4222,nats://b:4222). Then NATS JetStream, not db_path, holds channels and messages, shared by every node. Unset: a single node on the embedded store.",
+            "one or more comma-separated URLs with scheme nats, tls, ws or wss and a host", NormalizeNatsUrl,
+            o => o.Cluster.NatsUrl, (o, v) => o.Cluster.NatsUrl = v, optional: true, restartRequired: true),
+        new StringKey("cluster", "node_name", "EMIT_HUB_CLUSTER_NODE_NAME",
+            "This node's name in logs and in its NATS connection name. Unset: <host name>:<port>.",
+            "a non-empty name of visible ASCII characters without spaces", NormalizeApiKey,
+            o => o.Cluster.NodeName, (o, v) => o.Cluster.NodeName = v, optional: true, restartRequired: true),
+        new StringKey("cluster", "creds_file", "EMIT_HUB_CLUSTER_CREDS_FILE",
+            "NATS credentials file (user JWT and NKey seed), for servers that use decentralized authentication.",
+            "a non-empty path", NormalizePath,
+            o => o.Cluster.CredsFile, (o, v) => o.Cluster.CredsFile = v, optional: true, restartRequired: true),
+        new StringKey("cluster", "user", "EMIT_HUB_CLUSTER_USER",
+            "NATS user name, used with password.",
+            "a non-empty string of visible ASCII characters without spaces", NormalizeApiKey,
+            o => o.Cluster.User, (o, v) => o.Cluster.User = v, optional: true, restartRequired: true),
+        new StringKey("cluster", "password", "EMIT_HUB_CLUSTER_PASSWORD",
+            "NATS password, used with user.",
+            "a non-empty string of visible ASCII characters without spaces", NormalizeApiKey,
+            o => o.Cluster.Password, (o, v) => o.Cluster.Password = v, optional: true, secret: true, restartRequired: true),
+        new StringKey("cluster", "token", "EMIT_HUB_CLUSTER_TOKEN",
+            "NATS authentication token.",
+            "a non-empty string of visible ASCII characters without spaces", NormalizeApiKey,
+            o => o.Cluster.Token, (o, v) => o.Cluster.Token = v, optional: true, secret: true, restartRequired: true),
+        new StringKey("cluster", "tls_ca_file", "EMIT_HUB_CLUSTER_TLS_CA_FILE",
+            "PEM file of the CA that signs the NATS servers' certificates; setting it (or a tls:// URL) makes the connection use TLS.",
+            "a non-empty path", NormalizePath,
+            o => o.Cluster.TlsCaFile, (o, v) => o.Cluster.TlsCaFile = v, optional: true, restartRequired: true),
+        new StringKey("cluster", "tls_cert_file", "EMIT_HUB_CLUSTER_TLS_CERT_FILE",
+            "PEM client certificate for NATS servers that require mutual TLS (with tls_key_file).",
+            "a non-empty path", NormalizePath,
+            o => o.Cluster.TlsCertFile, (o, v) => o.Cluster.TlsCertFile = v, optional: true, restartRequired: true),
+        new StringKey("cluster", "tls_key_file", "EMIT_HUB_CLUSTER_TLS_KEY_FILE",
+            "PEM private key of tls_cert_file.",
+            "a non-empty path", NormalizePath,
+            o => o.Cluster.TlsKeyFile, (o, v) => o.Cluster.TlsKeyFile = v, optional: true, restartRequired: true),
+        new IntegerKey("cluster", "stream_replicas", "EMIT_HUB_CLUSTER_STREAM_REPLICAS",
+            "JetStream replicas of the message stream and the channel bucket (1 on a single NATS server; 3 keeps every acknowledged message when one of three NATS servers is lost).",
+            1, 5, null, o => o.Cluster.StreamReplicas, (o, v) => o.Cluster.StreamReplicas = (int)v!.Value, restartRequired: true),
     ];
 
     private static readonly Dictionary<string, ConfigKey> s_byPath = All.ToDictionary(k => k.Path, StringComparer.Ordinal);
@@ -214,7 +261,8 @@ public static class ConfigKeys
     private static string? NormalizeOrigin(string text)
     {
         var origin = text.Trim();
-        if (origin is "*" || origin.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        // "null" is the Origin of a page opened from file:// (an opaque origin, RFC 6454 §7.3): kiosk displays.
+        if (origin is "*" || origin.Equals("localhost", StringComparison.OrdinalIgnoreCase) || origin.Equals("null", StringComparison.OrdinalIgnoreCase))
         {
             return origin.ToLowerInvariant();
         }
@@ -247,6 +295,21 @@ public static class ConfigKeys
             }
         }
         return token;
+    }
+
+    private static string? NormalizeNatsUrl(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        foreach (var part in parts)
+        {
+            if (!Uri.TryCreate(part, UriKind.Absolute, out var uri)
+                || uri.Scheme is not ("nats" or "tls" or "ws" or "wss")
+                || uri.Host.Length == 0)
+            {
+                return null;
+            }
+        }
+        return string.Join(',', parts);
     }
 
     private static string? NormalizeEchoPath(string text)

@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Sockets;
+using EmitHub.Cluster;
+using EmitHub.Core.Cluster;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Core.Storage;
@@ -20,7 +23,7 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
-    private FasterChannelStore? _store;
+    private IChannelStore? _store;
     private ChannelRegistry? _registry;
     private HubServer? _server;
     private Task _maintenance = Task.CompletedTask;
@@ -40,12 +43,19 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
     public async ValueTask StartAsync(CancellationToken cancellationToken)
     {
         var startup = _options.Startup;
-        _store = new FasterChannelStore(new FasterChannelStoreOptions { DirectoryPath = startup.DbPath },
-            _loggerFactory.CreateLogger<FasterChannelStore>());
+        var cluster = _options.Current.Cluster;
+        _store = cluster.Enabled
+            ? new JetStreamClusterStore(cluster, _options.Current.Persistence, NodeName(cluster, startup.Port), _time, _loggerFactory)
+            : new FasterChannelStore(new FasterChannelStoreOptions { DirectoryPath = startup.DbPath },
+                _loggerFactory.CreateLogger<FasterChannelStore>());
         _registry = new ChannelRegistry(_options, _store, WebSocketFrameEncoder.Instance, _time, _loggerFactory.CreateLogger<ChannelRegistry>());
         try
         {
             await _registry.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClusterUnavailableException ex)
+        {
+            throw new HubStartupException(ex.Message, ex);
         }
         catch (StoreInUseException ex)
         {
@@ -67,9 +77,16 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
             throw new HubStartupException(
                 $"cannot listen on {startup.Host}:{startup.Port}: the address {why}. Stop the other process or choose another with --port / EMIT_HUB_PORT / port in emit_hub.toml (--host / EMIT_HUB_HOST for the address).", ex);
         }
-        var maintenance = new StoreMaintenance(_registry, _options, _time, _loggerFactory.CreateLogger<StoreMaintenance>());
-        _maintenance = Task.Run(() => maintenance.RunAsync(_stopping.Token), CancellationToken.None);
+        if (!cluster.Enabled)
+        {
+            // In a cluster JetStream's stream limits apply retention, and backups are NATS's (stream backup).
+            var maintenance = new StoreMaintenance(_registry, _options, _time, _loggerFactory.CreateLogger<StoreMaintenance>());
+            _maintenance = Task.Run(() => maintenance.RunAsync(_stopping.Token), CancellationToken.None);
+        }
     }
+
+    /// <summary><c>[cluster] node_name</c>, else <c>&lt;host name&gt;:&lt;port&gt;</c>.</summary>
+    private static string NodeName(ClusterOptions cluster, int port) => cluster.NodeName ?? $"{Dns.GetHostName()}:{port}";
 
     /// <inheritdoc />
     public async ValueTask StopAsync(CancellationToken cancellationToken)

@@ -51,6 +51,9 @@ internal sealed class Channel
     public DateTimeOffset UpdatedAt { get; set; }
     public ChannelSettings Settings { get; private set; }
     public string Epoch { get; set; }
+
+    /// <summary>In a cluster: the revision of the channel's state in the store of record that this node applied last.</summary>
+    public ulong Revision { get; set; }
     /// <summary>Last sequence assigned (stored or not yet committed).</summary>
     public long LastSequence { get; set; }
 

@@ -33,6 +33,11 @@ public sealed partial class ChannelRegistry
                 return;
             }
         }
+        if (_cluster is not null)
+        {
+            _ = ClusterRelayAsync(_cluster, channel, sender, text);
+            return;
+        }
         ValueTask stored;
         PendingEmit? pending;
         lock (channel.Gate)

@@ -29,6 +29,10 @@ public sealed partial class ChannelRegistry
         {
             return Gone(subscriber);
         }
+        if (_cluster is not null && !await ClusterPrepareJoinAsync(_cluster, channel, subscriber, afterSequence, cancellationToken).ConfigureAwait(false))
+        {
+            return new SubscribeResult(SubscribeOutcome.Failed, null);
+        }
         long cursor;
         int stopGeneration;
         lock (channel.Gate)

@@ -8,6 +8,10 @@ public sealed partial class ChannelRegistry
     /// <summary>Creates a channel in status <c>Created</c>; settings left out take their defaults (SPEC §2).</summary>
     public async ValueTask<ChannelResult> CreateAsync(ChannelCreateRequest request, CancellationToken cancellationToken)
     {
+        if (_cluster is not null)
+        {
+            return await ClusterCreateAsync(request, cancellationToken).ConfigureAwait(false);
+        }
         var options = _options.Current;
         var defaults = new ChannelSettings(
             MaxConnections: options.MaxConnectionsPerChannel,
@@ -43,6 +47,10 @@ public sealed partial class ChannelRegistry
         if (!TryGetLive(id, out var channel))
         {
             return NotFound(id);
+        }
+        if (_cluster is not null)
+        {
+            return await ClusterUpdateAsync(channel, patch, cancellationToken).ConfigureAwait(false);
         }
         ValueTask saved;
         ChannelSnapshot snapshot;
@@ -96,6 +104,10 @@ public sealed partial class ChannelRegistry
         {
             return NotFound(id);
         }
+        if (_cluster is not null)
+        {
+            return await ClusterTransitionAsync(channel, command, cancellationToken).ConfigureAwait(false);
+        }
         ValueTask saved;
         ChannelSnapshot snapshot;
         IChannelSubscriber[] toClose = [];
@@ -119,31 +131,15 @@ public sealed partial class ChannelRegistry
             next = transition.Next;
             if (command == ChannelCommand.Delete)
             {
-                channel.Deleted = true;
-                channel.StopGeneration++;
-                // Messages still waiting for their commit are deleted with the channel; the notice goes out now.
-                while (channel.Pending.TryDequeue(out var pending))
-                {
-                    pending.Drop();
-                }
-                toClose = PublishNotice(channel, ChannelNotice.Stopped);
                 snapshot = channel.Snapshot();
                 saved = _store.DeleteChannelAsync(id, cancellationToken);
-                channel.ReleaseResources();
-                _channels.TryRemove(id, out _);
+                toClose = Retire(channel);
             }
             else
             {
                 channel.Status = next;
                 channel.UpdatedAt = Now();
-                if (transition.Notice == ChannelNotice.Stopped)
-                {
-                    channel.StopGeneration++;
-                }
-                if (transition.Notice != ChannelNotice.None)
-                {
-                    toClose = PublishNotice(channel, transition.Notice);
-                }
+                toClose = Announce(channel, transition.Notice);
                 saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
                 snapshot = channel.Snapshot();
             }
@@ -162,6 +158,34 @@ public sealed partial class ChannelRegistry
             LogStatusChanged(channel.Id, next);
         }
         return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
+    }
+
+    /// <summary>Sends a transition's notice (a stop also takes the subscribers out: returned, to close outside the
+    /// lock). Caller holds the channel lock.</summary>
+    private IChannelSubscriber[] Announce(Channel channel, ChannelNotice notice)
+    {
+        if (notice == ChannelNotice.Stopped)
+        {
+            channel.StopGeneration++;
+        }
+        return notice == ChannelNotice.None ? [] : PublishNotice(channel, notice);
+    }
+
+    /// <summary>A delete's step under the channel lock: marks it deleted, sends <c>stopped</c>, releases its pending
+    /// messages and rings and takes it out of the directory; returns the subscribers to close (1001).</summary>
+    private IChannelSubscriber[] Retire(Channel channel)
+    {
+        channel.Deleted = true;
+        channel.StopGeneration++;
+        // Messages still waiting for their commit are deleted with the channel; the notice goes out now.
+        while (channel.Pending.TryDequeue(out var pending))
+        {
+            pending.Drop();
+        }
+        var toClose = PublishNotice(channel, ChannelNotice.Stopped);
+        channel.ReleaseResources();
+        _channels.TryRemove(channel.Id, out _);
+        return toClose;
     }
 
     private static ChannelResult NotFound(Guid id) =>

@@ -11,6 +11,11 @@ public sealed partial class ChannelRegistry
     /// </summary>
     public async ValueTask InitializeAsync(CancellationToken cancellationToken)
     {
+        if (_cluster is not null)
+        {
+            await InitializeClusterAsync(_cluster, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var recovery = await _store.RecoverAsync(cancellationToken).ConfigureAwait(false);
         foreach (var warning in recovery.Warnings)
         {

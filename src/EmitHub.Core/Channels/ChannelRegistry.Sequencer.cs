@@ -39,6 +39,10 @@ public sealed partial class ChannelRegistry
                 $"Channel {channel.Name} allows {channel.Settings.RateLimitPerMinute} broadcasts per minute; retry in {retryAfter} s.",
                 "rate_limited", retryAfter);
         }
+        if (_cluster is not null)
+        {
+            return await ClusterBroadcastAsync(_cluster, channel, request, cancellationToken).ConfigureAwait(false);
+        }
 
         ValueTask stored;
         PendingEmit? pending;

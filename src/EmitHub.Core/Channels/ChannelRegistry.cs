@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using EmitHub.Core.Cluster;
 using EmitHub.Core.Configuration;
 using EmitHub.Core.Diagnostics;
 using EmitHub.Core.Fanout;
@@ -19,6 +20,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
 {
     private readonly LiveOptions _options;
     private readonly IChannelStore _store;
+    private readonly IClusterStore? _cluster;
     private readonly IFrameEncoder _encoder;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -39,6 +41,7 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     {
         _options = options;
         _store = store;
+        _cluster = store as IClusterStore;
         _encoder = encoder;
         _time = time;
         _logger = logger;

@@ -40,6 +40,9 @@ public sealed class EmitHubOptions
     /// <summary>TOML section <c>[persistence]</c>.</summary>
     public PersistenceOptions Persistence { get; set; } = new();
 
+    /// <summary>TOML section <c>[cluster]</c>: several nodes sharing channels through NATS JetStream.</summary>
+    public ClusterOptions Cluster { get; set; } = new();
+
     /// <summary>TOML section <c>[tls]</c>.</summary>
     public TlsOptions Tls { get; set; } = new();
 
@@ -82,11 +85,21 @@ public sealed class CorsOptions
 /// <summary>TOML section <c>[websocket]</c> (SPEC §3, §4).</summary>
 public sealed class WebSocketOptions
 {
-    /// <summary>TOML <c>connection_timeout</c>, env <c>EMIT_HUB_WS_TIMEOUT</c>. Seconds allowed for the opening handshake and for the peer's close frame. Default 30.</summary>
+    /// <summary>TOML <c>connection_timeout</c>, env <c>EMIT_HUB_WS_TIMEOUT</c>. Seconds allowed for the opening handshake, for
+    /// a client message from its first frame to its last, and for the peer's close frame. Default 30.</summary>
     public int ConnectionTimeout { get; set; } = 30;
 
-    /// <summary>TOML <c>max_continuation_size</c>. Bytes of one fragmented message (each fragment counts ≥ 16). Default = <see cref="EmitHubOptions.MessageSizeLimit"/> when null.</summary>
+    /// <summary>TOML <c>max_continuation_size</c>. Payload bytes of one fragmented message. Default = <see cref="EmitHubOptions.MessageSizeLimit"/> when null.</summary>
     public long? MaxContinuationSize { get; set; }
+
+    /// <summary>TOML <c>max_message_fragments</c>. Frames of one fragmented message, so endless empty fragments are
+    /// refused (1009). Default 65,536: every split the former 16-bytes-per-fragment rule allowed in 1 MiB.</summary>
+    public long MaxMessageFragments { get; set; } = 65_536;
+
+    /// <summary>TOML <c>max_partial_message_bytes</c>. Server-wide bytes held by client messages whose last frame has not
+    /// arrived; past it the connection holding the most is closed 1009. Default 64 MiB: 64 clients each sending a
+    /// whole default-size (1 MiB) message at once.</summary>
+    public long MaxPartialMessageBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>TOML <c>ping_interval</c>, env <c>EMIT_HUB_WS_PING_INTERVAL</c>. Seconds between server pings. Default 30.</summary>
     public int PingInterval { get; set; } = 30;
@@ -123,6 +136,50 @@ public sealed class PersistenceOptions
 
     /// <summary>TOML <c>backup_interval_hours</c>. Hours between automatic backups. Default 24.</summary>
     public int BackupIntervalHours { get; set; } = 24;
+}
+
+/// <summary>
+/// TOML section <c>[cluster]</c> (issue 11). With <see cref="NatsUrl"/> unset the server is a single node on the
+/// embedded FASTER store; with it set, NATS JetStream is the store of record shared by every node.
+/// </summary>
+public sealed class ClusterOptions
+{
+    /// <summary>TOML <c>nats_url</c>, env <c>EMIT_HUB_CLUSTER_NATS_URL</c>. One or several NATS servers,
+    /// comma-separated (<c>nats://a:4222,nats://b:4222</c>). Default unset: single node.</summary>
+    public string? NatsUrl { get; set; }
+
+    /// <summary>TOML <c>node_name</c>, env <c>EMIT_HUB_CLUSTER_NODE_NAME</c>. This node's name in logs and in the
+    /// NATS connection name. Default unset: <c>&lt;host name&gt;:&lt;port&gt;</c>.</summary>
+    public string? NodeName { get; set; }
+
+    /// <summary>TOML <c>creds_file</c>, env <c>EMIT_HUB_CLUSTER_CREDS_FILE</c>. NATS credentials file (JWT + NKey seed).</summary>
+    public string? CredsFile { get; set; }
+
+    /// <summary>TOML <c>user</c>, env <c>EMIT_HUB_CLUSTER_USER</c>. NATS user name (with <see cref="Password"/>).</summary>
+    public string? User { get; set; }
+
+    /// <summary>TOML <c>password</c>, env <c>EMIT_HUB_CLUSTER_PASSWORD</c>. NATS password (secret).</summary>
+    public string? Password { get; set; }
+
+    /// <summary>TOML <c>token</c>, env <c>EMIT_HUB_CLUSTER_TOKEN</c>. NATS authentication token (secret).</summary>
+    public string? Token { get; set; }
+
+    /// <summary>TOML <c>tls_ca_file</c>, env <c>EMIT_HUB_CLUSTER_TLS_CA_FILE</c>. PEM CA bundle that signs the NATS
+    /// servers' certificates; setting it (or a <c>tls://</c> URL) makes the connection use TLS.</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>TOML <c>tls_cert_file</c>, env <c>EMIT_HUB_CLUSTER_TLS_CERT_FILE</c>. PEM client certificate (mutual TLS).</summary>
+    public string? TlsCertFile { get; set; }
+
+    /// <summary>TOML <c>tls_key_file</c>, env <c>EMIT_HUB_CLUSTER_TLS_KEY_FILE</c>. PEM key of <see cref="TlsCertFile"/>.</summary>
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>TOML <c>stream_replicas</c>, env <c>EMIT_HUB_CLUSTER_STREAM_REPLICAS</c>. JetStream replicas of the
+    /// message stream and the channel bucket, 1–5 (3 survives the loss of one NATS server). Default 1.</summary>
+    public int StreamReplicas { get; set; } = 1;
+
+    /// <summary>True when a NATS URL is configured.</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(NatsUrl);
 }
 
 /// <summary>TOML section <c>[tls]</c>: HTTPS and <c>wss://</c> on the listening port. Both paths set, or neither.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using EmitHub.Core.Channels;
 using EmitHub.Net.Http;
+using EmitHub.Net.Routing;
 
 namespace EmitHub.Net.Api;
 
@@ -38,7 +39,7 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
     {
         if (!ChannelRequests.TryParseCreate(context.Body.Span, out var request, out var error))
         {
-            context.Response.WriteError(400, "invalid_request", error!);
+            context.Response.WriteError(400, "invalid_request", JsonBodyPolicy.DescribeInvalidBody(context.Head, error!));
             return;
         }
         var result = await registry.CreateAsync(request!, ct).ConfigureAwait(false);
@@ -57,7 +58,7 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
         }
         if (!ChannelRequests.TryParsePatch(context.Body.Span, out var request, out var error))
         {
-            context.Response.WriteError(400, "invalid_request", error!);
+            context.Response.WriteError(400, "invalid_request", JsonBodyPolicy.DescribeInvalidBody(context.Head, error!));
             return;
         }
         WriteResult(context.Response, await registry.UpdateAsync(id, request!, ct).ConfigureAwait(false), 200);
@@ -97,7 +98,7 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
         }
         if (!ChannelRequests.TryParseBroadcast(context.Body.Span, out var request, out var error))
         {
-            response.WriteError(400, "invalid_request", error!);
+            response.WriteError(400, "invalid_request", JsonBodyPolicy.DescribeInvalidBody(context.Head, error!));
             return;
         }
         var result = await registry.BroadcastAsync(id, request!, ct).ConfigureAwait(false);

@@ -93,8 +93,15 @@ public static class ChannelRequests
     }
 
     /// <summary>
-    /// Parses a broadcast body: <c>content</c> (string, required), <c>message_type</c> (string, default
-    /// <c>"Broadcast"</c>), <c>data</c> (any JSON, optional).
+    /// The one allowed <c>message_type</c> of a broadcast body (the seed's only value). Clients tell envelopes apart
+    /// by their <c>status</c>; any other <c>message_type</c> is 400 rather than silently ignored, so a sender never
+    /// believes it chose a behaviour the hub does not have.
+    /// </summary>
+    public const string BroadcastMessageType = "Broadcast";
+
+    /// <summary>
+    /// Parses a broadcast body: <c>content</c> (string, required), <c>message_type</c> (absent, null or exactly
+    /// <c>"Broadcast"</c>; anything else is refused naming the allowed value), <c>data</c> (any JSON, optional).
     /// </summary>
     public static bool TryParseBroadcast(ReadOnlySpan<byte> json, out BroadcastRequest? request, out string? error) =>
         Guarded(json, TryParseBroadcastCore, out request, out error);
@@ -114,7 +121,7 @@ public static class ChannelRequests
                 error = "Field 'content' is required and must be a string.";
                 return false;
             }
-            var messageType = "Broadcast";
+            var messageType = BroadcastMessageType;
             if (root.TryGetProperty("message_type", out var type) && type.ValueKind != JsonValueKind.Null)
             {
                 if (type.ValueKind != JsonValueKind.String)
@@ -123,6 +130,13 @@ public static class ChannelRequests
                     return false;
                 }
                 messageType = type.GetString()!;
+                if (messageType != BroadcastMessageType)
+                {
+                    error = $"Field 'message_type' must be \"{BroadcastMessageType}\" (the only type of a REST broadcast; it may be " +
+                            $"left out); got \"{Shorten(messageType)}\". Put what kind of message it is in 'data' instead, e.g. " +
+                            "{\"kind\": \"alert\"}.";
+                    return false;
+                }
             }
             ReadOnlyMemory<byte> data = default;
             if (root.TryGetProperty("data", out var dataElement) && dataElement.ValueKind != JsonValueKind.Null)
@@ -133,6 +147,9 @@ public static class ChannelRequests
             return true;
         }
     }
+
+    /// <summary>A value quoted in an error sentence, cut to 40 characters so a huge field does not fill the answer.</summary>
+    private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";
 
     private delegate bool Parser<T>(ReadOnlySpan<byte> json, out T? request, out string? error);
 

@@ -12,13 +12,32 @@ internal static class DocsPage
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>EmitHub API</title>
 <style>
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1d2330}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1040px;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1d2330}
 h1{margin-bottom:0}h2{border-bottom:1px solid #d8dde6;padding-bottom:.3rem;margin-top:2.5rem}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
 pre{background:#f4f6fa;border:1px solid #d8dde6;border-radius:6px;padding:.8rem;overflow-x:auto}
-table{border-collapse:collapse;width:100%;margin:.5rem 0;display:block;overflow-x:auto}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-td code{white-space:nowrap}
-th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav a{margin-right:1rem}
+/* Tokens (paths, keys, variable names) never break inside: a cell wraps only at spaces, so a column is at least as
+   wide as its longest token; a table wider than the page scrolls inside .t, never the page. */
+.t{overflow-x:auto;margin:.5rem 0}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top}
+td.m,td code{white-space:nowrap}
+th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
+nav a{margin-right:1rem;display:inline-block}
+/* A phone: each row becomes a card whose first cell is its heading; the column names move into the cells. */
+@media (max-width:640px){
+body{margin:1rem auto}
+.t table,.t tbody,.t tr,.t td{display:block;width:auto}
+.t tr:first-child{display:none}
+.t tr{border:1px solid #d8dde6;border-radius:6px;margin:.6rem 0;padding:.2rem 0}
+.t td{border:none;padding:.15rem .6rem}
+.t td.m{white-space:normal}
+.t td:empty{display:none}
+.t td::before{color:#5a6475}
+.rest td:nth-child(2)::before{content:"Success: "}.rest td:nth-child(3)::before{content:"Failures: "}
+.envelopes td:nth-child(2)::before{content:"When: "}.envelopes td:nth-child(3)::before{content:"Message, data: "}
+.settings td:nth-child(2)::before{content:"Range: "}.settings td:nth-child(3)::before,.config td:nth-child(2)::before{content:"Default: "}
+.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}.metrics td:nth-child(2)::before{content:"Meaning: "}
+}
 </style>
 </head>
 <body>
@@ -26,7 +45,7 @@ th{background:#f4f6fa}.m{font-weight:600;font-family:ui-monospace,monospace}nav 
 <p>Self-hosted real-time broadcasting hub. Create <b>channels</b> over REST, start / pause / stop them, broadcast
 messages; every WebSocket client of a channel receives each message the moment it is published.</p>
 <nav><a href="#rest">REST API</a><a href="#errors">Errors</a><a href="#ws">WebSocket</a><a href="#envelopes">Envelopes</a>
-<a href="#settings">Channel settings</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#limits">Limits</a>
+<a href="#settings">Channel settings</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a>
 <a href="#metrics">Metrics</a><a href="#tls">TLS</a><a href="#deploy">Deploy</a></nav>
 
 <h2 id="quick">Quick start</h2>
@@ -50,11 +69,16 @@ ws.onmessage = (event) =&gt; {
 <code>/api/v1/channels…</code> call (not to the WebSocket URL).</p>
 
 <h2 id="rest">REST API (base <code>/api/v1</code>)</h2>
-<p>Bodies are JSON and need <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
-given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
-<table>
+<p>Bodies are JSON: send <code>Content-Type: application/json</code> (parameters allowed; a <code>charset</code>, if
+given, must be <code>utf-8</code>). A body with no <code>Content-Type</code>, or with curl's default
+<code>application/x-www-form-urlencoded</code> (plain <code>curl -d '{…}'</code>), is read as JSON too when the request has no
+<code>Origin</code> (curl, scripts) or an origin in <code>[cors] allowed_origins</code>; if it is not JSON, the 400 says to send
+<code>Content-Type: application/json</code>. From any other origin such a body is 403 <code>origin_not_allowed</code>: those are
+the types a web page can post cross-site without a CORS preflight. Any other media type is 415. Unknown fields are
+ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
+<div class="t"><table class="rest">
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
-<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 413 body over limit; 415 not JSON</td></tr>
+<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 403 untyped body from a disallowed origin; 413 body over limit; 415 other media type</td></tr>
 <tr><td class="m">GET /channels</td><td>200, array of channels, oldest first</td><td>401</td></tr>
 <tr><td class="m">GET /channels/{id}</td><td>200, channel</td><td>404 unknown or malformed id</td></tr>
 <tr><td class="m">PATCH /channels/{id}</td><td>200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td>400, 404, 415</td></tr>
@@ -62,16 +86,23 @@ given, must be <code>utf-8</code>), else 415. Unknown fields are ignored; a fiel
 <tr><td class="m">PUT /channels/{id}/start</td><td>200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td>404</td></tr>
 <tr><td class="m">PUT /channels/{id}/pause</td><td>200, channel (<code>Paused</code>)</td><td>404; 409 if Created or Stopped</td></tr>
 <tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n, "recipients": k, "timestamp": t}</code></td><td>400 no <code>content</code> string; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
-<tr><td class="m">GET /channels/{id}/messages?after=SEQ&amp;limit=N</td><td>200, <code>{"messages": [envelope…], "next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
+<tr><td class="m">GET /channels/{id}/messages</td><td><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
 <tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
-<tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status":"healthy","service":"emit-hub","version":…,"timestamp":…}</code></td><td></td></tr>
-<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status":"ready","checks":{"database":"ok","memory":"ok"}}</code></td><td>503 with the failing check</td></tr>
-<tr><td class="m">GET /</td><td>200 <code>{"service":"emit-hub","version":…,"docs":"/docs","health":"/health","api":"/api/v1"}</code></td><td></td></tr>
+<tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td></td></tr>
+<tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td>503 with the failing check</td></tr>
+<tr><td class="m">GET /</td><td>200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td></td></tr>
 <tr><td class="m">GET /docs</td><td>this page</td><td></td></tr>
 <tr><td class="m">GET /metrics</td><td>200, Prometheus text format 0.0.4 (see <a href="#metrics">Metrics</a>)</td><td>401 without the API key when one is set</td></tr>
-</table>
+</table></div>
 <p>Unknown paths are 404; a known path with a wrong method is 405 with an <code>Allow</code> header.</p>
+<h3>Broadcast body</h3>
+<p><code>{"content": "A004", "message_type": "Broadcast", "data": {"room": 3}}</code>: <code>content</code> (string, required)
+becomes the envelope's <code>message</code>; <code>data</code> (any JSON, optional) its <code>data</code>.
+<code>message_type</code> may be left out; if given it must be <code>"Broadcast"</code> (the seed's only value: every REST
+broadcast reaches clients as a <code>broadcast</code> envelope), and any other value is 400 naming the allowed one, so that
+no sender believes it chose a behaviour the hub does not have. To tell kinds of messages apart, put them in
+<code>data</code>, e.g. <code>{"kind": "alert"}</code>.</p>
 <h3>Channel JSON</h3>
 <pre>{
   "id": "550e8400-e29b-41d4-a716-446655440000",
@@ -118,13 +149,22 @@ WebSocket upgrade needs <code>Authorization: Bearer &lt;key&gt;</code>; otherwis
 <code>http://localhost</code> and <code>http://127.0.0.1</code> on any port. Preflight <code>OPTIONS</code> is answered 204 with
 <code>allowed_methods</code>, <code>allowed_headers</code> and <code>max_age</code> and never needs the key. A disallowed origin gets
 no <code>Access-Control-Allow-*</code> headers; <code>Vary: Origin</code> is sent whenever the answer depends on the origin.</p>
+<p><b>Kiosk displays opened from a file</b> (<code>file:///…/display.html</code>) send <code>Origin: null</code>: add
+<code>"null"</code> to <code>allowed_origins</code> (or <code>EMIT_HUB_CORS_ORIGINS=localhost,null</code>). Sandboxed frames and
+<code>data:</code> pages send <code>null</code> too, so on a hub reachable from other machines prefer serving the page over HTTP from
+an allowed origin. A WebSocket refused for its origin (403) is logged at <code>info</code>, once a minute per
+origin, naming this setting.</p>
 
 <h2 id="ws">WebSocket <code>GET /api/v1/channels/{id}/ws</code></h2>
 <p>RFC 6455 over HTTP/1.1: <code>Upgrade: websocket</code>, <code>Connection: Upgrade</code>, <code>Sec-WebSocket-Version: 13</code>,
 <code>Sec-WebSocket-Key</code>. Every server message is one text frame holding an envelope. Options:
 <code>?after=SEQ</code> (with <code>&amp;epoch=E</code>) replays stored messages after SEQ on persisting channels, then live ones,
 without gaps or duplicates. Client text frames are relayed as <code>client_message</code> when the channel allows it.
-Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009; protocol errors 1002.
+Binary messages close 1003; invalid UTF-8 1007; messages over the limit 1009 (sizes are exact payload bytes; a
+fragmented message may also have at most <code>max_message_fragments</code> frames); protocol errors 1002.
+A message must arrive whole within <code>connection_timeout</code> of its first frame (else 1008), and all unfinished
+messages together may hold at most <code>max_partial_message_bytes</code> (past it the connection holding the most is
+closed 1009).
 The server pings every <code>ping_interval</code> s; no pong within <code>pong_timeout</code> s closes 1001. Every client
 ping is answered with its own pong, in order; at most 16 pongs wait at once, and past that a newer ping replaces the
 newest waiting one, so a ping flood gets no unbounded queue. A client that
@@ -161,7 +201,7 @@ the next offer is tried, else the connection runs uncompressed.</p>
 <h2 id="envelopes">Envelopes</h2>
 <p><code>{"status", "message", "channel_id", "timestamp", "data"}</code>, plus <code>"sequence"</code> on
 <code>broadcast</code> and <code>client_message</code> (per channel, from 1, no gaps).</p>
-<table>
+<div class="t"><table class="envelopes">
 <tr><th>status</th><th>when</th><th>message / data</th></tr>
 <tr><td class="m">connected</td><td>channel Active and not full</td><td>"Connected to channel: &lt;name&gt;"; data = {channel, connection_id, epoch, last_sequence[, recovered]}</td></tr>
 <tr><td class="m">denied</td><td>channel not Active (then close 1008) or full (close 1013)</td><td>"Channel &lt;name&gt; is not active" / "Channel &lt;name&gt; is full"; data null</td></tr>
@@ -170,19 +210,19 @@ the next offer is tried, else the connection runs uncompressed.</p>
 <tr><td class="m">error</td><td>client message refused (not allowed or over the rate limit); sender only</td><td>a sentence; data null</td></tr>
 <tr><td class="m">paused / resumed</td><td>pause / start after pause</td><td>"Channel &lt;name&gt; is paused" / "Channel &lt;name&gt; resumed"</td></tr>
 <tr><td class="m">stopped</td><td>stop or delete, then close 1001</td><td>"Channel &lt;name&gt; stopped"</td></tr>
-</table>
+</table></div>
 <pre>{"status":"broadcast","message":"A004","channel_id":"550e8400-e29b-41d4-a716-446655440000",
  "timestamp":"2024-06-01T10:40:00Z","data":null,"sequence":1}</pre>
 
 <h2 id="settings">Channel settings</h2>
-<table>
+<div class="t"><table class="settings">
 <tr><th>key</th><th>range</th><th>default</th><th>meaning</th></tr>
-<tr><td class="m">max_connections</td><td>1–1,000,000</td><td><code>max_connections_per_channel</code></td><td>concurrent WebSocket clients; more are denied (1013)</td></tr>
+<tr><td class="m">max_connections</td><td>1 to 1,000,000</td><td><code>max_connections_per_channel</code></td><td>concurrent WebSocket clients; more are denied (1013)</td></tr>
 <tr><td class="m">allow_client_messages</td><td>bool</td><td>false</td><td>relay client text frames as <code>client_message</code></td></tr>
 <tr><td class="m">persist_messages</td><td>bool</td><td><code>persist_messages_default</code></td><td>store broadcasts and client messages (history, recovery)</td></tr>
-<tr><td class="m">rate_limit_per_minute</td><td>0–1,000,000</td><td>60</td><td>broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
-<tr><td class="m">replay_last</td><td>0–100</td><td>0</td><td>latest broadcasts sent right after <code>connected</code></td></tr>
-</table>
+<tr><td class="m">rate_limit_per_minute</td><td>0 to 1,000,000</td><td>60</td><td>broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
+<tr><td class="m">replay_last</td><td>0 to 100</td><td>0</td><td>latest broadcasts sent right after <code>connected</code></td></tr>
+</table></div>
 <p><code>name</code>: 1–200 characters (need not be unique); <code>description</code>: up to 2000 characters or null.</p>
 
 <h2 id="config">Configuration (<code>emit_hub.toml</code>)</h2>
@@ -190,7 +230,7 @@ the next offer is tried, else the connection runs uncompressed.</p>
 <code>EMIT_HUB_*</code> variables &lt; command-line options. <code>emit-hub --generate-config</code> prints every key;
 <code>emit-hub --show-env-vars</code> lists the variables. The file is watched: log level, CORS, limits, rate limits and
 retention apply at once; host, port and db_path need a restart.</p>
-<table>
+<div class="t"><table class="config">
 <tr><th>key</th><th>default</th><th>meaning</th></tr>
 <tr><td class="m">host</td><td>"127.0.0.1"</td><td>address to bind</td></tr>
 <tr><td class="m">port</td><td>8080</td><td>TCP port, 1–65535</td></tr>
@@ -200,12 +240,14 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">log_level</td><td>"info"</td><td>trace, debug, info, warn, error</td></tr>
 <tr><td class="m">log_format</td><td>"text"</td><td>text or json (one object per line)</td></tr>
 <tr><td class="m">api_key</td><td>unset</td><td>Bearer key for <code>/api/v1/channels…</code></td></tr>
-<tr><td class="m">[cors] allowed_origins</td><td>["localhost"]</td><td>origins, <code>"*"</code> or <code>"localhost"</code></td></tr>
-<tr><td class="m">[cors] allowed_methods</td><td>["GET","POST","PUT","PATCH","DELETE","OPTIONS"]</td><td>preflight methods</td></tr>
-<tr><td class="m">[cors] allowed_headers</td><td>["Content-Type","Authorization","Accept"]</td><td>preflight headers</td></tr>
+<tr><td class="m">[cors] allowed_origins</td><td>["localhost"]</td><td>origins, <code>"*"</code>, <code>"localhost"</code>, or <code>"null"</code> for <code>file://</code> pages</td></tr>
+<tr><td class="m">[cors] allowed_methods</td><td>["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td>preflight methods</td></tr>
+<tr><td class="m">[cors] allowed_headers</td><td>["Content-Type", "Authorization", "Accept"]</td><td>preflight headers</td></tr>
 <tr><td class="m">[cors] max_age</td><td>3600</td><td>seconds a preflight may be cached</td></tr>
-<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake and for the peer's close frame</td></tr>
-<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>bytes of one fragmented message</td></tr>
+<tr><td class="m">[websocket] connection_timeout</td><td>30</td><td>seconds for the opening handshake, for a client message from its first frame to its last (else 1008), and for the peer's close frame</td></tr>
+<tr><td class="m">[websocket] max_continuation_size</td><td>= message_size_limit</td><td>payload bytes of one fragmented message (else 1009)</td></tr>
+<tr><td class="m">[websocket] max_message_fragments</td><td>65536</td><td>frames of one fragmented message (else 1009), so endless empty fragments are refused</td></tr>
+<tr><td class="m">[websocket] max_partial_message_bytes</td><td>67108864</td><td>bytes held by all unfinished client messages, server-wide; past it the connection holding the most is closed 1009</td></tr>
 <tr><td class="m">[websocket] ping_interval</td><td>30</td><td>seconds between server pings</td></tr>
 <tr><td class="m">[websocket] pong_timeout</td><td>10</td><td>seconds a pong may take</td></tr>
 <tr><td class="m">[websocket] max_pending_bytes</td><td>1048576</td><td>outbound bytes queued per client before "slow consumer"</td></tr>
@@ -216,12 +258,19 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
 <tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
 <tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
+<tr><td class="m">[cluster] nats_url</td><td>unset</td><td>NATS server(s), comma-separated: this node joins a cluster whose channels and messages live in NATS JetStream (see <a href="#cluster">Cluster</a>)</td></tr>
+<tr><td class="m">[cluster] node_name</td><td>host name:port</td><td>this node's name in logs and its NATS connection</td></tr>
+<tr><td class="m">[cluster] creds_file</td><td>unset</td><td>NATS credentials file (JWT + NKey seed)</td></tr>
+<tr><td class="m">[cluster] user, password</td><td>unset</td><td>NATS user and password</td></tr>
+<tr><td class="m">[cluster] token</td><td>unset</td><td>NATS token</td></tr>
+<tr><td class="m">[cluster] tls_ca_file, tls_cert_file, tls_key_file</td><td>unset</td><td>TLS to NATS: CA bundle, client certificate and key (PEM)</td></tr>
+<tr><td class="m">[cluster] stream_replicas</td><td>1</td><td>JetStream replicas of the message stream and channel bucket (1–5)</td></tr>
 <tr><td class="m">[tls] cert_path</td><td>unset</td><td>PEM certificate (leaf, then intermediates); with key_path the port speaks HTTPS and wss://</td></tr>
 <tr><td class="m">[tls] key_path</td><td>unset</td><td>PEM private key of cert_path (unencrypted)</td></tr>
-</table>
+</table></div>
 
 <h2 id="env">Environment variables</h2>
-<table>
+<div class="t"><table class="env">
 <tr><th>variable</th><th>setting</th></tr>
 <tr><td class="m">EMIT_HUB_CONFIG</td><td>path of the TOML file</td></tr>
 <tr><td class="m">EMIT_HUB_HOST</td><td>host</td></tr>
@@ -239,12 +288,45 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
 <tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_NATS_URL</td><td>[cluster] nats_url</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_NODE_NAME</td><td>[cluster] node_name</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_CREDS_FILE</td><td>[cluster] creds_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_USER</td><td>[cluster] user</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_PASSWORD</td><td>[cluster] password</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TOKEN</td><td>[cluster] token</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_CA_FILE</td><td>[cluster] tls_ca_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_CERT_FILE</td><td>[cluster] tls_cert_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_TLS_KEY_FILE</td><td>[cluster] tls_key_file</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_STREAM_REPLICAS</td><td>[cluster] stream_replicas</td></tr>
 <tr><td class="m">EMIT_HUB_TLS_CERT_PATH</td><td>[tls] cert_path</td></tr>
 <tr><td class="m">EMIT_HUB_TLS_KEY_PATH</td><td>[tls] key_path</td></tr>
-</table>
+</table></div>
+
+<h2 id="cluster">Cluster (several nodes, one hub)</h2>
+<p>Set <code>[cluster] nats_url</code> (or <code>EMIT_HUB_CLUSTER_NATS_URL</code>) on every node to the same NATS
+server(s) with JetStream (<code>nats-server -js</code>). The nodes then behave as one hub behind a load balancer: a
+client may connect to any node, a broadcast may be posted to any node, and every client sees the same channels and
+the same messages in the same order with the same sequence numbers.</p>
+<pre>nats-server -js -sd /var/lib/nats &amp;
+EMIT_HUB_CLUSTER_NATS_URL=nats://127.0.0.1:4222 EMIT_HUB_PORT=8081 emit-hub &amp;
+EMIT_HUB_CLUSTER_NATS_URL=nats://127.0.0.1:4222 EMIT_HUB_PORT=8082 emit-hub &amp;
+curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application/json' -d '{"name":"lobby"}'
+# the channel is on both nodes; start it on one, broadcast through the other
+</pre>
+<div class="t"><table class="cluster">
+<tr><th>what</th><th>in a cluster</th></tr>
+<tr><td>channels</td><td>JetStream key-value bucket <code>emithub-channels</code>; a change made on any node reaches every node's clients (<code>paused</code>, <code>resumed</code>, <code>stopped</code> + 1001) in well under a second; <code>GET /channels</code> is the same on every node</td></tr>
+<tr><td>messages</td><td>stream <code>EMITHUB_MESSAGES</code>, subject <code>emithub.ch.&lt;id&gt;</code> per channel; a broadcast's 200 comes after JetStream's acknowledgement. Every message passes through the stream, since it is what orders them; <code>persist_messages</code> decides only whether history and <code>?after=</code> recovery are offered</td></tr>
+<tr><td>sequences</td><td>per channel, gap-free and identical on every node, also with publishers on several nodes at once (optimistic concurrency on the channel's last stored message, retried)</td></tr>
+<tr><td>retention</td><td><code>message_retention_days</code> → stream MaxAge, <code>max_messages_per_channel</code> → MaxMsgsPerSubject (applied by JetStream, taken from the node that starts first or restarts last)</td></tr>
+<tr><td>recovery, history, replay_last</td><td>work on any node (<code>?after=SEQ&amp;epoch=…</code>, <code>GET …/messages</code>); an epoch never changes in a cluster</td></tr>
+<tr><td>per node</td><td><code>rate_limit_per_minute</code> (each node refills its own bucket: N nodes accept up to N×), <code>max_connections</code> (each node counts its own clients), <code>stats.connections</code> and a broadcast's <code>recipients</code> (this node's clients)</td></tr>
+<tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code>; when NATS is back the node catches its clients up without gaps</td></tr>
+<tr><td>not used</td><td><code>db_path</code> and <code>[persistence] auto_backup</code> (back up the stream and bucket with NATS tools)</td></tr>
+</table></div>
 
 <h2 id="limits">HTTP limits</h2>
-<table>
+<div class="t"><table class="limits">
 <tr><th>limit</th><th>answer</th></tr>
 <tr><td>request line over 8 KiB</td><td>414</td></tr>
 <tr><td>header fields over 32 KiB in all, or more than 100</td><td>431</td></tr>
@@ -253,7 +335,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td>a transfer coding before <code>chunked</code> (e.g. <code>gzip, chunked</code>)</td><td>501</td></tr>
 <tr><td>HTTP version other than 1.0 / 1.1</td><td>505</td></tr>
 <tr><td>request head not complete in 10 s, or body slower than 30 s</td><td>408</td></tr>
-</table>
+</table></div>
 <p>After a framing error the connection is closed. Keep-alive and pipelining follow RFC 9112; a new connection silent
 for 10 s, or idle between requests for 120 s, is closed.</p>
 
@@ -269,7 +351,7 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:8080']
 </pre>
-<table>
+<div class="t"><table class="metrics">
 <tr><th>metric</th><th>meaning</th></tr>
 <tr><td class="m">emithub_connections</td><td>TCP connections open now (HTTP and WebSocket)</td></tr>
 <tr><td class="m">emithub_connections_accepted_total</td><td>TCP connections accepted</td></tr>
@@ -286,8 +368,14 @@ scrape_configs:
 <tr><td class="m">emithub_network_io_bytes_total{direction}</td><td>bytes received / sent (plaintext on TLS)</td></tr>
 <tr><td class="m">emithub_publish_duration_seconds</td><td>histogram: broadcast arrival to acknowledgement, store commit included</td></tr>
 <tr><td class="m">emithub_store_commit_duration_seconds</td><td>histogram: time a store write waited for its commit</td></tr>
-<tr><td class="m">process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, process_max_fds, process_start_time_seconds, dotnet_gc_heap_bytes, dotnet_gc_collections_total{generation}</td><td>process figures</td></tr>
-</table>
+<tr><td class="m">process_cpu_seconds_total</td><td>CPU time, user and system</td></tr>
+<tr><td class="m">process_resident_memory_bytes</td><td>resident set size</td></tr>
+<tr><td class="m">process_open_fds</td><td>open file descriptors (sockets included)</td></tr>
+<tr><td class="m">process_max_fds</td><td>the descriptor limit (RLIMIT_NOFILE, soft)</td></tr>
+<tr><td class="m">process_start_time_seconds</td><td>start time, Unix seconds</td></tr>
+<tr><td class="m">dotnet_gc_heap_bytes</td><td>managed heap after the last collection</td></tr>
+<tr><td class="m">dotnet_gc_collections_total{generation}</td><td>garbage collections, gen0 / gen1 / gen2</td></tr>
+</table></div>
 
 <h2 id="tls">TLS (HTTPS and <code>wss://</code>)</h2>
 <p>Set <code>[tls] cert_path</code> and <code>key_path</code> (PEM; or <code>EMIT_HUB_TLS_CERT_PATH</code> /

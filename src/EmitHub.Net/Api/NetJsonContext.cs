@@ -14,7 +14,10 @@ public sealed record HealthBody(string Status, string Service, string Version, [
 public sealed record ReadyBody(string Status, ReadyChecks Checks);
 
 /// <summary>The two readiness checks.</summary>
-public sealed record ReadyChecks(string Database, string Memory);
+public sealed record ReadyChecks(
+    string Database,
+    string Memory,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Nats = null);
 
 /// <summary><c>GET /</c> body (SPEC §6).</summary>
 public sealed record ServiceInfoBody(string Service, string Version, string Docs, string Health, string Api);

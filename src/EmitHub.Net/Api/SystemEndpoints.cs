@@ -1,5 +1,6 @@
 using System.Text;
 using EmitHub.Core.Channels;
+using EmitHub.Core.Cluster;
 using EmitHub.Net.Http;
 
 namespace EmitHub.Net.Api;
@@ -26,8 +27,10 @@ internal sealed class SystemEndpoints(ChannelRegistry registry, string version, 
         var info = GC.GetGCMemoryInfo();
         var memory = info.TotalAvailableMemoryBytes > 0 && info.HeapSizeBytes > info.TotalAvailableMemoryBytes * MemoryHighWatermark
             ? "high" : "ok";
-        var ready = database == "ok" && memory == "ok";
-        response.WriteJson(ready ? 200 : 503, new ReadyBody(ready ? "ready" : "not_ready", new ReadyChecks(database, memory)),
+        // In a cluster the store of record is NATS JetStream: "database" and "nats" both say whether it is reachable.
+        var nats = registry.Store is IClusterStore cluster ? (cluster.IsConnected ? "ok" : "unavailable") : null;
+        var ready = database == "ok" && memory == "ok" && nats is null or "ok";
+        response.WriteJson(ready ? 200 : 503, new ReadyBody(ready ? "ready" : "not_ready", new ReadyChecks(database, memory, nats)),
             NetJsonContext.Default.ReadyBody);
     }
 }

@@ -199,7 +199,7 @@ public sealed class Router : IHttpApplication
             {
                 _channels.List(response);
             }
-            else if (RequireJson(context))
+            else if (JsonBodyPolicy.Admit(context, options.Cors))
             {
                 await _channels.CreateAsync(context, ct).ConfigureAwait(false);
             }
@@ -217,7 +217,7 @@ public sealed class Router : IHttpApplication
                 _channels.Get(response, id);
                 break;
             case null when method == "PATCH":
-                if (RequireJson(context))
+                if (JsonBodyPolicy.Admit(context, options.Cors))
                 {
                     await _channels.PatchAsync(context, id, ct).ConfigureAwait(false);
                 }
@@ -231,7 +231,7 @@ public sealed class Router : IHttpApplication
                 await _channels.ChangeStatusAsync(response, id, action, ct).ConfigureAwait(false);
                 break;
             case "broadcast":
-                if (RequireJson(context))
+                if (JsonBodyPolicy.Admit(context, options.Cors))
                 {
                     await _channels.BroadcastAsync(context, id, ct).ConfigureAwait(false);
                 }
@@ -241,7 +241,7 @@ public sealed class Router : IHttpApplication
                 break;
             case "tokens":
                 // The body is optional: an empty POST mints a token with the defaults.
-                if (context.Body.IsEmpty || RequireJson(context))
+                if (context.Body.IsEmpty || JsonBodyPolicy.Admit(context, options.Cors))
                 {
                     _tokens.Mint(context, id);
                 }
@@ -312,16 +312,6 @@ public sealed class Router : IHttpApplication
             response.WriteError(405, "method_not_allowed", $"{method} is not allowed on {context.Head.Path}; allowed: {allowed}.");
         }
         response.AddHeader("Allow", allowHeader);
-        return false;
-    }
-
-    private static bool RequireJson(HttpRequestContext context)
-    {
-        if (IsJsonContentType(context.Head.GetField("Content-Type")))
-        {
-            return true;
-        }
-        context.Response.WriteError(415, "unsupported_media_type", "The body must be JSON in UTF-8: send 'Content-Type: application/json', with no charset or charset=utf-8.");
         return false;
     }
 

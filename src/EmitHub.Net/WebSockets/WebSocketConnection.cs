@@ -28,6 +28,12 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>How long the peer gets to answer our close frame after a pong timeout: 1 s (it is already unresponsive).</summary>
     private static readonly TimeSpan s_pongTimeoutGrace = TimeSpan.FromSeconds(1);
 
+    /// <summary>Close reason when a message is not finished within <c>connection_timeout</c> (1008).</summary>
+    internal const string MessageDeadlineReason = "A message was not finished within connection_timeout.";
+
+    /// <summary>Close reason when the server-wide <c>max_partial_message_bytes</c> evicts this connection (1009).</summary>
+    internal const string PartialBudgetReason = "Unfinished messages are over max_partial_message_bytes; this connection held the most.";
+
     private readonly ConnectionContext _connection;
     private readonly WebSocketOutbox _outbox;
     private readonly WebSocketProtocolReader _reader;
@@ -39,8 +45,14 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private readonly List<ArraySegment<byte>> _segments = new();
     private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
 
+    private readonly PartialMessageBudget.Lease? _partialLease;
+
     private Subscription? _subscription;
     private bool _echo;
+
+    // The message being received: which one (the reader's start count) and since when (a timestamp, 0 = none open).
+    private long _partialMessageNumber;
+    private long _partialSince;
 
     // Timing in TimeProvider timestamps; written by the loops and the heartbeat, read by the heartbeat.
     private long _lastPingTimestamp;
@@ -66,6 +78,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             _deflate = new PerMessageDeflateSender(deflate, settings.Compression);
         }
         _lastPingTimestamp = connection.Time.GetTimestamp();
+        _partialLease = settings.PartialMessages?.CreateLease(() => FailPartialMessage(WebSocketCloseCodes.MessageTooBig, PartialBudgetReason));
     }
 
     /// <summary>What the channel registry enqueues into (the connection's <c>connection_id</c> is its id).</summary>
@@ -134,6 +147,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             }
             await sending.ConfigureAwait(false);
             _outbox.Dispose();
+            _partialLease?.Dispose();
             _reader.Dispose();
             _connection.SetHeartbeatHandler(null);
             if (_outbox.IsSlowConsumer)
@@ -173,11 +187,51 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 buffer = buffer.Slice(buffer.End);
             }
             input.AdvanceTo(buffer.Start, buffer.End);
+            TrackPartialMessage();
             if (done || result.IsCompleted || result.IsCanceled)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>After each read: note when an unfinished message started (for its deadline) and report the bytes its
+    /// buffer holds to the server-wide budget.</summary>
+    private void TrackPartialMessage()
+    {
+        if (_reader.IsInsideMessage)
+        {
+            if (_partialMessageNumber != _reader.MessagesStarted)
+            {
+                _partialMessageNumber = _reader.MessagesStarted;
+                Volatile.Write(ref _partialSince, _connection.Time.GetTimestamp());
+            }
+            _partialLease?.Report(_reader.HeldBytes);
+        }
+        else
+        {
+            Volatile.Write(ref _partialSince, 0);
+            _partialLease?.Report(0);
+        }
+    }
+
+    /// <summary>
+    /// Fails the connection for its unfinished message (heartbeat: not finished within <c>connection_timeout</c>;
+    /// budget: the largest holder past <c>max_partial_message_bytes</c>): our close frame, then TCP is dropped without
+    /// waiting for the peer (RFC 6455 §7.1.7), and the read loop stops at once so the message buffer goes back to the
+    /// pool. Any thread; never blocks.
+    /// </summary>
+    private void FailPartialMessage(ushort code, string reason)
+    {
+        if (_outbox.IsClosing)
+        {
+            return;
+        }
+        WebSocketLog.ProtocolError(_logger, _outbox.ConnectionId, code, reason);
+        _settings.Counters?.OnProtocolError();
+        _peerClosed = true;
+        _outbox.Close(code, reason);
+        _connection.Input.CancelPendingRead();
     }
 
     /// <summary>Handles one reader event; true when the receive loop ends.</summary>
@@ -349,6 +403,13 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 _aborted = true;
                 _connection.Abort(ConnectionCloseReason.UpgradedProtocolAborted);
             }
+            return;
+        }
+        var partialSince = Volatile.Read(ref _partialSince);
+        if (partialSince != 0 && timestamp - partialSince >= ToTicks(_settings.CloseTimeout))
+        {
+            // A message started and never finished (a first fragment, then only pongs): its buffer is not held forever.
+            FailPartialMessage(WebSocketCloseCodes.PolicyViolation, MessageDeadlineReason);
             return;
         }
         if (TokenExpiresAt is { } expiresAt && now >= expiresAt)

@@ -23,6 +23,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     private readonly ChannelRegistry _registry;
     private readonly Heartbeat _heartbeat;
     private readonly ILogger _logger;
+    private readonly RefusedOriginLog _refusedOrigins;
     private readonly ISubscriberTokenValidator _tokens;
 
     /// <summary>Creates the endpoint. <paramref name="tokens"/> decides on private channels (default: a
@@ -35,11 +36,16 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         _registry = registry;
         _heartbeat = heartbeat;
         _logger = loggerFactory.CreateLogger("EmitHub.WebSocket");
+        _refusedOrigins = new RefusedOriginLog(_logger, heartbeat.Time);
         Counters = counters;
+        PartialMessages = new PartialMessageBudget(options.Current.WebSocket.MaxPartialMessageBytes);
     }
 
     /// <summary>Server-wide counters of the connections this endpoint ran.</summary>
     public WebSocketCounters Counters { get; }
+
+    /// <summary>The server-wide bound on bytes held by unfinished client messages (<c>max_partial_message_bytes</c>).</summary>
+    public PartialMessageBudget PartialMessages { get; }
 
     /// <inheritdoc />
     public async ValueTask RunAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
@@ -57,6 +63,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         var origin = request.GetField("Origin");
         if (origin is not null && !CorsPolicy.IsOriginAllowed(options.Cors, origin))
         {
+            _refusedOrigins.Refused(origin);
             await RefuseAsync(connection, 403, "origin_not_allowed",
                 $"Origin '{origin}' is not in [cors] allowed_origins; WebSocket connections from it are refused.").ConfigureAwait(false);
             return;
@@ -101,7 +108,8 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             closeAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew);
         }
 
-        var settings = WebSocketSettings.FromOptions(options, Counters);
+        PartialMessages.MaxBytes = options.WebSocket.MaxPartialMessageBytes;
+        var settings = WebSocketSettings.FromOptions(options, Counters, PartialMessages);
         var deflate = PerMessageDeflateNegotiation.Negotiate(request.GetCombinedField("Sec-WebSocket-Extensions"), settings.Compression);
         settings = settings.WithDeflate(deflate);
         WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue,

@@ -18,4 +18,7 @@ internal static partial class WebSocketLog
 
     [LoggerMessage(EventId = 404, Level = LogLevel.Debug, Message = "WebSocket {ConnectionId} closed 4001: its subscriber token expired")]
     public static partial void TokenExpired(ILogger logger, Guid connectionId);
+
+    [LoggerMessage(EventId = 405, Level = LogLevel.Information, Message = "WebSocket refused (403): Origin '{Origin}' is not in [cors] allowed_origins (env EMIT_HUB_CORS_ORIGINS). Add it there to allow it (\"null\" for pages opened from file://). Logged once a minute per origin")]
+    public static partial void OriginRefused(ILogger logger, string origin);
 }

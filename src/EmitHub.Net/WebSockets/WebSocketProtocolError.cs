@@ -51,9 +51,11 @@ public enum WebSocketProtocolError : byte
     /// <summary>A message over <c>message_size_limit</c>, judged from the frame header. 1009.</summary>
     MessageTooBig,
 
-    /// <summary>A fragmented message over <c>max_continuation_size</c> (each fragment counts at least 16 bytes). 1009.</summary>
+    /// <summary>A fragmented message whose payload bytes are over <c>max_continuation_size</c>, judged from the frame header. 1009.</summary>
     FragmentedMessageTooBig,
 
+    /// <summary>A fragmented message of more than <c>max_message_fragments</c> frames (endless empty fragments). 1009.</summary>
+    TooManyFragments,
     /// <summary>RSV1 ("Per-Message Compressed") on a control or continuation frame, or RSV2/RSV3 set, while
     /// permessage-deflate is negotiated (RFC 7692 §6.1). 1002.</summary>
     CompressedBitMisplaced,
@@ -99,6 +101,7 @@ public static class WebSocketProtocolErrors
         table[(int)WebSocketProtocolError.BinaryMessage] = (WebSocketCloseCodes.UnsupportedData, "Binary messages are not supported.");
         table[(int)WebSocketProtocolError.MessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Message is over message_size_limit.");
         table[(int)WebSocketProtocolError.FragmentedMessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Fragmented message is over max_continuation_size.");
+        table[(int)WebSocketProtocolError.TooManyFragments] = (WebSocketCloseCodes.MessageTooBig, "Message has more fragments than max_message_fragments allows.");
         table[(int)WebSocketProtocolError.CompressedBitMisplaced] = (WebSocketCloseCodes.ProtocolError, "RSV1 is allowed only on the first frame of a data message; RSV2 and RSV3 never.");
         table[(int)WebSocketProtocolError.InflatedMessageTooBig] = (WebSocketCloseCodes.MessageTooBig, "Compressed message inflates past message_size_limit.");
         table[(int)WebSocketProtocolError.InvalidCompressedData] = (WebSocketCloseCodes.InvalidPayloadData, "Compressed message is not valid DEFLATE data.");

@@ -45,7 +45,8 @@ public sealed class WebSocketProtocolReader : IDisposable
     private bool _messageOpen;
     private byte[]? _message;
     private int _messageLength;
-    private long _continuationCharge;
+    private long _fragmentCount;
+    private long _messagesStarted;
     private Utf8Validator _utf8;
 
     // A buffer handed out in the last event; returned to the pool at the next call.
@@ -78,6 +79,14 @@ public sealed class WebSocketProtocolReader : IDisposable
     /// <summary>True while part of a message has been consumed but the message is not complete (a fragmented message
     /// is open or a data frame's payload is partly read). Useful to decide whether a closing peer cut a message short.</summary>
     public bool IsInsideMessage => _messageOpen || _inPayload;
+
+    /// <summary>Bytes of the pooled buffer holding the message being assembled (its capacity, which is what the
+    /// process holds), 0 when no message is open. For the server-wide <see cref="PartialMessageBudget"/>.</summary>
+    public long HeldBytes => _message?.Length ?? 0;
+
+    /// <summary>Data messages whose first frame has been read since the reader was created; a change while
+    /// <see cref="IsInsideMessage"/> tells the connection a new message started (for the time allowed to finish it).</summary>
+    public long MessagesStarted => _messagesStarted;
 
     /// <summary>
     /// Consumes bytes from the front of <paramref name="buffer"/> (it is re-sliced past what was consumed) and returns
@@ -226,7 +235,9 @@ public sealed class WebSocketProtocolReader : IDisposable
             }
         }
 
-        // Size is judged here, from the header, before a single payload byte is buffered.
+        // Size is judged here, from the header, before a single payload byte is buffered. Sizes are exact payload
+        // bytes; the number of fragments is bounded on its own, so endless empty fragments cannot stand in for bytes.
+        // _messageLength is 0 at the first frame of a message (CompleteMessage reset it).
         var length = header.PayloadLength;
         if (length > _limits.MaxMessageSize - _messageLength)
         {
@@ -234,12 +245,16 @@ public sealed class WebSocketProtocolReader : IDisposable
         }
         if (_messageOpen || !header.Fin)
         {
-            var charge = Math.Max(length, WebSocketReaderLimits.MinFragmentCharge);
-            if (charge > _limits.MaxContinuationSize - _continuationCharge)
+            if (length > _limits.MaxContinuationSize - _messageLength)
             {
                 return WebSocketProtocolError.FragmentedMessageTooBig;
             }
-            _continuationCharge += charge;
+            var fragments = _messageOpen ? _fragmentCount + 1 : 1;
+            if (fragments > _limits.MaxFragments)
+            {
+                return WebSocketProtocolError.TooManyFragments;
+            }
+            _fragmentCount = fragments;
         }
         return WebSocketProtocolError.None;
     }
@@ -252,10 +267,7 @@ public sealed class WebSocketProtocolReader : IDisposable
             _compressed = header.Rsv == FrameHeader.Rsv1;
             _utf8.Reset();
             _messageLength = 0;
-            if (header.Fin)
-            {
-                _continuationCharge = 0;
-            }
+            _messagesStarted++;
         }
 
         _frameFin = header.Fin;
@@ -336,7 +348,7 @@ public sealed class WebSocketProtocolReader : IDisposable
         }
 
         _messageOpen = false;
-        _continuationCharge = 0;
+        _fragmentCount = 0;
         var length = _messageLength;
         _messageLength = 0;
         var payload = ReadOnlyMemory<byte>.Empty;
@@ -357,7 +369,7 @@ public sealed class WebSocketProtocolReader : IDisposable
         var error = _inflater.Inflate(compressed, _limits.MaxMessageSize, out var inflated, out var length);
         ReturnMessage();
         _messageOpen = false;
-        _continuationCharge = 0;
+        _fragmentCount = 0;
         _compressed = false;
         if (error != WebSocketProtocolError.None)
         {

@@ -68,8 +68,7 @@ public readonly struct WebSocketReadEvent
 /// Limits the reader enforces from frame headers before reading payloads (SPEC §3, §4).
 /// </summary>
 /// <param name="MaxMessageSize">Bytes of one message's payload (<c>message_size_limit</c>); over it → 1009.</param>
-/// <param name="MaxContinuationSize">Bytes of one fragmented message, each fragment counting at least
-/// <see cref="MinFragmentCharge"/> bytes (<c>max_continuation_size</c>); over it → 1009.</param>
+/// <param name="MaxContinuationSize">Payload bytes of one fragmented message (<c>max_continuation_size</c>); over it → 1009.</param>
 /// <param name="RequireMaskedFrames">True for a server reading client frames (RFC 6455 §5.1); false only to read server frames in tests.</param>
 /// <param name="AcceptBinary">True to deliver binary messages (the <c>echo_path</c> endpoint, so conformance suites
 /// test binary framing too); false refuses them with 1003 (channels, SPEC §3).</param>
@@ -77,17 +76,22 @@ public readonly struct WebSocketReadEvent
 /// message marks it compressed; it is inflated, held to <paramref name="MaxMessageSize"/>, before it is delivered.</param>
 /// <param name="ClientNoContextTakeover">With <paramref name="PerMessageDeflate"/>: the agreed
 /// <c>client_no_context_takeover</c>, so each message is inflated with a fresh context.</param>
+/// <param name="MaxFragments">Frames of one fragmented message (<c>max_message_fragments</c>); past it → 1009, so
+/// endless empty fragments are refused while sizes stay exact payload bytes.</param>
 public readonly record struct WebSocketReaderLimits(long MaxMessageSize, long MaxContinuationSize, bool RequireMaskedFrames = true, bool AcceptBinary = false,
-    bool PerMessageDeflate = false, bool ClientNoContextTakeover = false)
+    bool PerMessageDeflate = false, bool ClientNoContextTakeover = false, long MaxFragments = WebSocketReaderLimits.DefaultMaxFragments)
 {
-    /// <summary>What each fragment counts at least toward <see cref="MaxContinuationSize"/>: 16 bytes, so endless empty
-    /// fragments are refused while a large message in small fragments (say 64 bytes) stays legal (SPEC §4).</summary>
-    public const int MinFragmentCharge = 16;
+    /// <summary>Default <see cref="MaxFragments"/>: 65,536, the count the former rule ("each fragment counts at least
+    /// 16 bytes" of a 1 MiB budget) allowed, so every split legal before stays legal; each fragment costs a header
+    /// parse, and a bound on the count bounds that work for a message that never ends.</summary>
+    public const long DefaultMaxFragments = 65_536;
 
-    /// <summary>Limits from the configuration: <c>message_size_limit</c> and <c>[websocket] max_continuation_size</c> (defaulting to the former).</summary>
+    /// <summary>Limits from the configuration: <c>message_size_limit</c>, <c>[websocket] max_continuation_size</c>
+    /// (defaulting to the former) and <c>[websocket] max_message_fragments</c>.</summary>
     public static WebSocketReaderLimits FromOptions(EmitHubOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new(options.MessageSizeLimit, options.WebSocket.MaxContinuationSize ?? options.MessageSizeLimit);
+        return new(options.MessageSizeLimit, options.WebSocket.MaxContinuationSize ?? options.MessageSizeLimit,
+            MaxFragments: options.WebSocket.MaxMessageFragments);
     }
 }

@@ -11,10 +11,13 @@ namespace EmitHub.Net.WebSockets;
 /// <param name="MaxPendingBytes">Outbound bytes before the connection is a slow consumer (1008).</param>
 /// <param name="PingInterval">Time between server pings (<c>ping_interval</c>).</param>
 /// <param name="PongTimeout">Time a pong may take before the connection is closed 1001 (<c>pong_timeout</c>).</param>
-/// <param name="CloseTimeout">Time the peer gets to answer our close frame (<c>connection_timeout</c>).</param>
+/// <param name="CloseTimeout">Time the peer gets to answer our close frame, and to finish a message it started
+/// (<c>connection_timeout</c>; past it 1008).</param>
 /// <param name="Counters">Server-wide WebSocket counters, or null.</param>
 /// <param name="Compression"><c>[websocket] compression</c>: how permessage-deflate offers are answered.</param>
 /// <param name="Deflate">The permessage-deflate parameters agreed for this connection, or null (uncompressed).</param>
+/// <param name="PartialMessages">Server-wide bound on bytes held by unfinished client messages
+/// (<c>max_partial_message_bytes</c>), or null for none.</param>
 public sealed record WebSocketSettings(
     WebSocketReaderLimits ReaderLimits,
     long MaxPendingBytes,
@@ -23,17 +26,19 @@ public sealed record WebSocketSettings(
     TimeSpan CloseTimeout,
     WebSocketCounters? Counters,
     WebSocketCompressionMode Compression = WebSocketCompressionMode.Off,
-    PerMessageDeflateParameters? Deflate = null)
+    PerMessageDeflateParameters? Deflate = null,
+    PartialMessageBudget? PartialMessages = null)
 {
     /// <summary>Settings from <paramref name="options"/>.</summary>
-    public static WebSocketSettings FromOptions(EmitHubOptions options, WebSocketCounters? counters) => new(
+    public static WebSocketSettings FromOptions(EmitHubOptions options, WebSocketCounters? counters, PartialMessageBudget? partialMessages = null) => new(
         WebSocketReaderLimits.FromOptions(options),
         options.WebSocket.MaxPendingBytes,
         TimeSpan.FromSeconds(options.WebSocket.PingInterval),
         TimeSpan.FromSeconds(options.WebSocket.PongTimeout),
         TimeSpan.FromSeconds(options.WebSocket.ConnectionTimeout),
         counters,
-        WebSocketCompressionModes.TryParse(options.WebSocket.Compression, out var mode) ? mode : WebSocketCompressionMode.Off);
+        WebSocketCompressionModes.TryParse(options.WebSocket.Compression, out var mode) ? mode : WebSocketCompressionMode.Off,
+        PartialMessages: partialMessages);
 
     /// <summary>These settings with <paramref name="deflate"/> agreed: the reader accepts and inflates RSV1 messages.</summary>
     public WebSocketSettings WithDeflate(PerMessageDeflateParameters? deflate) => deflate is null

@@ -85,6 +85,7 @@ public class ChannelRequestsTests
     [InlineData("""{"content":5}""", false)]
     [InlineData("""{"message_type":"Broadcast"}""", false)]
     [InlineData("""{"content":"a","message_type":3}""", false)]
+    [InlineData("""{"content":"A004","message_type":null}""", true)]
     public void Broadcast_bodies_need_a_content_string(string body, bool valid)
     {
         Assert.Equal(valid, ChannelRequests.TryParseBroadcast(Encoding.UTF8.GetBytes(body), out var request, out var error));
@@ -135,5 +136,18 @@ public class ChannelNumberRegressionTests
     {
         Assert.True(ChannelRequests.TryParseCreate(System.Text.Encoding.UTF8.GetBytes("{\"name\":\"a\",\"settings\":{\"max_connections\":" + number + "}}"), out var request, out var error), error);
         Assert.Equal(expected, request!.Settings.MaxConnections);
+    }
+
+    [Theory]
+    [InlineData("Alert")]
+    [InlineData("broadcast")]
+    [InlineData("ClientMessage")]
+    [InlineData("")]
+    public void A_message_type_other_than_Broadcast_is_refused_naming_the_allowed_value(string messageType)
+    {
+        var body = Encoding.UTF8.GetBytes($$"""{"content":"A004","message_type":"{{messageType}}"}""");
+        Assert.False(ChannelRequests.TryParseBroadcast(body, out _, out var error));
+        Assert.StartsWith("Field 'message_type' must be \"Broadcast\"", error);
+        Assert.Contains($"got \"{messageType}\"", error);
     }
 }

@@ -150,6 +150,17 @@ public class ConfigLoaderTests
         { "EMIT_HUB_AUTO_BACKUP", "true", "persistence.auto_backup", "true" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },
+        // [cluster] (issue 11)
+        { "EMIT_HUB_CLUSTER_NATS_URL", "nats://10.0.0.1:4222, nats://10.0.0.2:4222", "cluster.nats_url", "\"nats://10.0.0.1:4222,nats://10.0.0.2:4222\"" },
+        { "EMIT_HUB_CLUSTER_NODE_NAME", "hub-a", "cluster.node_name", "\"hub-a\"" },
+        { "EMIT_HUB_CLUSTER_CREDS_FILE", "/etc/nats.creds", "cluster.creds_file", "\"/etc/nats.creds\"" },
+        { "EMIT_HUB_CLUSTER_USER", "hub", "cluster.user", "\"hub\"" },
+        { "EMIT_HUB_CLUSTER_PASSWORD", "pw", "cluster.password", "\"pw\"" },
+        { "EMIT_HUB_CLUSTER_TOKEN", "tok", "cluster.token", "\"tok\"" },
+        { "EMIT_HUB_CLUSTER_TLS_CA_FILE", "/etc/ca.pem", "cluster.tls_ca_file", "\"/etc/ca.pem\"" },
+        { "EMIT_HUB_CLUSTER_TLS_CERT_FILE", "/etc/c.pem", "cluster.tls_cert_file", "\"/etc/c.pem\"" },
+        { "EMIT_HUB_CLUSTER_TLS_KEY_FILE", "/etc/c.key", "cluster.tls_key_file", "\"/etc/c.key\"" },
+        { "EMIT_HUB_CLUSTER_STREAM_REPLICAS", "3", "cluster.stream_replicas", "3" },
         // Issue 14: permessage-deflate mode.
         { "EMIT_HUB_WS_COMPRESSION", "per_connection", "websocket.compression", "\"per_connection\"" },
         { "EMIT_HUB_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", "auth.token_secret", "\"0123456789abcdef0123456789abcdef\"" },
@@ -166,6 +177,20 @@ public class ConfigLoaderTests
         File.WriteAllText(path, key.ExportSubjectPublicKeyInfoPem());
         return path;
     });
+
+    [Theory]
+    [InlineData("http://127.0.0.1:4222")]
+    [InlineData("nats://")]
+    [InlineData("nats://a:4222,,")]
+    public void A_nats_url_that_is_not_a_list_of_nats_urls_is_refused_naming_the_key(string value)
+    {
+        var result = LoadEnv(("EMIT_HUB_CLUSTER_NATS_URL", value));
+
+        Assert.False(result.IsValid);
+        var error = Assert.Single(result.Errors);
+        Assert.Contains("EMIT_HUB_CLUSTER_NATS_URL", error.Message, StringComparison.Ordinal);
+        Assert.Contains("scheme nats, tls, ws or wss", error.Message, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(EnvironmentVariables))]
@@ -290,8 +315,8 @@ public class ConfigLoaderTests
     [InlineData("[websocket]\nmax_pending_bytes = 10", "x.toml line 2: websocket.max_pending_bytes = 10 is not valid: websocket.max_pending_bytes must be an integer from 1024 to 1073741824 bytes.")]
     [InlineData("[websocket]\necho_path = \"echo\"", "x.toml line 2: websocket.echo_path = \"echo\" is not valid: websocket.echo_path must be a path starting with \"/\" without spaces, '?' or '#'.")]
     [InlineData("[cors]\nmax_age = -1", "x.toml line 2: cors.max_age = -1 is not valid: cors.max_age must be an integer from 0 to 86400 seconds.")]
-    [InlineData("[cors]\nallowed_origins = \"*\"", "x.toml line 2: cors.allowed_origins = \"*\" has the wrong type (string): cors.allowed_origins must be a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
-    [InlineData("[cors]\nallowed_origins = [\"ftp://x.example\"]", "x.toml line 2: cors.allowed_origins = [\"ftp://x.example\"] is not valid: cors.allowed_origins must be a non-empty array of \"*\", \"localhost\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
+    [InlineData("[cors]\nallowed_origins = \"*\"", "x.toml line 2: cors.allowed_origins = \"*\" has the wrong type (string): cors.allowed_origins must be a non-empty array of \"*\", \"localhost\", \"null\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
+    [InlineData("[cors]\nallowed_origins = [\"ftp://x.example\"]", "x.toml line 2: cors.allowed_origins = [\"ftp://x.example\"] is not valid: cors.allowed_origins must be a non-empty array of \"*\", \"localhost\", \"null\" or origins like \"https://example.com\" (scheme http or https, host, optional port, no path).")]
     [InlineData("[cors]\nallowed_methods = [\"GET\", 1]", "x.toml line 2: cors.allowed_methods = [\"GET\", 1] is not valid: cors.allowed_methods must be a non-empty array of HTTP method names (RFC 9110 tokens).")]
     [InlineData("[persistence]\nauto_backup = \"yes\"", "x.toml line 2: persistence.auto_backup = \"yes\" has the wrong type (string): persistence.auto_backup must be true or false.")]
     [InlineData("[persistence]\nmessage_retention_days = 0", "x.toml line 2: persistence.message_retention_days = 0 is not valid: persistence.message_retention_days must be an integer from 1 to 36500 days.")]

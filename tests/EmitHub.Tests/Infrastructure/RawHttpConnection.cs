@@ -80,10 +80,11 @@ public sealed class RawHttpConnection : IDisposable
         }
     }
 
-    /// <summary>Receives once into the local buffer (see <see cref="Pending"/>); false at end of stream.</summary>
-    public async Task<bool> ReadOneChunkAsync()
+    /// <summary>Receives once into the local buffer (see <see cref="Pending"/>); false at end of stream. Throws
+    /// <see cref="OperationCanceledException"/> after <paramref name="timeoutAfter"/> (default 30 s) of silence.</summary>
+    public async Task<bool> ReadOneChunkAsync(TimeSpan? timeoutAfter = null)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var timeout = new CancellationTokenSource(timeoutAfter ?? TimeSpan.FromSeconds(30));
         return await ReceiveAsync(timeout.Token);
     }
 

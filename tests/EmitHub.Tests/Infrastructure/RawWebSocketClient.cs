@@ -37,8 +37,9 @@ public sealed class RawWebSocketClient : IDisposable
     public Task SendAsync(byte[] bytes) => _http.SendAsync(bytes);
 
     /// <summary>Reads server frames until <paramref name="until"/> holds for the events so far, the server closed
-    /// (the last event is then "finished" or "eof"), or the server was silent for 30 s ("timeout").</summary>
-    public async Task<List<string>> ReadEventsAsync(Func<List<string>, bool> until)
+    /// (the last event is then "finished" or "eof"), or the server was silent for <paramref name="silence"/> (default
+    /// 30 s; the last event is then "timeout").</summary>
+    public async Task<List<string>> ReadEventsAsync(Func<List<string>, bool> until, TimeSpan? silence = null)
     {
         var events = new List<string>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
@@ -62,7 +63,7 @@ public sealed class RawWebSocketClient : IDisposable
             bool more;
             try
             {
-                more = await _http.ReadOneChunkAsync();
+                more = await _http.ReadOneChunkAsync(silence);
             }
             catch (OperationCanceledException)
             {
@@ -84,6 +85,9 @@ public sealed class RawWebSocketClient : IDisposable
 
     /// <summary>Reads until the server's close frame (or the end of TCP) and returns every event.</summary>
     public Task<List<string>> ReadUntilClosedAsync() => ReadEventsAsync(_ => false);
+
+    /// <summary>True when the server closed TCP with no further bytes (after its close frame, say).</summary>
+    public Task<bool> IsClosedByServerAsync() => _http.IsClosedByServerAsync();
 
     public void Dispose()
     {

@@ -223,29 +223,13 @@ public class WebSocketProtocolViolationTests
     }
 
     [Fact]
-    public void Endless_empty_fragments_are_1009_because_each_counts_16_bytes()
-    {
-        var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 64);
-        AssertFails(
-            [
-                0x01, 0x80, 0, 0, 0, 0, // FIN=0 TEXT MASK=1 len=0 (counts 16)
-                0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (32)
-                0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (48)
-                0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (64, still allowed)
-                0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (80 > 64)
-            ],
-            1009, WebSocketProtocolError.FragmentedMessageTooBig, limits);
-    }
-
-    [Fact]
     public void The_final_fragment_counts_toward_max_continuation_size_too()
     {
         var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 40);
         AssertFails(
             [
-                0x01, 0x80, 0, 0, 0, 0, // FIN=0 TEXT MASK=1 len=0 (counts 16)
-                0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0 (32)
-                0x80, 0x80, 0, 0, 0, 0, // FIN=1 CONT MASK=1 len=0 (48 > 40)
+                0x01, 0x94, 0, 0, 0, 0, .. "0123456789abcdefghij"u8, // FIN=0 TEXT MASK=1 len=20
+                0x80, 0x95, 0, 0, 0, 0,                               // FIN=1 CONT MASK=1 len=21 (41 > 40), payload not sent
             ],
             1009, WebSocketProtocolError.FragmentedMessageTooBig, limits);
     }
@@ -259,7 +243,7 @@ public class WebSocketProtocolViolationTests
     }
 
     [Fact]
-    public void Fragment_payload_counts_its_real_length_when_over_16_bytes()
+    public void Fragmented_messages_count_their_exact_payload_bytes()
     {
         var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 50);
         // 17 + 17 + 16 = 50 fits; one more byte would not.
@@ -277,16 +261,16 @@ public class WebSocketProtocolViolationTests
     }
 
     [Fact]
-    public void Four_empty_fragments_fit_exactly_in_64_bytes_of_continuation_budget()
+    public void Four_empty_fragments_fit_exactly_in_a_four_fragment_bound_and_each_message_counts_afresh()
     {
-        var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 64);
+        var limits = new WebSocketReaderLimits(MaxMessageSize: 1 << 20, MaxContinuationSize: 64, MaxFragments: 4);
         byte[] bytes =
         [
             0x01, 0x80, 0, 0, 0, 0, // FIN=0 TEXT MASK=1 len=0
             0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0
             0x00, 0x80, 0, 0, 0, 0, // FIN=0 CONT MASK=1 len=0
             0x80, 0x80, 0, 0, 0, 0, // FIN=1 CONT MASK=1 len=0
-            0x01, 0x80, 0, 0, 0, 0, // the next message has a fresh budget: FIN=0 TEXT MASK=1 len=0
+            0x01, 0x80, 0, 0, 0, 0, // the next message counts afresh: FIN=0 TEXT MASK=1 len=0
             0x80, 0x80, 0, 0, 0, 0, // FIN=1 CONT MASK=1 len=0
         ];
         Assert.Equal(["text:", "text:"], ReaderDriver.Run(bytes, limits));

@@ -1,0 +1,90 @@
+using EmitHub.Core.Storage;
+
+namespace EmitHub.Core.Cluster;
+
+/// <summary>
+/// The store of record shared by the nodes of a cluster (issue 11): channels and every change to them, and the
+/// messages of every channel, ordered once for all nodes. The registry uses it instead of the embedded store when
+/// <c>[cluster] nats_url</c> is set; the NATS JetStream implementation lives in EmitHub.Cluster, so Core stays free
+/// of sockets. A node does not change its own state when it proposes a change: every change, its own included,
+/// reaches it through <see cref="IClusterChangeSink"/>, so every node applies the same changes in the same order.
+/// The members of <see cref="IChannelStore"/> serve history reads; its write members are not used in a cluster.
+/// </summary>
+public interface IClusterStore : IChannelStore
+{
+    /// <summary>This node's name (logs, NATS connection name).</summary>
+    string NodeName { get; }
+
+    /// <summary>True while the connection to the store of record is up (<c>/ready</c>'s <c>nats</c> check).</summary>
+    bool IsConnected { get; }
+
+    /// <summary>
+    /// Starts the change feed after <see cref="IChannelStore.RecoverAsync"/>: every channel change with a revision
+    /// above what recovery returned goes to <paramref name="sink"/>, in revision order, until disposal; a lost
+    /// connection resumes where it stopped.
+    /// </summary>
+    void StartChangeFeed(IClusterChangeSink sink);
+
+    /// <summary>Revision of each channel as <see cref="IChannelStore.RecoverAsync"/> found it.</summary>
+    IReadOnlyDictionary<Guid, ulong> RecoveredRevisions { get; }
+
+    /// <summary>
+    /// Writes a channel's full state if its stored revision is still <paramref name="expectedRevision"/> (0: the
+    /// channel must not exist yet). Returns the new revision. Throws <see cref="ClusterConflictException"/> when
+    /// another node changed it first, <see cref="ClusterUnavailableException"/> when the store cannot be reached.
+    /// </summary>
+    ValueTask<ulong> PutChannelAsync(ChannelRecord record, ulong expectedRevision, CancellationToken cancellationToken);
+
+    /// <summary>Removes a channel and its messages. Throws <see cref="ClusterUnavailableException"/>.</summary>
+    ValueTask RemoveChannelAsync(Guid channelId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends the channel's next message: asks <paramref name="envelope"/> for the envelope JSON of the sequence the
+    /// store of record will give it (the last sequence of the channel + 1, cluster-wide) and returns once the store
+    /// acknowledged it. When another node appended first, the sequence is taken again and the envelope rebuilt, so
+    /// sequences stay gap-free and identical everywhere. Throws <see cref="ClusterUnavailableException"/>.
+    /// </summary>
+    ValueTask<ClusterAppend> AppendAsync(Guid channelId, ClusterEnvelopeFactory envelope, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes this node receive the channel's messages (idempotent): first <see cref="IClusterChangeSink.OnFollowStarted"/>
+    /// with the position, then the latest <paramref name="recent"/> stored messages and every later one through
+    /// <see cref="IClusterChangeSink.OnMessage"/>, in sequence order, without gap (a gap is filled from the store
+    /// before going on). Completes once the messages stored when it was called were delivered.
+    /// </summary>
+    ValueTask FollowAsync(Guid channelId, int recent, CancellationToken cancellationToken);
+
+    /// <summary>Oldest sequence still stored for the channel, 0 when none is (asked of the store of record).</summary>
+    ValueTask<long> GetFirstSequenceAsync(Guid channelId, CancellationToken cancellationToken);
+}
+
+/// <summary>Builds the envelope JSON (UTF-8) of a message given its sequence and timestamp; may be called more than once.</summary>
+public delegate ReadOnlyMemory<byte> ClusterEnvelopeFactory(long sequence, DateTimeOffset timestamp);
+
+/// <summary>A message the store of record acknowledged: its channel sequence and timestamp.</summary>
+public readonly record struct ClusterAppend(long Sequence, DateTimeOffset Timestamp);
+
+/// <summary>Receives the changes of the store of record, each once, in order (per channel).</summary>
+public interface IClusterChangeSink
+{
+    /// <summary>A channel was created or changed (status, settings, name) by any node.</summary>
+    void OnChannelChanged(ChannelRecord record, ulong revision);
+
+    /// <summary>A channel was deleted by any node.</summary>
+    void OnChannelDeleted(Guid channelId);
+
+    /// <summary>Following starts after <paramref name="lastSequence"/>: the next message delivered has the sequence after it.</summary>
+    void OnFollowStarted(Guid channelId, long lastSequence);
+
+    /// <summary>The channel's next message, <paramref name="sequence"/> = the previous one + 1.</summary>
+    void OnMessage(Guid channelId, long sequence, ReadOnlySpan<byte> envelopeJson);
+
+    /// <summary>The connection to the store of record was lost (false) or is back (true).</summary>
+    void OnConnectionChanged(bool connected);
+}
+
+/// <summary>Another node changed the channel first; re-read and decide again.</summary>
+public sealed class ClusterConflictException(string message) : Exception(message);
+
+/// <summary>The store of record cannot be reached or did not acknowledge in time; nothing was changed or may have been.</summary>
+public sealed class ClusterUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

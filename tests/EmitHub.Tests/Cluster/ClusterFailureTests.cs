@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using EmitHub.Tests.Persistence;
+using Xunit.Abstractions;
+
+namespace EmitHub.Tests.Cluster;
+
+/// <summary>
+/// Failures of a 3-node cluster (issue 11): a node SIGKILLed while its clients listen; the NATS server SIGKILLed and
+/// restarted on its file store. In both cases nothing acknowledged is lost and sequences stay gap-free.
+/// </summary>
+[Collection(PersistenceProcessCollection.Name)]
+public sealed class ClusterFailureTests(ITestOutputHelper output) : ClusterTestBase(output)
+{
+    [Fact]
+    public async Task Clients_of_a_SIGKILLed_node_reconnect_to_another_with_after_and_end_with_every_acknowledged_message_once()
+    {
+        await StartNatsAsync();
+        await StartNodesAsync();
+        var id = await CreateActiveChannelEverywhereAsync(B, "node-kill", persist: true);
+        var clients = new List<(ClientWebSocket Ws, string Epoch)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (ws, connected) = await JoinAsync(A, id);
+            clients.Add((ws, connected.GetProperty("data").GetProperty("epoch").GetString()!));
+        }
+
+        // Broadcasts through B and C all along; A is killed after some of them reached its clients.
+        var acks = new ConcurrentBag<Ack>();
+        using var stop = new CancellationTokenSource();
+        var publishers = new[] { B, C }.Select((node, n) => Task.Run(async () =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                acks.Add(await node.BroadcastAsync(id, $"n{n}-{i}"));
+            }
+        })).ToArray();
+
+        var received = clients.Select(_ => new List<JsonElement>()).ToList();
+        for (var c = 0; c < clients.Count; c++)
+        {
+            while (received[c].Count < 15)
+            {
+                received[c].Add(await ServerProcess.ReceiveAsync(clients[c].Ws));
+            }
+        }
+        await A.KillAsync();
+
+        // Each client reads what A had already sent it (TCP may still hold some), then reconnects to C.
+        for (var c = 0; c < clients.Count; c++)
+        {
+            var (rest, _, _) = await ServerProcess.ReadUntilClosedAsync(clients[c].Ws);
+            received[c].AddRange(rest);
+            clients[c].Ws.Dispose();
+        }
+        await Task.WhenAll(publishers);
+        var last = acks.Max(a => a.Sequence);
+        Assert.Equal(80, acks.Count);
+
+        for (var c = 0; c < clients.Count; c++)
+        {
+            var after = received[c][^1].GetProperty("sequence").GetInt64();
+            var (ws, connected) = await JoinAsync(C, id, $"?after={after}&epoch={clients[c].Epoch}");
+            Assert.True(connected.GetProperty("data").GetProperty("recovered").GetBoolean(), connected.GetRawText());
+            while (received[c][^1].GetProperty("sequence").GetInt64() < last)
+            {
+                received[c].Add(await ServerProcess.ReceiveAsync(ws));
+            }
+            ws.Dispose();
+
+            // Every acknowledged message exactly once, in sequence order, with the content its ack named.
+            Assert.Equal(Enumerable.Range(1, (int)last).Select(i => (long)i), received[c].Select(e => e.GetProperty("sequence").GetInt64()));
+            var bySequence = received[c].ToDictionary(e => e.GetProperty("sequence").GetInt64());
+            foreach (var ack in acks)
+            {
+                Assert.Equal(ack.Content, bySequence[ack.Sequence].GetProperty("message").GetString());
+                Assert.Equal(ack.Timestamp, bySequence[ack.Sequence].GetProperty("timestamp").GetString());
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_SIGKILLed_and_restarted_nats_server_loses_no_acknowledged_message_and_nodes_and_clients_recover_by_themselves()
+    {
+        await StartNatsAsync();
+        await StartNodesAsync();
+        var id = await CreateActiveChannelEverywhereAsync(A, "nats-restart", persist: true);
+        var (onB, _) = await JoinAsync(B, id);
+        var (onC, _) = await JoinAsync(C, id);
+        var acks = new List<Ack>();
+        for (var i = 0; i < 20; i++)
+        {
+            acks.Add(await A.BroadcastAsync(id, $"before-{i}"));
+        }
+
+        await Nats[0].KillAsync();
+
+        // While NATS is down: broadcasts are refused with 503 and a sentence, /ready says why, clients stay open.
+        await EventuallyAsync(async () => (await ServerProcess.TryBroadcastAsync(A.Http, id, "during")).Status == HttpStatusCode.ServiceUnavailable,
+            "broadcast refused while NATS is down");
+        var (status, _, body) = await ServerProcess.TryBroadcastAsync(B.Http, id, "during");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Contains("NATS", body);
+        using (var ready = await A.Http.GetAsync("/ready"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Contains("\"nats\":\"unavailable\"", await ready.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(WebSocketState.Open, onB.State);
+        Assert.Equal(WebSocketState.Open, onC.State);
+
+        await Nats[0].StartAsync();
+        foreach (var node in Nodes)
+        {
+            await EventuallyAsync(async () =>
+            {
+                using var ready = await node.Http.GetAsync("/ready");
+                return ready.StatusCode == HttpStatusCode.OK;
+            }, $"node on port {node.Port} ready again");
+        }
+        for (var i = 0; i < 20; i++)
+        {
+            acks.Add(await (i % 2 == 0 ? B : C).BroadcastAsync(id, $"after-{i}"));
+        }
+
+        // Nothing acknowledged was lost: on every node the history is gap-free and holds each acknowledged broadcast at
+        // the sequence its ack named. A broadcast answered 503 while NATS went away may still have reached JetStream
+        // (a publish whose acknowledgement was lost) and then sits in the history like any other message.
+        Assert.Equal(acks.Count, acks.Select(a => a.Sequence).Distinct().Count());
+        List<JsonElement>? reference = null;
+        foreach (var node in Nodes)
+        {
+            var history = await node.GetHistoryAsync(id);
+            Assert.Equal(Enumerable.Range(1, history.Count).Select(i => (long)i), history.Select(e => e.GetProperty("sequence").GetInt64()));
+            foreach (var ack in acks)
+            {
+                Assert.Equal(ack.Content, history[(int)ack.Sequence - 1].GetProperty("message").GetString());
+                Assert.Equal(ack.Timestamp, history[(int)ack.Sequence - 1].GetProperty("timestamp").GetString());
+            }
+            reference ??= history;
+            Assert.Equal(reference.Select(e => e.GetRawText()), history.Select(e => e.GetRawText()));
+        }
+        Assert.All(reference!.Where(e => !acks.Any(a => a.Content == e.GetProperty("message").GetString())),
+            e => Assert.Equal("during", e.GetProperty("message").GetString()));
+
+        // Both clients, connected all along, got exactly that history, once, in order, without reconnecting.
+        foreach (var ws in new[] { onB, onC })
+        {
+            var got = new List<JsonElement>();
+            while (got.Count < reference!.Count)
+            {
+                got.Add(await ServerProcess.ReceiveAsync(ws));
+            }
+            Assert.Equal(reference.Select(e => e.GetRawText()), got.Select(e => e.GetRawText()));
+            ws.Dispose();
+        }
+    }
+}
