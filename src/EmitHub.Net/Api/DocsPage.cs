@@ -36,7 +36,7 @@ body{margin:1rem auto}
 .rest td:nth-child(2)::before{content:"Success: "}.rest td:nth-child(3)::before{content:"Failures: "}
 .envelopes td:nth-child(2)::before{content:"When: "}.envelopes td:nth-child(3)::before{content:"Message, data: "}
 .settings td:nth-child(2)::before{content:"Range: "}.settings td:nth-child(3)::before,.config td:nth-child(2)::before{content:"Default: "}
-.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}.metrics td:nth-child(2)::before{content:"Meaning: "}
+.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}.metrics td:nth-child(2)::before{content:"Meaning: "}.metrics td.m{font-size:.8em}
 }
 </style>
 </head>
@@ -355,17 +355,17 @@ scrape_configs:
 <tr><th>metric</th><th>meaning</th></tr>
 <tr><td class="m">emithub_connections</td><td>TCP connections open now (HTTP and WebSocket)</td></tr>
 <tr><td class="m">emithub_connections_accepted_total</td><td>TCP connections accepted</td></tr>
-<tr><td class="m">emithub_connections_closed_total{reason}</td><td>TCP connections closed, by why they ended (remote_closed, response_close, request_rejected, keep_alive_timeout, upgraded_protocol_closed, tls_handshake_failed, …)</td></tr>
+<tr><td class="m">emithub_connections_closed_total</td><td>TCP connections closed, by <code>reason</code>: why they ended (remote_closed, response_close, request_rejected, keep_alive_timeout, upgraded_protocol_closed, tls_handshake_failed, …)</td></tr>
 <tr><td class="m">emithub_websocket_connections</td><td>WebSocket connections open now</td></tr>
 <tr><td class="m">emithub_websocket_connections_opened_total</td><td>WebSocket upgrades</td></tr>
-<tr><td class="m">emithub_websocket_connections_closed_total{reason}</td><td>client_close, going_away, denied, channel_full, pong_timeout, protocol_error, slow_consumer, abnormal, other</td></tr>
+<tr><td class="m">emithub_websocket_connections_closed_total</td><td>WebSocket connections closed, by <code>reason</code>: client_close, going_away, denied, channel_full, pong_timeout, protocol_error, slow_consumer, abnormal, other</td></tr>
 <tr><td class="m">emithub_slow_consumers_total</td><td>clients closed 1008 "slow consumer" (their queued messages dropped)</td></tr>
-<tr><td class="m">emithub_channels{status}</td><td>channels by status (Created, Active, Paused, Stopped)</td></tr>
+<tr><td class="m">emithub_channels</td><td>channels by <code>status</code>: Created, Active, Paused, Stopped</td></tr>
 <tr><td class="m">emithub_broadcasts_total</td><td>REST broadcasts accepted</td></tr>
 <tr><td class="m">emithub_client_messages_total</td><td>client messages relayed</td></tr>
 <tr><td class="m">emithub_deliveries_total</td><td>envelopes handed to subscribers (a broadcast to k clients counts k)</td></tr>
-<tr><td class="m">emithub_rate_limited_total{kind}</td><td>refusals by <code>rate_limit_per_minute</code>: broadcast (429) or client_message</td></tr>
-<tr><td class="m">emithub_network_io_bytes_total{direction}</td><td>bytes received / sent (plaintext on TLS)</td></tr>
+<tr><td class="m">emithub_rate_limited_total</td><td>refusals by <code>rate_limit_per_minute</code>, by <code>kind</code>: broadcast (429) or client_message</td></tr>
+<tr><td class="m">emithub_network_io_bytes_total</td><td>bytes by <code>direction</code>: received, sent (plaintext on TLS)</td></tr>
 <tr><td class="m">emithub_publish_duration_seconds</td><td>histogram: broadcast arrival to acknowledgement, store commit included</td></tr>
 <tr><td class="m">emithub_store_commit_duration_seconds</td><td>histogram: time a store write waited for its commit</td></tr>
 <tr><td class="m">process_cpu_seconds_total</td><td>CPU time, user and system</td></tr>
@@ -374,7 +374,7 @@ scrape_configs:
 <tr><td class="m">process_max_fds</td><td>the descriptor limit (RLIMIT_NOFILE, soft)</td></tr>
 <tr><td class="m">process_start_time_seconds</td><td>start time, Unix seconds</td></tr>
 <tr><td class="m">dotnet_gc_heap_bytes</td><td>managed heap after the last collection</td></tr>
-<tr><td class="m">dotnet_gc_collections_total{generation}</td><td>garbage collections, gen0 / gen1 / gen2</td></tr>
+<tr><td class="m">dotnet_gc_collections_total</td><td>garbage collections by <code>generation</code>: gen0, gen1, gen2</td></tr>
 </table></div>
 
 <h2 id="tls">TLS (HTTPS and <code>wss://</code>)</h2>
@@ -386,8 +386,8 @@ certificate and its key stop the start with exit code 2.</p>
 <pre>
 EMIT_HUB_TLS_CERT_PATH=/etc/letsencrypt/live/hub.example.com/fullchain.pem \
 EMIT_HUB_TLS_KEY_PATH=/etc/letsencrypt/live/hub.example.com/privkey.pem emit-hub
-curl https://hub.example.com:8080/health
 </pre>
+<p>Clients then use <code>https://hub.example.com:8080/api/v1/…</code> and <code>wss://hub.example.com:8080/api/v1/channels/{id}/ws</code>.</p>
 
 <h2 id="deploy">Deploy</h2>
 <p><code>docker build -t emit-hub . &amp;&amp; docker run -p 8080:8080 emit-hub</code>: a native AOT binary on a small
