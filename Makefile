@@ -37,6 +37,8 @@ test-deps:
 	@test -x /usr/bin/systemd-analyze || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
+	@command -v chromium >/dev/null || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true; }
 
 ## test: every test (unit and end-to-end); fails when no test ran.
 test: test-deps build

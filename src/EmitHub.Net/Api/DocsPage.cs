@@ -86,7 +86,7 @@ ignored; a field of the wrong type, a fraction, or a value out of range is 400.<
 <tr><td class="m">PUT /channels/{id}/start</td><td>200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td>404</td></tr>
 <tr><td class="m">PUT /channels/{id}/pause</td><td>200, channel (<code>Paused</code>)</td><td>404; 409 if Created or Stopped</td></tr>
 <tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds; 503 <code>store_busy</code> with <code>Retry-After</code> (persisting channel, disk behind: nothing stored, retry); 503 <code>store_unavailable</code> with <code>sequence</code> and <code>timestamp</code> (commit did not complete; see <a href="#durability">Durability</a>)</td></tr>
 <tr><td class="m">GET /channels/{id}/messages</td><td><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
 <tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
 <tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td></td></tr>
@@ -198,6 +198,22 @@ closed 1009), invalid DEFLATE data 1007, RSV1 on a control or continuation frame
 An offer with an unknown or invalid parameter (window bits outside 8-15, a repeated parameter) is declined, not refused:
 the next offer is tried, else the connection runs uncompressed.</p>
 
+<h2 id="sse">Server-Sent Events <code>GET /api/v1/channels/{id}/events</code></h2>
+<p>The same channel as a <code>text/event-stream</code>, for <code>curl -N</code>, the browser's <code>EventSource</code> and
+networks that break WebSockets. Each envelope is one event: <code>id:</code> = its <code>sequence</code> (on
+<code>broadcast</code> and <code>client_message</code>), <code>event:</code> = its <code>status</code>, <code>data:</code> = the
+envelope JSON, exactly as a WebSocket client gets it. To resume, send <code>Last-Event-ID: SEQ</code> (EventSource does it
+by itself when it reconnects) or <code>?after=SEQ</code> (with <code>&amp;epoch=</code>): on a persisting channel every message
+after SEQ comes first, then live ones, with no gap and no duplicate. A comment line <code>: keepalive</code> is sent after
+<code>ping_interval</code> seconds of silence. Same rules as the WebSocket: Origin allow-list (403), private channels need
+<code>?token=</code> (or <code>Authorization: Bearer &lt;token&gt;</code>; 401/403), <code>max_pending_bytes</code> (a client
+that does not read is cut as a slow consumer), <code>denied</code>/<code>stopped</code> end the stream after that event.
+No API key is needed (EventSource cannot send one). An <code>Accept</code> that excludes <code>text/event-stream</code> is 406.</p>
+<pre>curl -N http://localhost:8080/api/v1/channels/CHANNEL_ID/events
+curl -N -H 'Last-Event-ID: 41' http://localhost:8080/api/v1/channels/CHANNEL_ID/events</pre>
+<pre>const es = new EventSource(`http://localhost:8080/api/v1/channels/${channelId}/events`);
+es.addEventListener('broadcast', (e) =&gt; console.log(e.lastEventId, JSON.parse(e.data).message));</pre>
+
 <h2 id="envelopes">Envelopes</h2>
 <p><code>{"status", "message", "channel_id", "timestamp", "data"}</code>, plus <code>"sequence"</code> on
 <code>broadcast</code> and <code>client_message</code> (per channel, from 1, no gaps).</p>
@@ -258,6 +274,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
 <tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
 <tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
+<tr><td class="m">[persistence] max_pending_messages</td><td>10000</td><td>stored messages (all channels) waiting for their commit; past it 503 <code>store_busy</code> with <code>Retry-After</code>. Group commit keeps this near the number of concurrent publishers, so 10,000 means the disk stalled for seconds. Read at startup</td></tr>
 <tr><td class="m">[cluster] nats_url</td><td>unset</td><td>NATS server(s), comma-separated: this node joins a cluster whose channels and messages live in NATS JetStream (see <a href="#cluster">Cluster</a>)</td></tr>
 <tr><td class="m">[cluster] node_name</td><td>host name:port</td><td>this node's name in logs and its NATS connection</td></tr>
 <tr><td class="m">[cluster] creds_file</td><td>unset</td><td>NATS credentials file (JWT + NKey seed)</td></tr>
@@ -287,6 +304,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td>[persistence] persist_messages_default</td></tr>
 <tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
 <tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
+<tr><td class="m">EMIT_HUB_MAX_PENDING_MESSAGES</td><td>[persistence] max_pending_messages</td></tr>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NATS_URL</td><td>[cluster] nats_url</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NODE_NAME</td><td>[cluster] node_name</td></tr>
@@ -324,6 +342,23 @@ curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application
 <tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code>; when NATS is back the node catches its clients up without gaps</td></tr>
 <tr><td>not used</td><td><code>db_path</code> and <code>[persistence] auto_backup</code> (back up the stream and bucket with NATS tools)</td></tr>
 </table></div>
+
+<h2 id="durability">Durability of a broadcast</h2>
+<p>On a channel with <code>persist_messages</code>, 200 means the message is committed to disk (it survives a crash).
+Two 503 answers exist and they differ:</p>
+<ul>
+<li><code>store_busy</code> (with <code>Retry-After</code>): the disk is behind (<code>max_pending_messages</code>
+reached, or the in-memory log is full). Nothing was stored and no sequence was used: retrying is exact. Other
+channels are not slowed down.</li>
+<li><code>store_unavailable</code>: the message was given a sequence but its commit did not complete (a failed or
+hung disk; the store then stays unavailable and <code>/ready</code> answers 503 until a restart). The record may still
+have reached the disk, so the outcome is <em>exact but deferred</em>: the body names the <code>sequence</code> and
+<code>timestamp</code> the message was given, e.g.
+<code>{"error":"…","code":"store_unavailable","sequence":42,"timestamp":"2024-06-01T10:35:00.123Z"}</code>. Once the
+store is back, <code>GET /api/v1/channels/{id}/messages?after=41&amp;limit=1</code> returns an envelope with sequence
+42 <em>and that timestamp</em> exactly when it was stored (a later message that reused sequence 42 has a later
+timestamp). Retrying without that check is at-least-once: the message may then appear twice.</li>
+</ul>
 
 <h2 id="limits">HTTP limits</h2>
 <div class="t"><table class="limits">
