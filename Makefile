@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all build run test test-deps publish bench bench-micro bench-compression clean restore
+.PHONY: all build run test test-deps publish install bench bench-micro bench-compression clean restore
 
 all: build
 
@@ -24,7 +24,7 @@ run:
 	$(DOTNET) run --project src/EmitHub.Cli -c $(CONFIG) -- $(ARGS)
 
 ## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool,
-## Debian's chromium, curl, nats-server with JetStream for the cluster tests).
+## Debian's chromium, curl, nats-server with JetStream for the cluster tests, systemd-analyze).
 test-deps:
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
@@ -34,6 +34,8 @@ test-deps:
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) || true; }
 	@test -x /usr/bin/chromium -a -x /usr/bin/curl || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null)) || true; }
+	@test -x /usr/bin/systemd-analyze || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
 	@command -v chromium >/dev/null || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true; }
@@ -45,6 +47,23 @@ test: test-deps build
 ## publish: native AOT binary at dist/emit-hub; fails on any trim/AOT warning.
 publish:
 	bash tools/publish.sh $(RID)
+
+## install: the published binary, the systemd unit and a default configuration under DESTDIR/PREFIX:
+##   $(PREFIX)/bin/emit-hub, $(PREFIX)/lib/systemd/system/emit-hub.service (ExecStart points at that binary),
+##   $(SYSCONFDIR)/emit-hub/emit_hub.toml (kept when it exists). Publishes first when BINARY is missing.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+BINARY ?= dist/emit-hub
+install:
+	@test -x $(BINARY) || $(MAKE) publish
+	install -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/emit-hub
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed -e 's|/usr/local/bin/emit-hub|$(PREFIX)/bin/emit-hub|' -e 's|/etc/emit-hub/|$(SYSCONFDIR)/emit-hub/|' \
+	  deploy/emit-hub.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/emit-hub.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/emit-hub.service
+	install -d $(DESTDIR)$(SYSCONFDIR)/emit-hub
+	test -e $(DESTDIR)$(SYSCONFDIR)/emit-hub/emit_hub.toml || install -m 0644 emit_hub.toml $(DESTDIR)$(SYSCONFDIR)/emit-hub/emit_hub.toml
 
 bench-micro: build
 	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- --filter '*' --job short

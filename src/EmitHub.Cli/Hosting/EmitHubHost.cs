@@ -39,6 +39,9 @@ public static class EmitHubHost
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
+        // Under systemd (deploy/emit-hub.service, Type=notify): READY=1 once the listener is up, STOPPING=1 on SIGTERM.
+        // Elsewhere this registers nothing and the console lifetime stays.
+        builder.Services.AddSystemd();
 
         builder.Services.AddSingleton(live);
         builder.Services.AddSingleton(startup);

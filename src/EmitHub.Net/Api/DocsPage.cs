@@ -36,7 +36,7 @@ body{margin:1rem auto}
 .rest td:nth-child(2)::before{content:"Success: "}.rest td:nth-child(3)::before{content:"Failures: "}
 .envelopes td:nth-child(2)::before{content:"When: "}.envelopes td:nth-child(3)::before{content:"Message, data: "}
 .settings td:nth-child(2)::before{content:"Range: "}.settings td:nth-child(3)::before,.config td:nth-child(2)::before{content:"Default: "}
-.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}.tokens td:nth-child(2)::before{content:"Answer: "}
+.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}.tokens td:nth-child(2)::before{content:"Answer: "}.metrics td:nth-child(2)::before{content:"Meaning: "}.metrics td.m{font-size:.8em}
 }
 </style>
 </head>
@@ -45,7 +45,8 @@ body{margin:1rem auto}
 <p>Self-hosted real-time broadcasting hub. Create <b>channels</b> over REST, start / pause / stop them, broadcast
 messages; every WebSocket client of a channel receives each message the moment it is published.</p>
 <nav><a href="#rest">REST API</a><a href="#errors">Errors</a><a href="#ws">WebSocket</a><a href="#envelopes">Envelopes</a>
-<a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a></nav>
+<a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a>
+<a href="#metrics">Metrics</a><a href="#tls">TLS</a><a href="#deploy">Deploy</a></nav>
 
 <h2 id="quick">Quick start</h2>
 <pre>curl -X POST http://localhost:8080/api/v1/channels \
@@ -93,6 +94,7 @@ ignored; a field of the wrong type, a fraction, or a value out of range is 400.<
 <tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td>503 with the failing check; 200 with <code>"status": "degraded"</code>, <code>"database": "data_loss"</code> and <code>"losses": [sentence…]</code> after a recovery that found damage inside committed data (see <a href="#durability">Durability</a>)</td></tr>
 <tr><td class="m">GET /</td><td>200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td></td></tr>
 <tr><td class="m">GET /docs</td><td>this page</td><td></td></tr>
+<tr><td class="m">GET /metrics</td><td>200, Prometheus text format 0.0.4 (see <a href="#metrics">Metrics</a>)</td><td>401 without the API key when one is set</td></tr>
 </table></div>
 <p>Unknown paths are 404; a known path with a wrong method is 405 with an <code>Allow</code> header.</p>
 <h3>Broadcast body</h3>
@@ -381,6 +383,8 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[cluster] token</td><td>unset</td><td>NATS token</td></tr>
 <tr><td class="m">[cluster] tls_ca_file, tls_cert_file, tls_key_file</td><td>unset</td><td>TLS to NATS: CA bundle, client certificate and key (PEM)</td></tr>
 <tr><td class="m">[cluster] stream_replicas</td><td>1</td><td>JetStream replicas of the message stream and channel bucket (1–5)</td></tr>
+<tr><td class="m">[tls] cert_path</td><td>unset</td><td>PEM certificate (leaf, then intermediates); with key_path the port speaks HTTPS and wss://</td></tr>
+<tr><td class="m">[tls] key_path</td><td>unset</td><td>PEM private key of cert_path (unencrypted)</td></tr>
 </table></div>
 
 <h2 id="env">Environment variables</h2>
@@ -415,6 +419,8 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_CLUSTER_TLS_CERT_FILE</td><td>[cluster] tls_cert_file</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_TLS_KEY_FILE</td><td>[cluster] tls_key_file</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_STREAM_REPLICAS</td><td>[cluster] stream_replicas</td></tr>
+<tr><td class="m">EMIT_HUB_TLS_CERT_PATH</td><td>[tls] cert_path</td></tr>
+<tr><td class="m">EMIT_HUB_TLS_KEY_PATH</td><td>[tls] key_path</td></tr>
 </table></div>
 
 <h2 id="cluster">Cluster (several nodes, one hub)</h2>
@@ -478,6 +484,65 @@ with every record that verifies.</p>
 </table></div>
 <p>After a framing error the connection is closed. Keep-alive and pipelining follow RFC 9112; a new connection silent
 for 10 s, or idle between requests for 120 s, is closed.</p>
+
+<h2 id="metrics">Metrics (<code>GET /metrics</code>)</h2>
+<p>Prometheus text format. Open when no API key is set; with <code>api_key</code> it needs
+<code>Authorization: Bearer &lt;key&gt;</code>, which Prometheus sends with <code>authorization: {credentials: …}</code>.
+The same instruments are on the .NET meter <code>EmitHub</code> (<code>dotnet-counters monitor --counters EmitHub</code>).</p>
+<pre>
+scrape_configs:
+  - job_name: emithub
+    authorization:
+      credentials: replace-with-your-api-key
+    static_configs:
+      - targets: ['127.0.0.1:8080']
+</pre>
+<div class="t"><table class="metrics">
+<tr><th>metric</th><th>meaning</th></tr>
+<tr><td class="m">emithub_connections</td><td>TCP connections open now (HTTP and WebSocket)</td></tr>
+<tr><td class="m">emithub_connections_accepted_total</td><td>TCP connections accepted</td></tr>
+<tr><td class="m">emithub_connections_closed_total</td><td>TCP connections closed, by <code>reason</code>: why they ended (remote_closed, response_close, request_rejected, keep_alive_timeout, upgraded_protocol_closed, tls_handshake_failed, …)</td></tr>
+<tr><td class="m">emithub_websocket_connections</td><td>WebSocket connections open now</td></tr>
+<tr><td class="m">emithub_websocket_connections_opened_total</td><td>WebSocket upgrades</td></tr>
+<tr><td class="m">emithub_websocket_connections_closed_total</td><td>WebSocket connections closed, by <code>reason</code>: client_close, going_away, denied, channel_full, pong_timeout, protocol_error, slow_consumer, abnormal, other</td></tr>
+<tr><td class="m">emithub_slow_consumers_total</td><td>clients closed 1008 "slow consumer" (their queued messages dropped)</td></tr>
+<tr><td class="m">emithub_channels</td><td>channels by <code>status</code>: Created, Active, Paused, Stopped</td></tr>
+<tr><td class="m">emithub_broadcasts_total</td><td>REST broadcasts accepted</td></tr>
+<tr><td class="m">emithub_client_messages_total</td><td>client messages relayed</td></tr>
+<tr><td class="m">emithub_deliveries_total</td><td>envelopes handed to subscribers (a broadcast to k clients counts k)</td></tr>
+<tr><td class="m">emithub_rate_limited_total</td><td>refusals by <code>rate_limit_per_minute</code>, by <code>kind</code>: broadcast (429) or client_message</td></tr>
+<tr><td class="m">emithub_network_io_bytes_total</td><td>bytes by <code>direction</code>: received, sent (plaintext on TLS)</td></tr>
+<tr><td class="m">emithub_publish_duration_seconds</td><td>histogram: broadcast arrival to acknowledgement, store commit included</td></tr>
+<tr><td class="m">emithub_store_commit_duration_seconds</td><td>histogram: time a store write waited for its commit</td></tr>
+<tr><td class="m">process_cpu_seconds_total</td><td>CPU time, user and system</td></tr>
+<tr><td class="m">process_resident_memory_bytes</td><td>resident set size</td></tr>
+<tr><td class="m">process_open_fds</td><td>open file descriptors (sockets included)</td></tr>
+<tr><td class="m">process_max_fds</td><td>the descriptor limit (RLIMIT_NOFILE, soft)</td></tr>
+<tr><td class="m">process_start_time_seconds</td><td>start time, Unix seconds</td></tr>
+<tr><td class="m">dotnet_gc_heap_bytes</td><td>managed heap after the last collection</td></tr>
+<tr><td class="m">dotnet_gc_collections_total</td><td>garbage collections by <code>generation</code>: gen0, gen1, gen2</td></tr>
+</table></div>
+
+<h2 id="tls">TLS (HTTPS and <code>wss://</code>)</h2>
+<p>Set <code>[tls] cert_path</code> and <code>key_path</code> (PEM; or <code>EMIT_HUB_TLS_CERT_PATH</code> /
+<code>EMIT_HUB_TLS_KEY_PATH</code>) and the listening port speaks TLS only: <code>https://</code> for REST and
+<code>wss://</code> for WebSockets (ALPN <code>http/1.1</code>). When the files change (a renewal), the next handshake uses
+the new certificate; a renewal that does not load keeps the previous one and logs a warning. Files that do not hold a
+certificate and its key stop the start with exit code 2.</p>
+<pre>
+EMIT_HUB_TLS_CERT_PATH=/etc/letsencrypt/live/hub.example.com/fullchain.pem \
+EMIT_HUB_TLS_KEY_PATH=/etc/letsencrypt/live/hub.example.com/privkey.pem emit-hub
+</pre>
+<p>Clients then use <code>https://hub.example.com:8080/api/v1/…</code> and <code>wss://hub.example.com:8080/api/v1/channels/{id}/ws</code>.</p>
+
+<h2 id="deploy">Deploy</h2>
+<p><code>docker build -t emit-hub . &amp;&amp; docker run -p 8080:8080 emit-hub</code>: a native AOT binary on a small
+image, non-root, listening on 0.0.0.0:8080, store in the volume <code>/app/data</code>, health check on
+<code>/api/v1/health</code>; <code>docker compose up -d</code> runs the seed's compose file. On a systemd host,
+<code>sudo make install</code> puts the binary in <code>/usr/local/bin</code>, the hardened unit
+<code>emit-hub.service</code> (Type=notify, DynamicUser, store in <code>/var/lib/emit-hub</code>) in
+<code>/usr/local/lib/systemd/system</code> and the configuration in <code>/etc/emit-hub/emit_hub.toml</code>; then
+<code>sudo systemctl enable --now emit-hub</code>.</p>
 </body>
 </html>
 """;
