@@ -17,7 +17,8 @@ internal sealed class Channel
     public const long RecentMaxBytes = 4L * 1024 * 1024;
 
     public Channel(Guid id, string name, string? description, ChannelStatus status, DateTimeOffset createdAt,
-        DateTimeOffset updatedAt, ChannelSettings settings, string epoch, TimeProvider time)
+        DateTimeOffset updatedAt, ChannelSettings settings, string epoch, TimeProvider time,
+        ByteBudget? replayLastBudget = null, ByteBudget? catchUpBudget = null)
     {
         Id = id;
         Name = name;
@@ -27,8 +28,8 @@ internal sealed class Channel
         UpdatedAt = updatedAt;
         Settings = settings;
         Epoch = epoch;
-        LastBroadcasts = new MessageRing(settings.ReplayLast);
-        Recent = new MessageRing(settings.PersistMessages ? RecentCapacity : 0, RecentMaxBytes);
+        LastBroadcasts = new MessageRing(settings.ReplayLast, budget: replayLastBudget);
+        Recent = new MessageRing(settings.PersistMessages ? RecentCapacity : 0, RecentMaxBytes, catchUpBudget);
         _time = time;
         BroadcastLimiter = GcraRateLimiter.Create(settings.RateLimitPerMinute, time);
     }

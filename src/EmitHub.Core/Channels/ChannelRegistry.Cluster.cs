@@ -33,7 +33,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         foreach (var record in recovery.Channels)
         {
             var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, record.Epoch, _time)
+                record.UpdatedAt, record.Settings, record.Epoch, _time, _replayLastBudget, _catchUpBudget)
             {
                 Order = Interlocked.Increment(ref _nextOrder),
             };
@@ -284,7 +284,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         if (!_channels.TryGetValue(record.Id, out var channel))
         {
             var created = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, record.Epoch, _time)
+                record.UpdatedAt, record.Settings, record.Epoch, _time, _replayLastBudget, _catchUpBudget)
             {
                 Order = Interlocked.Increment(ref _nextOrder),
                 Revision = revision,

@@ -5,11 +5,17 @@ namespace EmitHub.Core.Channels;
 /// <summary>Create, patch, start / pause / stop and delete (SPEC §2): the channel's status machine.</summary>
 public sealed partial class ChannelRegistry
 {
-    /// <summary>Creates a channel in status <c>Created</c>; settings left out take their defaults (SPEC §2).</summary>
+    /// <summary>Creates a channel in status <c>Created</c>; settings left out take their defaults (SPEC §2). Refused
+    /// with <see cref="ChannelError.Conflict"/> (409, <c>max_channels_reached</c>) when the server already holds
+    /// <c>max_channels</c>: waiting does not help (so not 429), deleting a channel or raising the limit does.</summary>
     public async ValueTask<ChannelResult> CreateAsync(ChannelCreateRequest request, CancellationToken cancellationToken)
     {
         if (_cluster is not null)
         {
+            if (TooManyChannels() is { } full)
+            {
+                return full;
+            }
             return await ClusterCreateAsync(request, cancellationToken).ConfigureAwait(false);
         }
         var options = _options.Current;
@@ -21,17 +27,25 @@ public sealed partial class ChannelRegistry
             ReplayLast: 0);
         var now = Now();
         var channel = new Channel(Guid.NewGuid(), request.Name, request.Description, ChannelStatus.Created, now, now,
-            request.Settings.ApplyTo(defaults), NewEpoch(), _time)
+            request.Settings.ApplyTo(defaults), NewEpoch(), _time, _replayLastBudget, _catchUpBudget)
         {
             Order = Interlocked.Increment(ref _nextOrder),
         };
         ValueTask saved;
         ChannelSnapshot snapshot;
-        lock (channel.Gate)
+        // The count check and the insert are one step, so concurrent creates cannot pass the limit together.
+        lock (_createGate)
         {
-            _channels[channel.Id] = channel;
-            saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
-            snapshot = channel.Snapshot();
+            if (TooManyChannels() is { } full)
+            {
+                return full;
+            }
+            lock (channel.Gate)
+            {
+                _channels[channel.Id] = channel;
+                saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
+                snapshot = channel.Snapshot();
+            }
         }
         if (!await CommitAsync(saved).ConfigureAwait(false))
         {
@@ -54,12 +68,14 @@ public sealed partial class ChannelRegistry
         }
         ValueTask saved;
         ChannelSnapshot snapshot;
+        bool refill;
         lock (channel.Gate)
         {
             if (channel.Deleted)
             {
                 return NotFound(id);
             }
+            var replayBefore = channel.Settings.ReplayLast;
             if (patch.Name is not null)
             {
                 channel.Name = patch.Name;
@@ -72,8 +88,18 @@ public sealed partial class ChannelRegistry
             channel.UpdatedAt = Now();
             saved = _store.SaveChannelAsync(channel.ToRecord(), cancellationToken);
             snapshot = channel.Snapshot();
+            // A larger replay_last on a persisting channel: the older broadcasts are in the store, not in memory.
+            refill = channel.Settings.PersistMessages && channel.Settings.ReplayLast > replayBefore;
         }
-        return await CommitAsync(saved).ConfigureAwait(false) ? ChannelResult.Ok(snapshot) : StoreFailed();
+        if (!await CommitAsync(saved).ConfigureAwait(false))
+        {
+            return StoreFailed();
+        }
+        if (refill)
+        {
+            await FillLastBroadcastsAsync(channel, cancellationToken).ConfigureAwait(false);
+        }
+        return ChannelResult.Ok(snapshot);
     }
 
     /// <summary>Created/Paused/Stopped → Active (idempotent on Active). Clients of a paused channel get <c>resumed</c>.</summary>
@@ -186,6 +212,16 @@ public sealed partial class ChannelRegistry
         channel.ReleaseResources();
         _channels.TryRemove(channel.Id, out _);
         return toClose;
+    }
+
+    private ChannelResult? TooManyChannels()
+    {
+        var max = _options.Current.MaxChannels;
+        var count = _channels.Count;
+        return count < max
+            ? null
+            : ChannelResult.Fail(ChannelError.Conflict, "max_channels_reached",
+                $"The server already holds {count} channels, its max_channels limit of {max}; delete a channel or raise max_channels.");
     }
 
     private static ChannelResult NotFound(Guid id) =>

@@ -1,3 +1,4 @@
+using EmitHub.Core.Fanout;
 using EmitHub.Core.Storage;
 
 namespace EmitHub.Core.Channels;
@@ -25,7 +26,7 @@ public sealed partial class ChannelRegistry
         {
             var persist = record.Settings.PersistMessages;
             var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch(), _time)
+                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch(), _time, _replayLastBudget, _catchUpBudget)
             {
                 Order = Interlocked.Increment(ref _nextOrder),
             };
@@ -46,6 +47,52 @@ public sealed partial class ChannelRegistry
         }
         _ready = true;
         LogRecovered(_channels.Count);
+    }
+
+    /// <summary>
+    /// Fills a persisting channel's <c>replay_last</c> cache from the store after its <c>replay_last</c> grew, so a
+    /// client joining right after the PATCH gets the latest broadcasts without waiting for new ones. Reads the last
+    /// <see cref="Channel.RecentCapacity"/> stored messages outside the lock; under it, keeps what the cache gained
+    /// meanwhile and puts the older stored broadcasts before it.
+    /// </summary>
+    private async ValueTask FillLastBroadcastsAsync(Channel channel, CancellationToken cancellationToken)
+    {
+        long published;
+        lock (channel.Gate)
+        {
+            published = channel.PublishedSequence;
+        }
+        var from = Math.Max(0, published - Channel.RecentCapacity);
+        var stored = await _store.ReadMessagesAsync(channel.Id, from, Channel.RecentCapacity, cancellationToken).ConfigureAwait(false);
+        lock (channel.Gate)
+        {
+            if (channel.Deleted)
+            {
+                return;
+            }
+            var ring = channel.LastBroadcasts;
+            var before = ring.Count > 0 ? ring.OldestSequence : published + 1;
+            var merged = new List<OutboundMessage>();
+            foreach (var message in stored)
+            {
+                if (message.Sequence < before && message.EnvelopeJson.Span.StartsWith("{\"status\":\"broadcast\""u8))
+                {
+                    merged.Add(EnvelopeWriter.FromJson(_encoder, message.EnvelopeJson.Span, message.Sequence));
+                }
+            }
+            for (var i = 0; i < ring.Count; i++)
+            {
+                var held = ring[i];
+                held.AddRef();
+                merged.Add(held);
+            }
+            ring.Clear();
+            foreach (var frame in merged)
+            {
+                ring.Add(frame);
+                frame.Release();
+            }
+        }
     }
 
     private async ValueTask RestoreRecentAsync(Channel channel, CancellationToken cancellationToken)

@@ -26,6 +26,9 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Guid, Channel> _channels = new();
     private readonly HubMetrics _metrics;
+    private readonly ByteBudget _replayLastBudget;
+    private readonly ByteBudget _catchUpBudget;
+    private readonly Lock _createGate = new();
     private volatile bool _ready;
     private long _nextOrder;
 
@@ -45,6 +48,8 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         _encoder = encoder;
         _time = time;
         _logger = logger;
+        _replayLastBudget = new ByteBudget(() => _options.Current.ReplayLastMaxBytes);
+        _catchUpBudget = new ByteBudget(() => _options.Current.CatchUpRingMaxBytes);
         _metrics = metrics ?? new HubMetrics();
         _metrics.ObserveChannels(ObserveChannelsByStatus);
     }
@@ -73,6 +78,12 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
 
     /// <summary>True once recovery finished and the store is healthy (<c>/ready</c>).</summary>
     public bool IsReady => _ready && _store.IsHealthy;
+
+    /// <summary>Bytes held now by the <c>replay_last</c> caches of all channels (bounded by <c>replay_last_max_bytes</c>).</summary>
+    public long ReplayLastBytes => _replayLastBudget.Used;
+
+    /// <summary>Bytes held now by the catch-up rings of all channels (bounded by <c>catch_up_ring_max_bytes</c>).</summary>
+    public long CatchUpRingBytes => _catchUpBudget.Used;
 
     /// <summary>True once recovery finished.</summary>
     public bool IsRecovered => _ready;

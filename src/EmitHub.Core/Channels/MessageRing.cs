@@ -9,6 +9,7 @@ namespace EmitHub.Core.Channels;
 internal sealed class MessageRing
 {
     private readonly long _maxBytes;
+    private readonly ByteBudget? _budget;
     private OutboundMessage?[] _items;
     private int _head;
     private int _count;
@@ -16,11 +17,14 @@ internal sealed class MessageRing
 
     /// <param name="capacity">Most messages held.</param>
     /// <param name="maxBytes">Most bytes held; the oldest go first past it, so a channel of 1 MiB messages does not
-    /// pin hundreds of MiB (the newest message is always kept).</param>
-    public MessageRing(int capacity, long maxBytes = long.MaxValue)
+    /// pin hundreds of MiB (the newest message is always kept, unless <paramref name="budget"/> refuses it).</param>
+    /// <param name="budget">The server-wide bound this ring's bytes are charged to: past it the ring drops its own
+    /// oldest messages, and when even an empty ring cannot take a message, the message is not held.</param>
+    public MessageRing(int capacity, long maxBytes = long.MaxValue, ByteBudget? budget = null)
     {
         _items = new OutboundMessage?[Math.Max(capacity, 0)];
         _maxBytes = maxBytes;
+        _budget = budget;
     }
 
     /// <summary>Bytes of the held frames.</summary>
@@ -33,18 +37,30 @@ internal sealed class MessageRing
     /// <summary>Sequence of the oldest held message, or 0 when empty.</summary>
     public long OldestSequence => _count == 0 ? 0 : _items[_head]!.Sequence;
 
-    /// <summary>Appends a message (taking a reference), releasing the oldest when full.</summary>
-    public void Add(OutboundMessage message)
+    /// <summary>Appends a message (taking a reference), releasing the oldest when full. Returns false when the
+    /// budget could not take it even after this ring dropped everything it held: the ring is then empty.</summary>
+    public bool Add(OutboundMessage message)
     {
         if (_items.Length == 0)
         {
-            return;
+            return true;
         }
-        message.AddRef();
         if (_count == _items.Length)
         {
             DropOldest();
         }
+        if (_budget is { } budget)
+        {
+            while (!budget.TryCharge(message.Length))
+            {
+                if (_count == 0)
+                {
+                    return false;
+                }
+                DropOldest();
+            }
+        }
+        message.AddRef();
         _items[(_head + _count) % _items.Length] = message;
         _count++;
         _bytes += message.Length;
@@ -52,6 +68,7 @@ internal sealed class MessageRing
         {
             DropOldest();
         }
+        return true;
     }
 
     /// <summary>Releases the messages with a sequence below <paramref name="sequence"/> (retention pruned them).</summary>
@@ -70,6 +87,7 @@ internal sealed class MessageRing
         _head = (_head + 1) % _items.Length;
         _count--;
         _bytes -= oldest.Length;
+        _budget?.Refund(oldest.Length);
         oldest.Release();
     }
 
@@ -125,6 +143,7 @@ internal sealed class MessageRing
         Array.Clear(_items);
         _head = 0;
         _count = 0;
+        _budget?.Refund(_bytes);
         _bytes = 0;
     }
 }

@@ -19,6 +19,22 @@ public sealed class EmitHubOptions
     /// <summary>TOML <c>max_connections_per_channel</c>, env <c>EMIT_HUB_MAX_CONNECTIONS</c>. Default for a channel's <c>max_connections</c>. Default 1000.</summary>
     public int MaxConnectionsPerChannel { get; set; } = 1000;
 
+    /// <summary>TOML <c>max_channels</c>, env <c>EMIT_HUB_MAX_CHANNELS</c>. Channels the server holds at once; a create
+    /// past it is refused (409 <c>max_channels_reached</c>). Default 10,000: each channel costs memory (its state, rings
+    /// and subscriber set), and an unbounded create loop must not be able to exhaust it.</summary>
+    public int MaxChannels { get; set; } = 10_000;
+
+    /// <summary>TOML <c>replay_last_max_bytes</c>, env <c>EMIT_HUB_REPLAY_LAST_MAX_BYTES</c>. Bytes of the latest
+    /// broadcasts kept in memory for <c>replay_last</c>, all channels together; past it a channel drops its oldest,
+    /// then keeps fewer. Default 256 MiB: 10,000 channels × 100 messages of 1 MiB would otherwise be about 1 TB.</summary>
+    public long ReplayLastMaxBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>TOML <c>catch_up_ring_max_bytes</c>, env <c>EMIT_HUB_CATCH_UP_RING_MAX_BYTES</c>. Bytes of recent
+    /// messages persisting channels keep in memory to join a <c>?after=</c> replay to the live stream, all channels
+    /// together; past it a joining client reads more from the store instead. Default 256 MiB (was 4 MiB per channel
+    /// with no global bound).</summary>
+    public long CatchUpRingMaxBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>TOML <c>message_size_limit</c>, env <c>EMIT_HUB_MESSAGE_SIZE_LIMIT</c>. Bytes of a broadcast's UTF-8 content or a WebSocket message payload. Default 1 MiB (1,048,576).</summary>
     public long MessageSizeLimit { get; set; } = 1024 * 1024;
 

@@ -78,7 +78,7 @@ the types a web page can post cross-site without a CORS preflight. Any other med
 ignored; a field of the wrong type, a fraction, or a value out of range is 400.</p>
 <div class="t"><table class="rest">
 <tr><th>Method, path</th><th>Success</th><th>Failures</th></tr>
-<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 403 untyped body from a disallowed origin; 413 body over limit; 415 other media type</td></tr>
+<tr><td class="m">POST /channels</td><td>201, channel, <code>Location</code> header</td><td>400 invalid JSON, <code>name</code> missing/empty/over 200 chars, description over 2000, setting out of range; 401; 403 untyped body from a disallowed origin; 409 <code>max_channels_reached</code> when the server already holds <code>max_channels</code> channels; 413 body over limit; 415 other media type</td></tr>
 <tr><td class="m">GET /channels</td><td>200, array of channels, oldest first</td><td>401</td></tr>
 <tr><td class="m">GET /channels/{id}</td><td>200, channel</td><td>404 unknown or malformed id</td></tr>
 <tr><td class="m">PATCH /channels/{id}</td><td>200, channel; only the fields present change (inside <code>settings</code> only the keys present)</td><td>400, 404, 415</td></tr>
@@ -350,6 +350,9 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">port</td><td>8080</td><td>TCP port, 1–65535</td></tr>
 <tr><td class="m">db_path</td><td>"emit_hub_data"</td><td>directory of the embedded store</td></tr>
 <tr><td class="m">max_connections_per_channel</td><td>1000</td><td>default <code>max_connections</code> of new channels</td></tr>
+<tr><td class="m">max_channels</td><td>10000</td><td>channels held at once; one more create is 409 <code>max_channels_reached</code> (bounds what a create loop can take)</td></tr>
+<tr><td class="m">replay_last_max_bytes</td><td>268435456</td><td>bytes of latest broadcasts kept for <code>replay_last</code>, all channels together; past it a channel drops its oldest and replays fewer</td></tr>
+<tr><td class="m">catch_up_ring_max_bytes</td><td>268435456</td><td>bytes of recent messages persisting channels keep to join a <code>?after=</code> replay to the live stream, all channels together (at most 4 MiB each); past it clients read more from the store</td></tr>
 <tr><td class="m">message_size_limit</td><td>1048576</td><td>bytes of a broadcast's content or a WebSocket message</td></tr>
 <tr><td class="m">log_level</td><td>"info"</td><td>trace, debug, info, warn, error</td></tr>
 <tr><td class="m">log_format</td><td>"text"</td><td>text or json (one object per line)</td></tr>
@@ -398,6 +401,9 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_DB_PATH</td><td>db_path</td></tr>
 <tr><td class="m">EMIT_HUB_MAX_CONNECTIONS</td><td>max_connections_per_channel</td></tr>
 <tr><td class="m">EMIT_HUB_MESSAGE_SIZE_LIMIT</td><td>message_size_limit</td></tr>
+<tr><td class="m">EMIT_HUB_MAX_CHANNELS</td><td>max_channels</td></tr>
+<tr><td class="m">EMIT_HUB_REPLAY_LAST_MAX_BYTES</td><td>replay_last_max_bytes</td></tr>
+<tr><td class="m">EMIT_HUB_CATCH_UP_RING_MAX_BYTES</td><td>catch_up_ring_max_bytes</td></tr>
 <tr><td class="m">EMIT_HUB_WS_TIMEOUT</td><td>[websocket] connection_timeout</td></tr>
 <tr><td class="m">EMIT_HUB_WS_PING_INTERVAL</td><td>[websocket] ping_interval</td></tr>
 <tr><td class="m">EMIT_HUB_WS_COMPRESSION</td><td>[websocket] compression (off|shared|per_connection)</td></tr>

@@ -169,6 +169,10 @@ public class ConfigLoaderTests
         { "EMIT_HUB_TOKEN_PUBLIC_KEY", s_publicKeyPath.Value, "auth.token_public_key", "\"" + s_publicKeyPath.Value + "\"" },
         { "EMIT_HUB_TLS_CERT_PATH", "/etc/emit-hub/tls/fullchain.pem", "tls.cert_path", "\"/etc/emit-hub/tls/fullchain.pem\"" },
         { "EMIT_HUB_TLS_KEY_PATH", "/etc/emit-hub/tls/privkey.pem", "tls.key_path", "\"/etc/emit-hub/tls/privkey.pem\"" },
+        // Issue 9: memory caps.
+        { "EMIT_HUB_MAX_CHANNELS", "500", "max_channels", "500" },
+        { "EMIT_HUB_REPLAY_LAST_MAX_BYTES", "1048576", "replay_last_max_bytes", "1048576" },
+        { "EMIT_HUB_CATCH_UP_RING_MAX_BYTES", "2097152", "catch_up_ring_max_bytes", "2097152" },
     };
 
     /// <summary>A P-256 public key PEM in a temp file, for <c>EMIT_HUB_TOKEN_PUBLIC_KEY</c> (the key is read when loaded).</summary>
