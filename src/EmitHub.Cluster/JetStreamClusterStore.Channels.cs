@@ -39,7 +39,14 @@ public sealed partial class JetStreamClusterStore
         {
             await _kv!.DeleteAsync(channelId.ToString("N"), cancellationToken: cancellationToken).ConfigureAwait(false);
             // The channel's messages go with it (SPEC: "its stored data is dropped").
-            await _stream!.PurgeAsync(new StreamPurgeRequest { Filter = Subject(channelId) }, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _js.DeleteStreamAsync(StreamOf(channelId), cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException ex) when (ex.Error.ErrCode == StreamNotFoundErrCode)
+            {
+                // Never published to, or another node deleted it first.
+            }
         }
         catch (Exception ex) when (ex is NatsException or TimeoutException)
         {
@@ -49,7 +56,7 @@ public sealed partial class JetStreamClusterStore
         {
             follower.Stop();
         }
-        _appenders.TryRemove(channelId, out _);
+        _streams.TryRemove(channelId, out _);
     }
 
     /// <summary>
@@ -81,7 +88,7 @@ public sealed partial class JetStreamClusterStore
                         {
                             follower.Stop();
                         }
-                        _appenders.TryRemove(id, out _);
+                        _streams.TryRemove(id, out _);
                         _sink!.OnChannelDeleted(id);
                     }
                     else if (entry.Value is { } value)

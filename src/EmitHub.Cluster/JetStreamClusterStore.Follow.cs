@@ -16,7 +16,6 @@ public sealed partial class JetStreamClusterStore
         public Task Loop = Task.CompletedTask;
         public bool Started;
         public long Delivered;
-        public ulong StreamPosition;
 
         public void Stop()
         {
@@ -39,10 +38,10 @@ public sealed partial class JetStreamClusterStore
 
     /// <summary>
     /// Delivers a channel's messages: first the latest <paramref name="recent"/> stored ones, then live ones from an
-    /// ordered consumer filtered to the channel's subject (JetStream's ordered consumer re-creates itself on a
-    /// missed delivery). Each message's channel sequence is checked: a duplicate is skipped; a gap is filled from
+    /// ordered consumer on the channel's stream (JetStream's ordered consumer re-creates itself on a missed
+    /// delivery). Each message's channel sequence is checked: a duplicate is skipped; a gap is filled from
     /// the stream before the message goes on. A broken consumer (NATS restarted or unreachable) is re-created after
-    /// the last delivered stream sequence, so clients resume without gap once NATS is back.
+    /// the last delivered sequence, so clients resume without gap once NATS is back.
     /// </summary>
     private async Task FollowLoopAsync(Guid channelId, int recent, ChannelFollower follower)
     {
@@ -54,26 +53,24 @@ public sealed partial class JetStreamClusterStore
                 if (!follower.Started)
                 {
                     EnsureConnected();
-                    var last = await GetLastAsync(channelId, cancellationToken).ConfigureAwait(false);
-                    var from = Math.Max(0, last.Sequence - recent);
+                    var (_, last) = await GetBoundsAsync(channelId, cancellationToken).ConfigureAwait(false);
+                    var from = Math.Max(0, last - recent);
                     follower.Delivered = from;
-                    follower.StreamPosition = last.StreamSequence;
                     _sink!.OnFollowStarted(channelId, from);
-                    await CatchUpAsync(channelId, follower, last.Sequence, cancellationToken).ConfigureAwait(false);
-                    follower.StreamPosition = Math.Max(follower.StreamPosition, last.StreamSequence);
+                    await CatchUpAsync(channelId, follower, last, cancellationToken).ConfigureAwait(false);
+                    follower.Delivered = Math.Max(follower.Delivered, last);
                     follower.Started = true;
                     follower.Ready.TrySetResult();
                 }
-                var consumer = await _js.CreateOrderedConsumerAsync(StreamName, new NatsJSOrderedConsumerOpts
+                var consumer = await _js.CreateOrderedConsumerAsync(StreamOf(channelId), new NatsJSOrderedConsumerOpts
                 {
-                    FilterSubjects = [Subject(channelId)],
                     DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence,
-                    OptStartSeq = follower.StreamPosition + 1,
+                    OptStartSeq = (ulong)follower.Delivered + 1,
                     MaxResetAttempts = -1,
                 }, cancellationToken).ConfigureAwait(false);
                 await foreach (var message in consumer.ConsumeAsync(s_raw, cancellationToken: cancellationToken).ConfigureAwait(false))
                 {
-                    var entry = ToEntry(message.Headers, message.Metadata?.Sequence.Stream ?? 0, message.Metadata?.Timestamp, message.Data);
+                    var entry = ToEntry(message.Metadata, message.Data);
                     if (entry.Sequence <= follower.Delivered)
                     {
                         continue;
@@ -135,6 +132,5 @@ public sealed partial class JetStreamClusterStore
     {
         _sink!.OnMessage(channelId, entry.Sequence, entry.Envelope);
         follower.Delivered = entry.Sequence;
-        follower.StreamPosition = Math.Max(follower.StreamPosition, entry.StreamSequence);
     }
 }

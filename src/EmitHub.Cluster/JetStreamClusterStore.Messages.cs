@@ -1,86 +1,39 @@
 using System.Globalization;
-using System.Text;
 using EmitHub.Core.Cluster;
-using EmitHub.Core.Storage;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 using StoredMessage = EmitHub.Core.Storage.StoredMessage;
-using NatsStoredMessage = NATS.Client.JetStream.Models.StoredMessage;
 
 namespace EmitHub.Cluster;
 
 public sealed partial class JetStreamClusterStore
 {
-    /// <summary>What this node knows of a channel's tail, to append after it; one append at a time per channel per node.</summary>
-    private sealed class ChannelAppender
-    {
-        public readonly SemaphoreSlim Gate = new(1, 1);
-        public volatile bool Known;
-        public ulong LastStreamSequence;
-        public long LastSequence;
-    }
-
-    /// <summary>One message as read from the stream: its stream sequence, channel sequence and envelope JSON.</summary>
-    private readonly record struct StreamEntry(ulong StreamSequence, long Sequence, DateTimeOffset Timestamp, byte[] Envelope);
+    /// <summary>One message as read from a channel's stream: its sequence, time and envelope JSON (sequence included).</summary>
+    private readonly record struct StreamEntry(long Sequence, DateTimeOffset Timestamp, byte[] Envelope);
 
     /// <inheritdoc />
     public async ValueTask<ClusterAppend> AppendAsync(Guid channelId, ClusterEnvelopeFactory envelope, CancellationToken cancellationToken)
     {
         EnsureConnected();
-        var appender = _appenders.GetOrAdd(channelId, static _ => new ChannelAppender());
-        await appender.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var timestamp = Now();
+        var json = envelope(timestamp).ToArray();
         try
         {
-            var subject = Subject(channelId);
-            for (var attempt = 0; attempt < MaxAppendAttempts; attempt++)
+            await EnsureStreamAsync(channelId, cancellationToken).ConfigureAwait(false);
+            // ExpectedStream: a channel deleted meanwhile (its stream gone) is refused rather than re-created by a
+            // stream that happens to match the subject.
+            var ack = await _js.PublishAsync(Subject(channelId), json, s_raw, new NatsJSPubOpts { ExpectedStream = StreamOf(channelId) },
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (ack.Error is { } error)
             {
-                if (!appender.Known)
-                {
-                    var last = await GetLastAsync(channelId, cancellationToken).ConfigureAwait(false);
-                    appender.LastStreamSequence = last.StreamSequence;
-                    appender.LastSequence = last.Sequence;
-                    appender.Known = true;
-                }
-                var sequence = appender.LastSequence + 1;
-                var timestamp = Now();
-                var json = envelope(sequence, timestamp).ToArray();
-                var headers = new NatsHeaders { [SequenceHeader] = sequence.ToString(CultureInfo.InvariantCulture) };
-                var options = new NatsJSPubOpts { ExpectedLastSubjectSequence = appender.LastStreamSequence };
-                PubAckResponse ack;
-                try
-                {
-                    ack = await _js.PublishAsync(subject, json, s_raw, options, headers, cancellationToken).ConfigureAwait(false);
-                }
-                catch (NatsJSApiException ex) when (ex.Error.ErrCode == WrongLastSequenceErrCode)
-                {
-                    appender.Known = false;
-                    continue;
-                }
-                catch (Exception ex) when (ex is NatsException or TimeoutException)
-                {
-                    // The message may or may not be stored: re-read the tail before the next append.
-                    appender.Known = false;
-                    throw new ClusterUnavailableException("NATS JetStream did not acknowledge the message", ex);
-                }
-                if (ack.Error is { } error)
-                {
-                    appender.Known = false;
-                    if (error.ErrCode == WrongLastSequenceErrCode)
-                    {
-                        continue;
-                    }
-                    throw new ClusterUnavailableException($"NATS JetStream refused the message ({error.Description})");
-                }
-                appender.LastStreamSequence = ack.Seq;
-                appender.LastSequence = sequence;
-                return new ClusterAppend(sequence, timestamp);
+                throw new ClusterUnavailableException($"NATS JetStream refused the message ({error.Description})");
             }
-            throw new ClusterUnavailableException($"other nodes kept appending to the channel first ({MaxAppendAttempts} tries)");
+            return new ClusterAppend((long)ack.Seq, timestamp);
         }
-        finally
+        catch (Exception ex) when (ex is NatsException or TimeoutException)
         {
-            appender.Gate.Release();
+            throw new ClusterUnavailableException("NATS JetStream did not acknowledge the message", ex);
         }
     }
 
@@ -99,58 +52,44 @@ public sealed partial class JetStreamClusterStore
     /// <inheritdoc />
     public async ValueTask<long> GetFirstSequenceAsync(Guid channelId, CancellationToken cancellationToken)
     {
-        var first = await GetNextAsync(channelId, 1, cancellationToken).ConfigureAwait(false);
-        var sequence = first?.Sequence ?? 0;
+        var (first, last) = await GetBoundsAsync(channelId, cancellationToken).ConfigureAwait(false);
+        var sequence = first <= last ? first : 0;
         _firstSequences[channelId] = sequence;
         return sequence;
     }
 
     /// <summary>
     /// Messages of the channel with sequence &gt; <paramref name="afterSequence"/>, oldest first, at most
-    /// <paramref name="limit"/>. Finds the first by a binary search over stream sequences (each probe one
-    /// "next message on this subject from stream sequence N" request to the stream leader), then reads on with an
-    /// ordered consumer filtered to the channel's subject.
+    /// <paramref name="limit"/>: an ordered consumer on the channel's stream from the first wanted sequence (or the
+    /// first still stored, when retention removed older ones).
     /// </summary>
     private async ValueTask<List<StreamEntry>> ReadEntriesAsync(Guid channelId, long afterSequence, int limit, CancellationToken cancellationToken)
     {
         var result = new List<StreamEntry>();
-        if (limit <= 0)
-        {
-            return result;
-        }
         try
         {
-            var last = await GetLastAsync(channelId, cancellationToken).ConfigureAwait(false);
-            if (last.Sequence <= afterSequence || last.StreamSequence == 0)
+            var (first, last) = await GetBoundsAsync(channelId, cancellationToken).ConfigureAwait(false);
+            _firstSequences[channelId] = first <= last ? first : 0;
+            var start = Math.Max(afterSequence + 1, first);
+            if (limit <= 0 || last < start)
             {
                 return result;
             }
-            var start = await FindFirstAfterAsync(channelId, afterSequence, last.StreamSequence, cancellationToken).ConfigureAwait(false);
-            if (start is not { } first)
+            var wanted = (int)Math.Min(limit, last - start + 1);
+            var consumer = await _js.CreateOrderedConsumerAsync(StreamOf(channelId), new NatsJSOrderedConsumerOpts
             {
-                return result;
-            }
-            var wanted = (int)Math.Min(limit, last.Sequence - first.Sequence + 1);
-            result.Add(first);
-            if (wanted == 1)
-            {
-                return result;
-            }
-            var consumer = await _js.CreateOrderedConsumerAsync(StreamName, new NatsJSOrderedConsumerOpts
-            {
-                FilterSubjects = [Subject(channelId)],
                 DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence,
-                OptStartSeq = first.StreamSequence + 1,
+                OptStartSeq = (ulong)start,
             }, cancellationToken).ConfigureAwait(false);
-            var fetch = new NatsJSFetchOpts { MaxMsgs = wanted - 1, Expires = TimeSpan.FromSeconds(5) };
+            var fetch = new NatsJSFetchOpts { MaxMsgs = wanted, Expires = TimeSpan.FromSeconds(5) };
             await foreach (var message in consumer.FetchAsync(fetch, s_raw, cancellationToken).ConfigureAwait(false))
             {
-                var entry = ToEntry(message.Headers, message.Metadata?.Sequence.Stream ?? 0, message.Metadata?.Timestamp, message.Data);
-                if (entry.Sequence > result[^1].Sequence)
+                var entry = ToEntry(message.Metadata, message.Data);
+                if (result.Count == 0 || entry.Sequence > result[^1].Sequence)
                 {
                     result.Add(entry);
                 }
-                if (result.Count >= wanted || entry.Sequence >= last.Sequence)
+                if (result.Count >= wanted || entry.Sequence >= last)
                 {
                     break;
                 }
@@ -163,99 +102,52 @@ public sealed partial class JetStreamClusterStore
         }
     }
 
-    /// <summary>The first stored message of the channel with a sequence above <paramref name="afterSequence"/>, or null.</summary>
-    private async ValueTask<StreamEntry?> FindFirstAfterAsync(Guid channelId, long afterSequence, ulong lastStreamSequence, CancellationToken cancellationToken)
-    {
-        var first = await GetNextAsync(channelId, 1, cancellationToken).ConfigureAwait(false);
-        if (first is not { } firstEntry)
-        {
-            return null;
-        }
-        _firstSequences[channelId] = firstEntry.Sequence;
-        if (firstEntry.Sequence > afterSequence)
-        {
-            return firstEntry;
-        }
-        // f(s) = the channel's first message at stream sequence ≥ s is monotone in s. Invariant: f(lo) does not
-        // qualify, f(hi) does (f(last) is the last message, and afterSequence < its sequence).
-        var lo = firstEntry.StreamSequence;
-        var hi = lastStreamSequence;
-        while (hi - lo > 1)
-        {
-            var mid = lo + ((hi - lo) / 2);
-            var probe = await GetNextAsync(channelId, mid, cancellationToken).ConfigureAwait(false);
-            if (probe is not { } found)
-            {
-                return null;
-            }
-            if (found.Sequence > afterSequence)
-            {
-                hi = mid;
-            }
-            else
-            {
-                // Every stream sequence up to this message's leads to it or an earlier one: none qualifies.
-                lo = found.StreamSequence;
-            }
-        }
-        return await GetNextAsync(channelId, hi, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>The channel's last stored message: its stream and channel sequences, (0, floor) when none is stored.</summary>
+    /// <summary>The channel's last stored sequence (0 when none was ever stored).</summary>
     private async ValueTask<(ulong StreamSequence, long Sequence)> GetLastAsync(Guid channelId, CancellationToken cancellationToken)
     {
-        try
-        {
-            var response = await _stream!.GetAsync(new StreamMsgGetRequest { LastBySubj = Subject(channelId) }, cancellationToken).ConfigureAwait(false);
-            var entry = ToEntry(response.Message);
-            return (entry.StreamSequence, entry.Sequence);
-        }
-        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-        {
-            return (0, 0);
-        }
+        var (_, last) = await GetBoundsAsync(channelId, cancellationToken).ConfigureAwait(false);
+        return ((ulong)last, last);
     }
 
-    /// <summary>The first message of the channel at stream sequence ≥ <paramref name="fromStreamSequence"/>, or null.</summary>
-    private async ValueTask<StreamEntry?> GetNextAsync(Guid channelId, ulong fromStreamSequence, CancellationToken cancellationToken)
+    /// <summary>First and last sequence held by the channel's stream (first = last + 1 when it holds none).</summary>
+    private async ValueTask<(long First, long Last)> GetBoundsAsync(Guid channelId, CancellationToken cancellationToken)
     {
-        try
-        {
-            var response = await _stream!.GetAsync(new StreamMsgGetRequest { Seq = fromStreamSequence, NextBySubj = Subject(channelId) }, cancellationToken).ConfigureAwait(false);
-            return ToEntry(response.Message);
-        }
-        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-        {
-            return null;
-        }
+        var stream = await EnsureStreamAsync(channelId, cancellationToken).ConfigureAwait(false);
+        await stream.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        var state = stream.Info.State;
+        return ((long)state.FirstSeq, (long)state.LastSeq);
     }
 
-    private static StreamEntry ToEntry(NatsStoredMessage message)
+    /// <summary>
+    /// The channel's stream, created on first use (idempotent: every node may create it with the same settings).
+    /// Limits from <c>[persistence]</c>, replicas from <c>[cluster]</c>.
+    /// </summary>
+    private async ValueTask<INatsJSStream> EnsureStreamAsync(Guid channelId, CancellationToken cancellationToken)
     {
-        // The stream API returns the headers base64-encoded as written: "NATS/1.0\r\nName: value\r\n…".
-        long sequence = 0;
-        if (message.Hdrs is { Length: > 0 } encoded)
+        if (_streams.TryGetValue(channelId, out var known))
         {
-            var text = Encoding.ASCII.GetString(Convert.FromBase64String(encoded));
-            foreach (var line in text.Split("\r\n"))
-            {
-                var colon = line.IndexOf(':');
-                if (colon > 0 && line.AsSpan(0, colon).Equals(SequenceHeader, StringComparison.OrdinalIgnoreCase))
-                {
-                    sequence = long.Parse(line.AsSpan(colon + 1).Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
-                }
-            }
+            return known;
         }
-        return new StreamEntry(message.Seq, sequence, message.Time, message.Data.ToArray());
+        var stream = await _js.CreateOrUpdateStreamAsync(new StreamConfig(StreamOf(channelId), [Subject(channelId)])
+        {
+            Storage = StreamConfigStorage.File,
+            NumReplicas = _cluster.StreamReplicas,
+            MaxAge = TimeSpan.FromDays(_persistence.MessageRetentionDays),
+            MaxMsgs = _persistence.MaxMessagesPerChannel,
+            Discard = StreamConfigDiscard.Old,
+        }, cancellationToken).ConfigureAwait(false);
+        return _streams.GetOrAdd(channelId, stream);
     }
 
-    private static StreamEntry ToEntry(NatsHeaders? headers, ulong streamSequence, DateTimeOffset? timestamp, byte[]? data)
+    /// <summary>The stored envelope has no <c>sequence</c> (the stream gives it): it is added as the last member.</summary>
+    private static StreamEntry ToEntry(NatsJSMsgMetadata? metadata, byte[]? data)
     {
-        long sequence = 0;
-        if (headers is not null && headers.TryGetValue(SequenceHeader, out var values))
-        {
-            sequence = long.Parse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture);
-        }
-        return new StreamEntry(streamSequence, sequence, timestamp ?? default, data ?? []);
+        var sequence = (long)(metadata?.Sequence.Stream ?? 0);
+        var json = data ?? "{}"u8.ToArray();
+        var suffix = string.Create(CultureInfo.InvariantCulture, $",\"sequence\":{sequence}}}");
+        var envelope = new byte[json.Length - 1 + suffix.Length];
+        json.AsSpan(0, json.Length - 1).CopyTo(envelope);
+        System.Text.Encoding.ASCII.GetBytes(suffix, envelope.AsSpan(json.Length - 1));
+        return new StreamEntry(sequence, metadata?.Timestamp ?? default, envelope);
     }
 }

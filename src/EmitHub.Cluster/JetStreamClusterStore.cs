@@ -17,21 +17,19 @@ namespace EmitHub.Cluster;
 /// <list type="bullet">
 /// <item>channels in the key-value bucket <see cref="BucketName"/> (key = channel id, value = the full state as JSON,
 /// history 1); every node watches it, so a change made on one node reaches all of them in revision order;</item>
-/// <item>messages of every channel in the stream <see cref="StreamName"/>, one subject per channel
-/// (<c>emithub.ch.&lt;id&gt;</c>), the channel sequence in header <see cref="SequenceHeader"/>, the exact envelope
-/// JSON as payload. Retention maps to stream limits: <c>message_retention_days</c> → MaxAge,
-/// <c>max_messages_per_channel</c> → MaxMsgsPerSubject.</item>
+/// <item>each channel's messages in its own stream <c>EMITHUB_CH_&lt;id&gt;</c> (subject <c>emithub.ch.&lt;id&gt;</c>),
+/// the envelope JSON as payload without its <c>sequence</c>. The channel sequence is the stream sequence: JetStream
+/// assigns it when it stores the message, one after the other, so it is unique, gap-free and the same for every
+/// reader however many nodes publish at once — no optimistic-concurrency retry, which matters because
+/// <c>Nats-Expected-Last-Subject-Sequence</c> is not serializable on replicated streams (nats-server issue 4320,
+/// 2.9.x). Retention maps to stream limits: <c>message_retention_days</c> → MaxAge,
+/// <c>max_messages_per_channel</c> → MaxMsgs.</item>
 /// </list>
-/// Sequences: a node appends with <c>Nats-Expected-Last-Subject-Sequence</c> set to the stream sequence of the
-/// channel's last message it knows; JetStream stores the message only if no other node appended in between, so
-/// the channel sequence it carries (last + 1) is unique, gap-free and the same for every reader. A refused append
-/// re-reads the channel's last message and tries again (optimistic concurrency; someone else's success is the
-/// only cause of a retry, so the cluster as a whole always makes progress).
 /// </summary>
 public sealed partial class JetStreamClusterStore : IClusterStore
 {
-    /// <summary>Stream holding every channel's messages.</summary>
-    public const string StreamName = "EMITHUB_MESSAGES";
+    /// <summary>Name prefix of a channel's stream: <c>EMITHUB_CH_&lt;id as 32 hex digits&gt;</c>.</summary>
+    public const string StreamPrefix = "EMITHUB_CH_";
 
     /// <summary>Key-value bucket holding every channel's state.</summary>
     public const string BucketName = "emithub-channels";
@@ -39,14 +37,8 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     /// <summary>Subject prefix of a channel's messages: <c>emithub.ch.&lt;id as 32 hex digits&gt;</c>.</summary>
     public const string SubjectPrefix = "emithub.ch.";
 
-    /// <summary>Header carrying a message's channel sequence (decimal).</summary>
-    public const string SequenceHeader = "EmitHub-Sequence";
-
-    /// <summary>JetStream error code for a failed <c>Nats-Expected-Last-Subject-Sequence</c> check.</summary>
-    private const int WrongLastSequenceErrCode = 10071;
-
-    /// <summary>Appends a node tries before giving up on a channel that other nodes keep winning (503).</summary>
-    private const int MaxAppendAttempts = 200;
+    /// <summary>JetStream error code for "stream not found".</summary>
+    private const int StreamNotFoundErrCode = 10059;
 
     private static readonly NatsRawSerializer<byte[]> s_raw = NatsRawSerializer<byte[]>.Default;
 
@@ -58,12 +50,11 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     private readonly NatsJSContext _js;
     private readonly NatsKVContext _kvContext;
     private readonly CancellationTokenSource _closing = new();
-    private readonly ConcurrentDictionary<Guid, ChannelAppender> _appenders = new();
+    private readonly ConcurrentDictionary<Guid, INatsJSStream> _streams = new();
     private readonly ConcurrentDictionary<Guid, ChannelFollower> _followers = new();
     private readonly ConcurrentDictionary<Guid, long> _firstSequences = new();
     private readonly Dictionary<Guid, ulong> _recoveredRevisions = [];
     private INatsKVStore? _kv;
-    private INatsJSStream? _stream;
     private IClusterChangeSink? _sink;
     private ulong _recoveredBucketRevision;
     private Task _feed = Task.CompletedTask;
@@ -101,8 +92,8 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     public IReadOnlyDictionary<Guid, ulong> RecoveredRevisions => _recoveredRevisions;
 
     /// <summary>
-    /// Connects, creates or updates the stream and the bucket (limits from <c>[persistence]</c>, replicas from
-    /// <c>[cluster]</c>) and reads every channel with its revision and last sequence. Throws
+    /// Connects, creates or updates the bucket (replicas from <c>[cluster]</c>) and reads every channel with its
+    /// revision and last sequence. Throws
     /// <see cref="ClusterUnavailableException"/> with an operator sentence when NATS cannot be used.
     /// </summary>
     public async ValueTask<StoreRecovery> RecoverAsync(CancellationToken cancellationToken)
@@ -139,14 +130,6 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     {
         try
         {
-            _stream = await _js.CreateOrUpdateStreamAsync(new StreamConfig(StreamName, [SubjectPrefix + "*"])
-            {
-                Storage = StreamConfigStorage.File,
-                NumReplicas = _cluster.StreamReplicas,
-                MaxAge = TimeSpan.FromDays(_persistence.MessageRetentionDays),
-                MaxMsgsPerSubject = _persistence.MaxMessagesPerChannel,
-                Discard = StreamConfigDiscard.Old,
-            }, cancellationToken).ConfigureAwait(false);
             _kv = await _kvContext.CreateOrUpdateStoreAsync(new NatsKVConfig(BucketName)
             {
                 History = 1,
@@ -162,9 +145,13 @@ public sealed partial class JetStreamClusterStore : IClusterStore
             var keys = new List<string>();
             try
             {
-                await foreach (var key in _kv.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                // On an empty bucket the key listing only ends by timing out (seconds): skip it.
+                if (status.Info.State.Messages > 0)
                 {
-                    keys.Add(key);
+                    await foreach (var key in _kv.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                    {
+                        keys.Add(key);
+                    }
                 }
             }
             catch (NatsKVException)
@@ -251,9 +238,11 @@ public sealed partial class JetStreamClusterStore : IClusterStore
 
     private static string Subject(Guid channelId) => SubjectPrefix + channelId.ToString("N");
 
+    private static string StreamOf(Guid channelId) => StreamPrefix + channelId.ToString("N");
+
     private void EnsureConnected()
     {
-        if (!IsConnected || _kv is null || _stream is null)
+        if (!IsConnected || _kv is null)
         {
             throw new ClusterUnavailableException("NATS is unreachable from this node");
         }
@@ -262,11 +251,6 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     private ValueTask OnDisconnected(object? sender, NatsEventArgs args)
     {
         LogNatsDisconnected(NodeName);
-        // After an outage a node re-reads each channel's last message before appending again.
-        foreach (var appender in _appenders.Values)
-        {
-            appender.Known = false;
-        }
         _sink?.OnConnectionChanged(false);
         return ValueTask.CompletedTask;
     }

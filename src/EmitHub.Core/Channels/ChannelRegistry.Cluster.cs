@@ -193,7 +193,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         }
         try
         {
-            var append = await cluster.AppendAsync(channel.Id, (sequence, timestamp) =>
+            var append = await cluster.AppendAsync(channel.Id, timestamp =>
             {
                 var writer = EnvelopeWriter.ForCurrentThread(_encoder);
                 var json = writer.Begin();
@@ -207,9 +207,8 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
                     json.WritePropertyName("data"u8);
                     json.WriteRawValue(request.DataJson.Span, skipInputValidation: true);
                 }
-                json.WriteNumber("sequence"u8, sequence);
                 json.WriteEndObject();
-                return CopyAndRelease(writer.Complete(sequence, out var payload), payload);
+                return CopyAndRelease(writer.Complete(0, out var payload), payload);
             }, cancellationToken).ConfigureAwait(false);
             return new BroadcastResult(ChannelError.None, new BroadcastAck(append.Sequence, channel.Subscribers.Count, append.Timestamp));
         }
@@ -227,7 +226,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
     {
         try
         {
-            await cluster.AppendAsync(channel.Id, (sequence, timestamp) =>
+            await cluster.AppendAsync(channel.Id, timestamp =>
             {
                 var writer = EnvelopeWriter.ForCurrentThread(_encoder);
                 var json = writer.Begin();
@@ -237,9 +236,8 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
                 json.WriteString("sender"u8, "client");
                 json.WriteString("connection_id"u8, sender.ConnectionId);
                 json.WriteEndObject();
-                json.WriteNumber("sequence"u8, sequence);
                 json.WriteEndObject();
-                return CopyAndRelease(writer.Complete(sequence, out var payload), payload);
+                return CopyAndRelease(writer.Complete(0, out var payload), payload);
             }, CancellationToken.None).ConfigureAwait(false);
         }
         catch (ClusterUnavailableException)

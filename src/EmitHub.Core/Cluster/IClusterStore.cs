@@ -39,10 +39,11 @@ public interface IClusterStore : IChannelStore
     ValueTask RemoveChannelAsync(Guid channelId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Appends the channel's next message: asks <paramref name="envelope"/> for the envelope JSON of the sequence the
-    /// store of record will give it (the last sequence of the channel + 1, cluster-wide) and returns once the store
-    /// acknowledged it. When another node appended first, the sequence is taken again and the envelope rebuilt, so
-    /// sequences stay gap-free and identical everywhere. Throws <see cref="ClusterUnavailableException"/>.
+    /// Appends the channel's next message and returns once the store of record acknowledged it, with the sequence it
+    /// gave the message: the channel's last sequence + 1, cluster-wide, gap-free however many nodes append at once.
+    /// <paramref name="envelope"/> builds the envelope JSON without <c>sequence</c>; the store adds it as the last
+    /// member when the message is read. Throws <see cref="ClusterUnavailableException"/> when not acknowledged (the
+    /// message may then still have been stored: an acknowledgement can be lost after the write).
     /// </summary>
     ValueTask<ClusterAppend> AppendAsync(Guid channelId, ClusterEnvelopeFactory envelope, CancellationToken cancellationToken);
 
@@ -58,8 +59,8 @@ public interface IClusterStore : IChannelStore
     ValueTask<long> GetFirstSequenceAsync(Guid channelId, CancellationToken cancellationToken);
 }
 
-/// <summary>Builds the envelope JSON (UTF-8) of a message given its sequence and timestamp; may be called more than once.</summary>
-public delegate ReadOnlyMemory<byte> ClusterEnvelopeFactory(long sequence, DateTimeOffset timestamp);
+/// <summary>Builds the envelope JSON (UTF-8) of a message with its timestamp and without its <c>sequence</c> member.</summary>
+public delegate ReadOnlyMemory<byte> ClusterEnvelopeFactory(DateTimeOffset timestamp);
 
 /// <summary>A message the store of record acknowledged: its channel sequence and timestamp.</summary>
 public readonly record struct ClusterAppend(long Sequence, DateTimeOffset Timestamp);

@@ -116,6 +116,7 @@ public sealed class Router : IHttpApplication
                 return;
             case BrowserAssets.ModulePath:
             case BrowserAssets.ClassicPath:
+            case BrowserAssets.ConsolePath:
                 if (Allow(context, method, "GET"))
                 {
                     BrowserAssets.Write(response, path);
