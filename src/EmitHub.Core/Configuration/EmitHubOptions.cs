@@ -131,6 +131,9 @@ public sealed class WebSocketOptions
     /// each broadcast once for every client that negotiated it. Default <c>shared</c>.</summary>
     public string Compression { get; set; } = "shared";
 
+    /// <summary>TOML <c>max_subscriptions</c>. Channels one multiplexed socket (<c>/api/v1/ws</c>) may subscribe to at once. Default 100.</summary>
+    public int MaxSubscriptions { get; set; } = 100;
+
     /// <summary>TOML <c>echo_path</c>. When set (e.g. <c>/echo</c>) that path is a WebSocket echo endpoint for conformance suites. Default unset.</summary>
     public string? EchoPath { get; set; }
 }

@@ -199,6 +199,23 @@ closed 1009), invalid DEFLATE data 1007, RSV1 on a control or continuation frame
 An offer with an unknown or invalid parameter (window bits outside 8-15, a repeated parameter) is declined, not refused:
 the next offer is tried, else the connection runs uncompressed.</p>
 
+<h2 id="multiplex">One socket for many channels <code>GET /api/v1/ws</code></h2>
+<p>A dashboard that shows 20 channels needs one WebSocket, not 20. Open <code>ws://localhost:8080/api/v1/ws</code> and send
+operations as JSON text messages; every envelope you receive carries its <code>channel_id</code>:</p>
+<pre>{"op":"subscribe","channel":"CHANNEL_ID"}                                  → connected (or denied) for that channel
+{"op":"subscribe","channel":"CHANNEL_ID","after":41,"epoch":"E"}          → connected, the missed messages, then live ones
+{"op":"subscribe","channel":"PRIVATE_ID","token":"&lt;jwt&gt;"}                  → a private channel needs its token
+{"op":"unsubscribe","channel":"CHANNEL_ID"}                                → unsubscribed
+{"op":"publish","channel":"CHANNEL_ID","message":"hola"}                   → client_message, where the channel allows it</pre>
+<p>Each subscription behaves as its own channel WebSocket (<code>replay_last</code>, recovery, <code>paused</code>,
+<code>resumed</code>, rate limits), but <code>denied</code> (not active, full, no valid token) and <code>stopped</code> end only
+that channel's subscription: the socket stays open. A bad operation gets an <code>error</code> envelope (its
+<code>channel_id</code> null when no channel applies). At most <code>[websocket] max_subscriptions</code> channels (default 100)
+per socket; <code>max_pending_bytes</code> and the slow-consumer rule cover the socket as a whole.</p>
+<pre>const ws = new WebSocket('ws://localhost:8080/api/v1/ws');
+ws.onopen = () =&gt; ids.forEach((id) =&gt; ws.send(JSON.stringify({op: 'subscribe', channel: id})));
+ws.onmessage = (e) =&gt; { const env = JSON.parse(e.data); render(env.channel_id, env); };</pre>
+
 <h2 id="sse">Server-Sent Events <code>GET /api/v1/channels/{id}/events</code></h2>
 <p>The same channel as a <code>text/event-stream</code>, for <code>curl -N</code>, the browser's <code>EventSource</code> and
 networks that break WebSockets. Each envelope is one event: <code>id:</code> = its <code>sequence</code> (on
@@ -369,6 +386,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[websocket] pong_timeout</td><td>10</td><td>seconds a pong may take</td></tr>
 <tr><td class="m">[websocket] max_pending_bytes</td><td>1048576</td><td>outbound bytes queued per client before "slow consumer"</td></tr>
 <tr><td class="m">[websocket] compression</td><td>"shared"</td><td>permessage-deflate: "shared" (each broadcast compressed once for all), "per_connection" or "off"</td></tr>
+<tr><td class="m">[websocket] max_subscriptions</td><td>100</td><td>channels one multiplexed socket (/api/v1/ws) may subscribe to</td></tr>
 <tr><td class="m">[websocket] echo_path</td><td>unset</td><td>e.g. "/echo": a WebSocket echo endpoint for conformance suites</td></tr>
 <tr><td class="m">[persistence] persist_messages_default</td><td>false</td><td>default <code>persist_messages</code> of new channels</td></tr>
 <tr><td class="m">[persistence] max_messages_per_channel</td><td>10000</td><td>stored messages kept per channel</td></tr>

@@ -124,6 +124,13 @@ public sealed class Router : IHttpApplication
                 return;
         }
 
+        if (path == WebSockets.WebSocketEndpoint.MultiplexPath)
+        {
+            // One socket for many channels: like the channel WebSocket, open to browsers (private channels need tokens).
+            RouteWebSocket(context, method, channelId: null);
+            return;
+        }
+
         if (options.WebSocket.EchoPath is { Length: > 0 } echoPath && path == echoPath)
         {
             RouteWebSocket(context, method, channelId: null);

@@ -109,6 +109,13 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// JavaScript cannot see pings, so this is how emithub.js tells a quiet channel from a dead link.</summary>
     public Guid? KeepaliveChannelId { get; set; }
 
+    /// <summary>When set (the multiplexed socket, <c>/api/v1/ws</c>), client text messages go here instead of to a
+    /// channel subscription: they are operations (subscribe, unsubscribe, publish).</summary>
+    public Action<string>? TextHandler { get; set; }
+
+    /// <summary>The connection's outbox (what every subscription of a multiplexed socket enqueues into).</summary>
+    internal WebSocketOutbox Outbox => _outbox;
+
     /// <summary>The close code sent or to be sent, 0 while open.</summary>
     public ushort CloseCode => _outbox.CloseCode;
 
@@ -220,7 +227,14 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             {
                 while (held.TryDequeue(out var text))
                 {
-                    subscription?.OnClientText(text);
+                    if (TextHandler is { } handler)
+                    {
+                        handler(text);
+                    }
+                    else
+                    {
+                        subscription?.OnClientText(text);
+                    }
                 }
                 _heldTexts = null;
                 _heldTextBytes = 0;
@@ -240,7 +254,14 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         {
             if (_joined)
             {
-                _subscription?.OnClientText(Encoding.UTF8.GetString(payload));
+                if (TextHandler is { } handler)
+                {
+                    handler(Encoding.UTF8.GetString(payload));
+                }
+                else
+                {
+                    _subscription?.OnClientText(Encoding.UTF8.GetString(payload));
+                }
                 return;
             }
             _heldTexts ??= new Queue<string>();

@@ -2,6 +2,7 @@ using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
+using EmitHub.Net.Multiplex;
 using EmitHub.Net.Routing;
 using EmitHub.Net.Transport;
 using EmitHub.Net.WebSockets.Compression;
@@ -70,10 +71,11 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         }
 
         var echo = options.WebSocket.EchoPath is { Length: > 0 } echoPath && string.Equals(request.Path, echoPath, StringComparison.Ordinal);
+        var multiplexed = string.Equals(request.Path, MultiplexPath, StringComparison.Ordinal);
         var channelId = Guid.Empty;
         long? after = null;
         string? epoch = null;
-        if (!echo)
+        if (!echo && !multiplexed)
         {
             // The router answered 404 for unknown channels; a delete racing this handshake is closed 1001 by Core.
             if (!TryGetChannelId(request.Path, out channelId))
@@ -92,7 +94,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         DateTimeOffset? closeAt = null;
         var token = SubscriberTokenSources.Find(request.GetCombinedField("Sec-WebSocket-Protocol"), request.Query, out var selectSubprotocol);
         // A channel deleted since the router looked it up is closed 1001 by Core; nothing to authorize.
-        if (!echo && _registry.Get(channelId) is { } channel)
+        if (!echo && !multiplexed && _registry.Get(channelId) is { } channel)
         {
             var access = await _tokens.AuthorizeAsync(channel, token).ConfigureAwait(false);
             if (!access.IsAllowed)
@@ -130,6 +132,11 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             KeepaliveChannelId = !echo && WantsKeepalive(request.Query) ? channelId : null,
         };
         Counters.OnOpened();
+        if (multiplexed)
+        {
+            await RunMultiplexedAsync(webSocket, options, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         try
         {
             await webSocket.RunAsync(
@@ -143,6 +150,24 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
                     return subscription;
                 },
                 cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Counters.OnClosed(webSocket.CloseKind);
+        }
+    }
+
+    /// <summary><c>GET /api/v1/ws</c>: one socket, many channels (see <see cref="MultiplexSession"/>).</summary>
+    public const string MultiplexPath = "/api/v1/ws";
+
+    private async Task RunMultiplexedAsync(WebSocketConnection webSocket, EmitHubOptions options, CancellationToken cancellationToken)
+    {
+        await using var session = new MultiplexSession(_registry, _tokens, webSocket.Outbox, options.WebSocket.MaxSubscriptions, cancellationToken);
+        webSocket.TextHandler = session.OnText;
+        try
+        {
+            // No channel to join: the connection is open at once and every operation arrives as text.
+            await webSocket.RunAsync(static _ => ValueTask.FromResult<Subscription?>(null), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
