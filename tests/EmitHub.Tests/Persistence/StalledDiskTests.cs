@@ -103,7 +103,7 @@ public sealed class StalledDiskTests : PersistenceTestBase
         {
             attempts.Add(SendAsync(slow, stored, big));
             // One at a time until the first refusal: each waits for its commit, so only the refusal completes.
-            await Task.WhenAny(attempts[^1], Task.Delay(300));
+            await Task.WhenAny(attempts[^1], Task.Delay(100));
             refusal = attempts.FirstOrDefault(a => a.IsCompletedSuccessfully)?.Result;
         }
         Assert.NotNull(refusal);
