@@ -85,35 +85,6 @@ public abstract class ConfigKey
         DateTimeValueSyntax => "date-time",
         _ => "value",
     };
-
-    internal static string QuoteToml(string value)
-    {
-        var sb = new StringBuilder(value.Length + 2);
-        sb.Append('"');
-        foreach (var c in value)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (char.IsControl(c))
-                    {
-                        sb.Append("\\u").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture));
-                    }
-                    else
-                    {
-                        sb.Append(c);
-                    }
-                    break;
-            }
-        }
-        sb.Append('"');
-        return sb.ToString();
-    }
 }
 
 /// <summary>Why a value was refused: it had the wrong TOML type, or the right type with a value out of range.</summary>
@@ -332,7 +303,7 @@ public sealed class StringKey : ConfigKey
     }
 
     /// <inheritdoc />
-    public override string? FormatToml(EmitHubOptions options) => _get(options) is { } v ? QuoteToml(v) : null;
+    public override string? FormatToml(EmitHubOptions options) => _get(options) is { } v ? StringEscaping.Quote(v) : null;
 
     /// <inheritdoc />
     public override string? FormatDisplay(EmitHubOptions options) =>
@@ -415,7 +386,7 @@ public sealed class StringListKey : ConfigKey
 
     /// <inheritdoc />
     public override string? FormatToml(EmitHubOptions options) =>
-        "[" + string.Join(", ", _get(options).Select(QuoteToml)) + "]";
+        "[" + string.Join(", ", _get(options).Select(StringEscaping.Quote)) + "]";
 
     /// <inheritdoc />
     public override string? FormatDisplay(EmitHubOptions options) => string.Join(",", _get(options));

@@ -50,11 +50,6 @@ public sealed class EmitHubHostedService : IHostedService
         HostLog.Starting(_logger, options.Host, options.Port);
         HostLog.Database(_logger, options.DbPath);
         HostLog.MaxConnections(_logger, options.MaxConnectionsPerChannel);
-        if (options.ApiKey is null && !IsLoopback(options.Host))
-        {
-            HostLog.NoApiKeyOnPublicAddress(_logger, options.Host);
-        }
-
         await _runtime.StartAsync(cancellationToken).ConfigureAwait(false);
         HostLog.Initialized(_logger);
     }
@@ -66,9 +61,4 @@ public sealed class EmitHubHostedService : IHostedService
         await _runtime.StopAsync(cancellationToken).ConfigureAwait(false);
         HostLog.Stopped(_logger);
     }
-
-    /// <summary>True for <c>localhost</c> and loopback IP literals (127.0.0.0/8, ::1).</summary>
-    public static bool IsLoopback(string host) =>
-        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
 }

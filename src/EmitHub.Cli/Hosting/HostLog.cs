@@ -32,9 +32,7 @@ internal static partial class HostLog
     [LoggerMessage(7, LogLevel.Information, "👋 EmitHub stopped")]
     public static partial void Stopped(ILogger logger);
 
-    [LoggerMessage(8, LogLevel.Warning,
-        "⚠️ No api_key is set and EmitHub binds to {Host}, which is not a loopback address: anyone who can reach it can create channels and broadcast. Set api_key in the TOML file or EMIT_HUB_API_KEY.")]
-    public static partial void NoApiKeyOnPublicAddress(ILogger logger, string host);
+    // Event id 8 was the missing-api_key warning; HubServer logs it (1200), once, with the address it bound.
 
     [LoggerMessage(9, LogLevel.Warning, "{Message}")]
     public static partial void ConfigWarning(ILogger logger, string message);

@@ -152,35 +152,13 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
         var sb = new StringBuilder(128);
         sb.Append(Rfc3339.ToString(_time.GetUtcNow()));
         sb.Append(' ').Append(LevelName(level).PadLeft(5)).Append(' ').Append(category).Append(": ");
-        AppendEscapedText(sb, formatter(state, exception));
+        StringEscaping.AppendControlEscaped(sb, formatter(state, exception));
         if (exception is not null && exception is not HubStartupException)
         {
             sb.Append('\n').Append(exception);
         }
         sb.Append('\n');
         return sb.ToString();
-    }
-
-    /// <summary>
-    /// Appends a message with control characters escaped (<c>\n</c>, <c>\r</c>, <c>\t</c>, <c>\u001b</c>…), so text
-    /// that came from a client — a channel name, a close reason — can never forge a log line or send terminal
-    /// escape sequences. The JSON format escapes the same characters by construction.
-    /// </summary>
-    internal static void AppendEscapedText(StringBuilder sb, string text)
-    {
-        foreach (var c in text)
-        {
-            switch (c)
-            {
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case < ' ' or '\u007f' or (>= '\u0080' and <= '\u009f') or '\u2028' or '\u2029':
-                    sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    break;
-                default: sb.Append(c); break;
-            }
-        }
     }
 
     private string FormatJson<TState>(string category, LogLevel level, EventId eventId, TState state,
@@ -190,9 +168,9 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
         sb.Append("{\"timestamp\":\"")
             .Append(Rfc3339.ToString(_time.GetUtcNow()))
             .Append("\",\"level\":\"").Append(LevelName(level)).Append("\",\"target\":");
-        AppendJsonString(sb, category);
+        StringEscaping.AppendQuoted(sb, category);
         sb.Append(",\"message\":");
-        AppendJsonString(sb, formatter(state, exception));
+        StringEscaping.AppendQuoted(sb, formatter(state, exception));
         if (eventId.Id != 0)
         {
             sb.Append(",\"event_id\":").Append(eventId.Id.ToString(CultureInfo.InvariantCulture));
@@ -212,7 +190,7 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
                     sb.Append(',');
                 }
                 first = false;
-                AppendJsonString(sb, name);
+                StringEscaping.AppendQuoted(sb, name);
                 sb.Append(':');
                 AppendJsonValue(sb, value);
             }
@@ -221,7 +199,7 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
         if (exception is not null)
         {
             sb.Append(",\"exception\":");
-            AppendJsonString(sb, exception.ToString());
+            StringEscaping.AppendQuoted(sb, exception.ToString());
         }
         sb.Append("}\n");
         return sb.ToString();
@@ -238,50 +216,9 @@ public sealed class EmitHubConsoleLoggerProvider : ILoggerProvider
                 break;
             case double d when double.IsFinite(d): sb.Append(d.ToString("R", CultureInfo.InvariantCulture)); break;
             case float f when float.IsFinite(f): sb.Append(f.ToString("R", CultureInfo.InvariantCulture)); break;
-            case IFormattable formattable: AppendJsonString(sb, formattable.ToString(null, CultureInfo.InvariantCulture)); break;
-            default: AppendJsonString(sb, value.ToString() ?? ""); break;
+            case IFormattable formattable: StringEscaping.AppendQuoted(sb, formattable.ToString(null, CultureInfo.InvariantCulture)); break;
+            default: StringEscaping.AppendQuoted(sb, value.ToString() ?? ""); break;
         }
-    }
-
-    /// <summary>
-    /// Appends a JSON string literal (RFC 8259 §7). Non-ASCII text is kept as is, unlike the framework's encoders,
-    /// which escape every character outside the Basic Multilingual Plane and would turn the seed's emoji into
-    /// surrogate escapes; a lone surrogate becomes U+FFFD so the line stays valid UTF-8.
-    /// </summary>
-    internal static void AppendJsonString(StringBuilder sb, string text)
-    {
-        sb.Append('"');
-        for (var i = 0; i < text.Length; i++)
-        {
-            var c = text[i];
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (c < ' ')
-                    {
-                        sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    }
-                    else if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-                    {
-                        sb.Append(c).Append(text[++i]);
-                    }
-                    else if (char.IsSurrogate(c))
-                    {
-                        sb.Append('\uFFFD');
-                    }
-                    else
-                    {
-                        sb.Append(c);
-                    }
-                    break;
-            }
-        }
-        sb.Append('"');
     }
 
     private sealed class Logger(string category, EmitHubConsoleLoggerProvider provider) : ILogger

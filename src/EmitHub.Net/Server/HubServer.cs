@@ -301,7 +301,8 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         {
             return typeof(HubServer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
         }
-        var plus = informational.IndexOf('+');
+        // The SDK appends "+<commit>" (SourceLink); the user-facing version is the part before it.
+        var plus = informational.IndexOf('+', StringComparison.Ordinal);
         return plus < 0 ? informational : informational[..plus];
     }
 }

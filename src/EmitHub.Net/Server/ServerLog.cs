@@ -6,7 +6,7 @@ namespace EmitHub.Net.Server;
 /// <summary>Log messages of <see cref="HubServer"/> (event ids 1200–1299).</summary>
 internal static partial class ServerLog
 {
-    [LoggerMessage(1200, LogLevel.Warning, "No API key is configured and the server listens on {EndPoint}, which is not loopback: anyone who can reach it can manage channels. Set api_key or EMIT_HUB_API_KEY.")]
+    [LoggerMessage(1200, LogLevel.Warning, "⚠️ No api_key is set and EmitHub listens on {EndPoint}, which is not a loopback address: anyone who can reach it can create channels and broadcast. Set api_key in the TOML file or EMIT_HUB_API_KEY.")]
     public static partial void NoApiKeyOnPublicAddress(ILogger logger, EndPoint endPoint);
 
     [LoggerMessage(1201, LogLevel.Information, "Stopping: {Count} connections open")]

@@ -69,24 +69,6 @@ public class HostTests
     }
 
     [Fact]
-    public async Task A_public_address_without_api_key_is_warned_about_and_with_one_is_not()
-    {
-        var (host, output, logger, _) = Build(new RecordingRuntime(), ("EMIT_HUB_HOST", "0.0.0.0"));
-        await host.StartAsync();
-        await host.StopAsync();
-        host.Dispose();
-        logger.Dispose();
-        Assert.Contains(" WARN emit_hub: ⚠️ No api_key is set and EmitHub binds to 0.0.0.0", output.ToString(), StringComparison.Ordinal);
-
-        (host, output, logger, _) = Build(new RecordingRuntime(), ("EMIT_HUB_HOST", "0.0.0.0"), ("EMIT_HUB_API_KEY", "k"));
-        await host.StartAsync();
-        await host.StopAsync();
-        host.Dispose();
-        logger.Dispose();
-        Assert.DoesNotContain("No api_key", output.ToString(), StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task A_runtime_that_fails_to_start_fails_the_host_before_the_ready_line()
     {
         var (host, output, logger, _) = Build(new RecordingRuntime(new IOException("address already in use")));

@@ -1,3 +1,4 @@
+using EmitHub.Cli;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -63,7 +64,7 @@ public sealed class StartupFailureRegressionTests : IDisposable
     {
         var sb = new StringBuilder();
 
-        EmitHubConsoleLoggerProvider.AppendEscapedText(sb, "inj\n2026-11-29T15:22:05.558Z ERROR emit_hub: forged \u001b[31mRED\0");
+        StringEscaping.AppendControlEscaped(sb, "inj\n2026-11-29T15:22:05.558Z ERROR emit_hub: forged \u001b[31mRED\0");
 
         Assert.Equal("inj\\n2026-11-29T15:22:05.558Z ERROR emit_hub: forged \\u001b[31mRED\\u0000", sb.ToString());
     }

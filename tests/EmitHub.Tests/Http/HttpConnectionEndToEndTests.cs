@@ -134,8 +134,18 @@ public class HttpConnectionEndToEndTests
         await using var server = await TestHubServer.StartAsync();
         using var raw = await server.ConnectRawAsync();
         await raw.SendAsync("POST /api/v1/channels HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n");
+        // Review found this test could not fail: the raw client skips 1xx answers. The interim response must arrive
+        // while the body is still unsent, byte for byte (RFC 9110 §10.1.1, §15.2.1).
+        while (!raw.Pending.Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            Assert.True(await raw.ReadOneChunkAsync());
+        }
+        Assert.Equal("HTTP/1.1 100 Continue\r\n\r\n", raw.Pending);
+        raw.TakePending();
         await raw.SendAsync("{\"name\":\"c\"}");
-        Assert.Equal(201, (await raw.ReadResponseAsync())!.StatusCode);
+        var response = (await raw.ReadResponseAsync())!;
+        Assert.Equal(201, response.StatusCode);
+        Assert.Empty(raw.InterimResponses);
     }
 
     private static async Task<RawResponse?> AdvanceUntilAnswered(FakeTimeProvider time, Task<RawResponse?> read)

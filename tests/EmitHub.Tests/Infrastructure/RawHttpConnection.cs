@@ -17,6 +17,7 @@ public sealed class RawHttpConnection : IDisposable
 {
     private readonly Socket _socket;
     private readonly List<byte> _buffer = new();
+    private readonly List<int> _interim = new();
 
     private RawHttpConnection(Socket socket) => _socket = socket;
 
@@ -31,7 +32,11 @@ public sealed class RawHttpConnection : IDisposable
 
     public async Task SendAsync(byte[] bytes) => await _socket.SendAsync(bytes, SocketFlags.None);
 
-    /// <summary>Reads one response; null when the server closed before a whole one arrived.</summary>
+    /// <summary>Status codes of the interim (1xx, not 101) responses <see cref="ReadResponseAsync"/> passed over.</summary>
+    public IReadOnlyList<int> InterimResponses => _interim;
+
+    /// <summary>Reads one final response (interim 1xx ones are recorded in <see cref="InterimResponses"/>); null when
+    /// the server closed before a whole one arrived.</summary>
     public async Task<RawResponse?> ReadResponseAsync(CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -49,6 +54,8 @@ public sealed class RawHttpConnection : IDisposable
                 var length = lengthText == null ? 0 : int.Parse(lengthText);
                 if (status < 200 && status != 101)
                 {
+                    // Recorded, not silently dropped, so a test can tell whether an interim response came.
+                    _interim.Add(status);
                     _buffer.RemoveRange(0, headEnd + 4);
                     continue;
                 }
