@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all build run test test-deps publish install bench bench-micro bench-compression clean restore
+.PHONY: all build run test test-deps publish install bench bench-cluster bench-micro bench-compression clean restore
 
 all: build
 
@@ -70,6 +70,10 @@ bench-micro: build
 
 bench: publish
 	bash bench/run-bench.sh
+
+## bench-cluster: 3 nodes on one nats-server (JetStream) vs a single node, same fan-out load (BENCH_CLIENTS etc.).
+bench-cluster: publish
+	bash bench/run-bench-cluster.sh
 	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
 
 ## bench-compression: permessage-deflate bytes and CPU per delivery, shared vs off vs per_connection (a few seconds).

@@ -41,7 +41,9 @@ internal static class Cli
     public const string Usage = """
         usage: emit-hub-load <fanout|idle> [options]
           --host 127.0.0.1        server address (IPv4)
-          --port 8080             server port
+          --port 8080             server port (REST: channel creation and broadcasts go here)
+          --ports 8081,8082,8083  cluster: spread the clients over these nodes' ports, one worker process or
+                                  more per node (the channel is created on --port and awaited on every node)
           --clients 1000          WebSocket clients
           --server-pid PID        server process, for CPU seconds and RSS from /proc
           --channel ID            use an existing Active channel instead of creating one
@@ -169,10 +171,24 @@ internal static class Driver
         }
         var wsPath = $"/api/v1/channels/{channelId}/ws";
         o["path"] = wsPath;
+        var ports = o.Get("ports", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        if (ports.Length == 0)
+        {
+            ports = [port];
+        }
+        o.Remove("ports");
+        if (ports.Length > 1 && !AwaitChannelOnNodes(ip, host, ports, channelId))
+        {
+            return 1;
+        }
 
         var rssBefore = Proc.RssKb(serverPid);
         var maxPerWorker = Math.Max(1, o.GetInt("max-per-worker", 8000));
         var processes = Math.Max(1, o.GetInt("workers", (clients + maxPerWorker - 1) / maxPerWorker));
+        // Every node gets the same number of client processes (so the same number of clients, ±1 per process).
+        processes = (processes + ports.Length - 1) / ports.Length * ports.Length;
+        o["port"] = ports[0].ToString(CultureInfo.InvariantCulture);
         var sliceSizes = Enumerable.Range(0, processes).Select(i => clients / processes + (i < clients % processes ? 1 : 0)).ToArray();
 
         var connectStartUs = Clock.NowUs();
@@ -190,9 +206,11 @@ internal static class Driver
                 UseShellExecute = false,
             };
             psi.ArgumentList.Add("worker");
+            psi.ArgumentList.Add("--port");
+            psi.ArgumentList.Add(ports[w % ports.Length].ToString(CultureInfo.InvariantCulture));
             foreach (var (k, v) in o)
             {
-                if (k is not ("clients" or "first"))
+                if (k is not ("clients" or "first" or "port"))
                 {
                     psi.ArgumentList.Add("--" + k);
                     psi.ArgumentList.Add(v);
@@ -220,6 +238,32 @@ internal static class Driver
                 w.Dispose();
             }
         }
+    }
+
+    /// <summary>Cluster runs: waits (up to 10 s) until every node serves the channel as Active, since the change
+    /// reaches the other nodes through NATS a moment after the creating node answered.</summary>
+    private static bool AwaitChannelOnNodes(IPAddress ip, string host, int[] ports, string channelId)
+    {
+        foreach (var nodePort in ports)
+        {
+            using var node = new HttpConn(ip, host, nodePort);
+            var deadline = Clock.NowUs() + 10_000_000L;
+            while (true)
+            {
+                var (st, body) = node.Send("GET", $"/api/v1/channels/{channelId}", null);
+                if (st == 200 && body.Contains("\"status\":\"Active\"", StringComparison.Ordinal))
+                {
+                    break;
+                }
+                if (Clock.NowUs() > deadline)
+                {
+                    Console.Error.WriteLine($"channel {channelId} not Active on port {nodePort} within 10 s: {st} {body}");
+                    return false;
+                }
+                Thread.Sleep(20);
+            }
+        }
+        return true;
     }
 
     private static int RunMeasured(string mode, Dictionary<string, string> o, HttpConn http, string channelId, ClientSet local,
