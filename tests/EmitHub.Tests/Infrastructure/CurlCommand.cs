@@ -6,7 +6,7 @@ namespace EmitHub.Tests.Infrastructure;
 
 /// <summary>
 /// A documented <c>curl</c> command line (from the seed or /docs), run with the real <c>curl</c> through
-/// <c>bash -c</c> exactly as a user would paste it, after substituting the host:port and the channel id
+/// <c>bash -c</c> exactly as a user would paste it, after substituting <c>localhost:PORT</c> and the channel id
 /// placeholders. The HTTP status is added by a throw-away <c>.curlrc</c> (<c>CURL_HOME</c>), so the command text
 /// itself is not changed.
 /// </summary>
@@ -72,7 +72,8 @@ public sealed partial class CurlCommand
     /// the placeholders; returns the status and body.</summary>
     public async Task<(int Status, string Body)> RunAsync(int port, string? channelId)
     {
-        var text = Text.Replace("localhost:8080", $"127.0.0.1:{port}", StringComparison.Ordinal);
+        // Every documented port (8080, and 8081/8082 of the cluster example) becomes this test server's.
+        var text = LocalhostPort().Replace(Text, $"127.0.0.1:{port}");
         if (channelId != null)
         {
             foreach (var placeholder in new[] { "{channel_id}", "CHANNEL_ID", "550e8400-e29b-41d4-a716-446655440000", "$ID" })
@@ -131,6 +132,9 @@ public sealed partial class CurlCommand
         }
         return single || dbl || text.EndsWith('\\');
     }
+
+    [GeneratedRegex(@"\blocalhost:\d+")]
+    private static partial Regex LocalhostPort();
 
     [GeneratedRegex(@"(^|\s)(-d|--data(-raw|-binary)?)\s")]
     private static partial Regex DataOption();
