@@ -35,6 +35,8 @@ test-deps:
 	@test -x /usr/bin/chromium -a -x /usr/bin/curl || { \
 	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null)) || true; }
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
+	@command -v chromium >/dev/null || { \
+	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true; }
 
 ## test: every test (unit and end-to-end); fails when no test ran.
 test: test-deps build

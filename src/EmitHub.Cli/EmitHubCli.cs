@@ -94,7 +94,7 @@ public static class EmitHubCli
             HelpName = "LEVEL",
         };
 
-        var root = new RootCommand("EmitHub - self-hosted real-time broadcasting hub (REST channels, WebSocket clients).")
+        var root = new RootCommand("EmitHub - self-hosted real-time broadcasting hub (REST channels, WebSocket clients). The running server documents itself at /docs, serves its browser client at /client/emithub.js and an admin console at /console.")
         {
             config,
             generateConfig,

@@ -121,6 +121,9 @@ public static class ConfigKeys
         new IntegerKey("persistence", "backup_interval_hours", null,
             "Hours between automatic backups.",
             1, 8760, "hours", o => o.Persistence.BackupIntervalHours, (o, v) => o.Persistence.BackupIntervalHours = (int)v!.Value),
+        new IntegerKey("persistence", "max_pending_messages", "EMIT_HUB_MAX_PENDING_MESSAGES",
+            "Stored messages, over all channels, waiting for their commit to disk. Past it a broadcast to a persisting channel gets 503 with Retry-After (nothing stored, so a retry is safe) instead of queueing without bound behind a stalled disk. Group commit keeps this near the number of concurrent publishers; 10,000 is seconds of a stalled disk.",
+            1, 10_000_000, "messages", o => o.Persistence.MaxPendingMessages, (o, v) => o.Persistence.MaxPendingMessages = (int)v!.Value, restartRequired: true),
 
         // [auth]
         new StringKey("auth", "token_secret", "EMIT_HUB_TOKEN_SECRET",

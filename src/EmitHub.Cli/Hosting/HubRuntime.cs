@@ -46,7 +46,15 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
         var cluster = _options.Current.Cluster;
         _store = cluster.Enabled
             ? new JetStreamClusterStore(cluster, _options.Current.Persistence, NodeName(cluster, startup.Port), _time, _loggerFactory)
-            : new FasterChannelStore(new FasterChannelStoreOptions { DirectoryPath = startup.DbPath },
+            : new FasterChannelStore(new FasterChannelStoreOptions
+                {
+                    DirectoryPath = startup.DbPath,
+                    MaxPendingMessages = startup.Persistence.MaxPendingMessages,
+#if EMITHUB_TEST_HOOKS
+                    // Test hook, not in published binaries; outside the EMIT_HUB_ prefix, so no config surface: a disk that stalls on demand.
+                    StallWritesWhileFileExists = Environment.GetEnvironmentVariable("EMITHUB_TEST_STORE_STALL_FILE"),
+#endif
+                },
                 _loggerFactory.CreateLogger<FasterChannelStore>());
         _registry = new ChannelRegistry(_options, _store, WebSocketFrameEncoder.Instance, _time, _loggerFactory.CreateLogger<ChannelRegistry>());
         try

@@ -61,6 +61,11 @@ public sealed partial class ChannelRegistry
             var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
         }
+        if (IsBackpressure(stored, out var busy))
+        {
+            SendError(channel, sender, $"Your message was not relayed: {busy.Message}");
+            return;
+        }
         _metrics.ClientMessages.Add(1);
         if (pending is not null || !stored.IsCompletedSuccessfully)
         {

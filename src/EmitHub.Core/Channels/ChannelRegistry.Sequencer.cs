@@ -74,6 +74,11 @@ public sealed partial class ChannelRegistry
             var frame = writer.Complete(sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: true, out pending, out recipients);
         }
+        if (IsBackpressure(stored, out var busy))
+        {
+            // Refused before anything was stored: no sequence was used, so a retry is exact.
+            return new BroadcastResult(ChannelError.Unavailable, null, busy.Message, "store_busy", busy.RetryAfterSeconds);
+        }
         var committed = await CommitAsync(stored).ConfigureAwait(false);
         if (pending is not null)
         {
@@ -81,8 +86,11 @@ public sealed partial class ChannelRegistry
         }
         if (!committed)
         {
-            return new BroadcastResult(ChannelError.Unavailable, null,
-                "The message could not be committed to the store; it was not acknowledged.", "store_unavailable");
+            // The record was enqueued, so a commit still in flight on the device may make it durable although this
+            // answer is an error. The sequence and timestamp let the client find out exactly once the store is back.
+            return new BroadcastResult(ChannelError.Unavailable, new BroadcastAck(sequence, 0, now),
+                $"The message got sequence {sequence} but its commit to the store did not complete, so it was not sent to clients; it may still have been written. Once the store is back (GET /ready), GET /api/v1/channels/{channel.Id}/messages?after={sequence - 1}&limit=1 shows it if it was stored: same sequence and timestamp {Rfc3339.ToString(now)}.",
+                "store_unavailable");
         }
         _metrics.Broadcasts.Add(1);
         _metrics.PublishDuration.Record(HubMetrics.SecondsSince(started));

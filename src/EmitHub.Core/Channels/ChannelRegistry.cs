@@ -148,6 +148,19 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
     }
 
     private bool TryGetLive(Guid id, out Channel channel) => _channels.TryGetValue(id, out channel!) && !channel.Deleted;
+    /// <summary>True when the store refused the append at once (<see cref="StoreBackpressureException"/>): nothing
+    /// was stored and no sequence was used.</summary>
+    private static bool IsBackpressure(ValueTask stored, out StoreBackpressureException busy)
+    {
+        busy = null!;
+        if (stored.IsFaulted && stored.AsTask().Exception?.InnerException is StoreBackpressureException refused)
+        {
+            busy = refused;
+            return true;
+        }
+        return false;
+    }
+
     private async ValueTask<bool> CommitAsync(ValueTask pending)
     {
         // A write that completed synchronously (nothing stored, or the in-memory store) waited for no commit.

@@ -140,6 +140,12 @@ public sealed class PersistenceOptions
 
     /// <summary>TOML <c>backup_interval_hours</c>. Hours between automatic backups. Default 24.</summary>
     public int BackupIntervalHours { get; set; } = 24;
+
+    /// <summary>TOML <c>max_pending_messages</c>, env <c>EMIT_HUB_MAX_PENDING_MESSAGES</c>. Stored messages, over all
+    /// channels, appended but not yet committed; past it a broadcast to a persisting channel is answered 503 with
+    /// <c>Retry-After</c> and nothing is stored. Default 10,000 (group commit keeps it near the number of concurrent
+    /// publishers; 10,000 means the disk has stalled for seconds). Read at startup.</summary>
+    public int MaxPendingMessages { get; set; } = 10_000;
 }
 
 /// <summary>

@@ -37,9 +37,10 @@ public sealed partial class FasterChannelStore
                     continue;
                 }
                 var firstKept = drop < index.Count ? index[drop].Sequence : index[index.Count - 1].Sequence + 1;
+                // Enqueue first: when the log is full the index stays as it is and the next run retries.
+                lastAddress = TryEnqueueOrThrow(log, StoreRecordCodec.EncodeTrim(state.Record.Id, firstKept));
                 index.RemoveFirst(drop);
                 state.FirstKept = firstKept;
-                lastAddress = log.Enqueue(StoreRecordCodec.EncodeTrim(state.Record.Id, firstKept));
             }
         }
         if (lastAddress >= 0)
@@ -110,13 +111,13 @@ public sealed partial class FasterChannelStore
         var toMove = new List<(Guid Channel, long Sequence, long Address, int Length)>();
         lock (_lock)
         {
-            marker = log.Enqueue(StoreRecordCodec.EncodeEmpty(StoreRecordKind.Marker, Guid.Empty));
+            marker = TryEnqueueOrThrow(log, StoreRecordCodec.EncodeEmpty(StoreRecordKind.Marker, Guid.Empty));
             foreach (var state in _channels.Values.OrderBy(s => s.Order))
             {
-                log.Enqueue(StoreRecordCodec.EncodeChannel(state.Record));
+                TryEnqueueOrThrow(log, StoreRecordCodec.EncodeChannel(state.Record));
                 if (state.FirstKept > 0)
                 {
-                    log.Enqueue(StoreRecordCodec.EncodeTrim(state.Record.Id, state.FirstKept));
+                    TryEnqueueOrThrow(log, StoreRecordCodec.EncodeTrim(state.Record.Id, state.FirstKept));
                 }
                 var index = state.Messages;
                 for (var i = 0; i < index.Count; i++)
@@ -149,13 +150,11 @@ public sealed partial class FasterChannelStore
                 {
                     continue;
                 }
-                lock (_lock)
+                // Retention or a delete may have dropped it meanwhile: then it stays dead.
+                var newAddress = await EnqueueCopyAsync(log, bytes, length, item, cancellationToken).ConfigureAwait(false);
+                if (newAddress >= 0)
                 {
-                    // Retention or a delete may have dropped it meanwhile: then it stays dead.
-                    if (TryFind(item.Channel, item.Sequence, item.Address, out _))
-                    {
-                        moved.Add((item.Channel, item.Sequence, item.Address, log.Enqueue(bytes.AsSpan(0, length))));
-                    }
+                    moved.Add((item.Channel, item.Sequence, item.Address, newAddress));
                 }
             }
         }
@@ -178,6 +177,36 @@ public sealed partial class FasterChannelStore
         log.TruncateUntil(marker);
         await CommitRoundAsync(cancellationToken).ConfigureAwait(false);
         LogCompacted(moved.Count, oldBegin, log.BeginAddress);
+    }
+
+    /// <summary>
+    /// Re-enqueues one live message during a compaction. A copy is not urgent, so while FASTER's in-memory log is
+    /// full it waits outside <see cref="_lock"/> (appends of every channel keep being served or refused meanwhile)
+    /// and retries. Returns the new address, or -1 when the message died meanwhile.
+    /// </summary>
+    private async ValueTask<long> EnqueueCopyAsync(FasterLog log, byte[] bytes, int length,
+        (Guid Channel, long Sequence, long Address, int Length) item, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            lock (_lock)
+            {
+                if (!TryFind(item.Channel, item.Sequence, item.Address, out _))
+                {
+                    return -1;
+                }
+                if (_deferred.Count == 0 && log.TryEnqueue(bytes.AsSpan(0, length), out var address))
+                {
+                    return address;
+                }
+            }
+            if (_failure is { } failure)
+            {
+                throw new IOException("The store failed during a compaction.", failure);
+            }
+            RequestCommit();
+            await Task.Delay(DeferredRetryInterval, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private bool TryFind(Guid channelId, long sequence, long address, out ChannelState state)

@@ -108,6 +108,12 @@ public sealed partial class FasterChannelStore
     {
         Directory.CreateDirectory(logDirectory);
         var device = Devices.CreateLogDevice(Path.Combine(logDirectory, LogFileName), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+#if EMITHUB_TEST_HOOKS
+        if (_options.StallWritesWhileFileExists is { } stallFile)
+        {
+            device = new StallingLogDevice(device, stallFile);
+        }
+#endif
         try
         {
             var settings = new FasterLogSettings

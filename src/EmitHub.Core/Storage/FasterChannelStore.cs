@@ -27,6 +27,9 @@ public sealed partial class FasterChannelStore : IChannelStore
     private const string LogFileName = "hub.log";
     private const int ReadBatch = 32;
 
+    /// <summary>How often deferred channel records retry while FASTER's in-memory log is full.</summary>
+    private static readonly TimeSpan DeferredRetryInterval = TimeSpan.FromMilliseconds(20);
+
     private readonly FasterChannelStoreOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -34,7 +37,9 @@ public sealed partial class FasterChannelStore : IChannelStore
     private readonly SemaphoreSlim _commitSignal = new(0);
     private readonly SemaphoreSlim _maintenance = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Queue<(byte[] Record, TaskCompletionSource<long> Address)> _deferred = new();
     private long _nextOrder;
+    private int _pendingMessages;
     private int _commitRequested;
     private TaskCompletionSource<bool> _round = NewRound();
     private InflightCommit? _inflight;
@@ -77,9 +82,10 @@ public sealed partial class FasterChannelStore : IChannelStore
         var log = EnsureWritable();
         var record = StoreRecordCodec.EncodeChannel(channel);
         long address;
+        TaskCompletionSource<long>? deferred;
         lock (_lock)
         {
-            address = log.Enqueue(record);
+            address = EnqueueOrDefer(log, record, out deferred);
             if (_channels.TryGetValue(channel.Id, out var state))
             {
                 if (state.Record.Epoch != channel.Epoch)
@@ -95,7 +101,7 @@ public sealed partial class FasterChannelStore : IChannelStore
                 _channels[channel.Id] = new ChannelState(channel, _nextOrder++);
             }
         }
-        return WaitForCommitAsync(address, cancellationToken);
+        return deferred is null ? WaitForCommitAsync(address, cancellationToken) : WaitForDeferredCommitAsync(deferred, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -104,12 +110,13 @@ public sealed partial class FasterChannelStore : IChannelStore
         var log = EnsureWritable();
         var record = StoreRecordCodec.EncodeEmpty(StoreRecordKind.ChannelDelete, channelId);
         long address;
+        TaskCompletionSource<long>? deferred;
         lock (_lock)
         {
-            address = log.Enqueue(record);
+            address = EnqueueOrDefer(log, record, out deferred);
             _channels.Remove(channelId);
         }
-        return WaitForCommitAsync(address, cancellationToken);
+        return deferred is null ? WaitForCommitAsync(address, cancellationToken) : WaitForDeferredCommitAsync(deferred, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -141,7 +148,14 @@ public sealed partial class FasterChannelStore : IChannelStore
                 {
                     throw new InvalidOperationException($"Sequence {message.Sequence} of channel {message.ChannelId} does not follow {state.LastSequence}.");
                 }
-                address = log.Enqueue(buffer.AsSpan(0, length));
+                var pending = Volatile.Read(ref _pendingMessages);
+                if (pending >= _options.MaxPendingMessages)
+                {
+                    throw new StoreBackpressureException(
+                        $"{pending} stored messages are waiting for their commit, the most [persistence] max_pending_messages allows ({_options.MaxPendingMessages}): the disk is not keeping up. Nothing was stored; retry in a moment.");
+                }
+                address = TryEnqueueOrThrow(log, buffer.AsSpan(0, length));
+                Interlocked.Increment(ref _pendingMessages);
                 state.Messages.Add(new MessageIndexEntry
                 {
                     Sequence = message.Sequence,
@@ -155,7 +169,100 @@ public sealed partial class FasterChannelStore : IChannelStore
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        return WaitForCommitAsync(address, cancellationToken);
+        return WaitForMessageCommitAsync(address, cancellationToken);
+    }
+
+    /// <summary>Messages appended whose commit has not completed yet (bounded by
+    /// <see cref="FasterChannelStoreOptions.MaxPendingMessages"/>).</summary>
+    internal int PendingMessages => Volatile.Read(ref _pendingMessages);
+
+    private async ValueTask WaitForMessageCommitAsync(long address, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WaitForCommitAsync(address, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pendingMessages);
+        }
+    }
+
+    /// <summary>
+    /// A channel record (create, patch, status change, delete) is never refused for a full log: the channel's state
+    /// has changed already, and such records are few and small. When the log is full, or records wait before it, the
+    /// record joins <see cref="_deferred"/> (caller holds <see cref="_lock"/>) and a pump enqueues it as soon as FASTER
+    /// has room; its task completes at the commit that covers it. Returns the address, or -1 when deferred.
+    /// </summary>
+    private long EnqueueOrDefer(FasterLog log, byte[] record, out TaskCompletionSource<long>? deferred)
+    {
+        if (_deferred.Count == 0 && log.TryEnqueue(record, out var address))
+        {
+            deferred = null;
+            return address;
+        }
+        deferred = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _deferred.Enqueue((record, deferred));
+        if (_deferred.Count == 1)
+        {
+            _ = Task.Run(PumpDeferredAsync);
+        }
+        return -1;
+    }
+
+    /// <summary>Moves <see cref="_deferred"/> into the log as FASTER frees memory (the device catches up).</summary>
+    private async Task PumpDeferredAsync()
+    {
+        while (true)
+        {
+            lock (_lock)
+            {
+                while (_deferred.TryPeek(out var head))
+                {
+                    if (_failure is { } failure || _disposed != 0 || _log is not { } log)
+                    {
+                        _deferred.Dequeue().Address.TrySetException(new IOException("The store closed or failed before the record could be appended.", _failure));
+                        continue;
+                    }
+                    if (!log.TryEnqueue(head.Record, out var address))
+                    {
+                        break;
+                    }
+                    _deferred.Dequeue();
+                    head.Address.TrySetResult(address);
+                }
+                if (_deferred.Count == 0)
+                {
+                    return;
+                }
+            }
+            RequestCommit();
+            await Task.Delay(DeferredRetryInterval).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask WaitForDeferredCommitAsync(TaskCompletionSource<long> deferred, CancellationToken cancellationToken)
+    {
+        var address = await deferred.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await WaitForCommitAsync(address, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Enqueues without waiting. <c>FasterLog.Enqueue</c> spins while the in-memory log is full of pages the device
+    /// has not written yet; called under <see cref="_lock"/> (and the caller's channel lock) that spin would stall
+    /// every channel behind one slow disk, so a full log is refused at once instead.
+    /// </summary>
+    /// <exception cref="StoreBackpressureException">The in-memory log is full.</exception>
+    private long TryEnqueueOrThrow(FasterLog log, ReadOnlySpan<byte> record)
+    {
+        // Deferred channel records go first: the log keeps every change in the order it was made.
+        if (_deferred.Count == 0 && log.TryEnqueue(record, out var address))
+        {
+            return address;
+        }
+        var unwritten = log.TailAddress - log.FlushedUntilAddress;
+        throw new StoreBackpressureException(
+            $"The store's in-memory log is full: {unwritten} bytes wait to be written to disk (the log holds {1L << _options.MemorySizeBits} bytes in memory), so the disk is not keeping up. Nothing was stored; retry in a moment.");
     }
 
     /// <inheritdoc />

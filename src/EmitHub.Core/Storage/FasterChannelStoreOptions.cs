@@ -32,6 +32,21 @@ public sealed class FasterChannelStoreOptions
     /// device write fails). Default 30 s.</summary>
     public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Messages appended but not yet committed, over all channels (<c>[persistence] max_pending_messages</c>); past
+    /// it <see cref="IChannelStore.AppendMessageAsync"/> refuses at once with <see cref="StoreBackpressureException"/>
+    /// (503 with <c>Retry-After</c>). Default 10,000: group commit keeps this near the number of concurrent
+    /// publishers (tens), so 10,000 is only reached when the disk has stopped keeping up for seconds; it bounds the
+    /// waiting requests and their held envelopes (FASTER's in-memory log bounds the bytes).
+    /// </summary>
+    public int MaxPendingMessages { get; init; } = 10_000;
+
+#if EMITHUB_TEST_HOOKS
+    /// <summary>Test hook, absent from published binaries: while this file exists the log device holds every write,
+    /// as a stalled disk would (<c>EMITHUB_TEST_STORE_STALL_FILE</c>).</summary>
+    public string? StallWritesWhileFileExists { get; init; }
+#endif
+
     /// <summary>Compaction runs after retention when live records are less than this fraction of the log's
     /// bytes. Default 0.5: each compaction at least halves the log.</summary>
     public double CompactionLiveFraction { get; init; } = 0.5;

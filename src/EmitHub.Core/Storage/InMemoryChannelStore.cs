@@ -67,8 +67,21 @@ public sealed class InMemoryChannelStore : IChannelStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Added before every <see cref="ReadMessagesAsync"/> answer: a slow disk under a client's catch-up
+    /// (tests). Zero by default.</summary>
+    public TimeSpan ReadDelay { get; set; }
+
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<StoredMessage>> ReadMessagesAsync(Guid channelId, long afterSequence, int limit, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<StoredMessage>> ReadMessagesAsync(Guid channelId, long afterSequence, int limit, CancellationToken cancellationToken) =>
+        ReadDelay > TimeSpan.Zero ? ReadSlowlyAsync(channelId, afterSequence, limit, cancellationToken) : Read(channelId, afterSequence, limit);
+
+    private async ValueTask<IReadOnlyList<StoredMessage>> ReadSlowlyAsync(Guid channelId, long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        await Task.Delay(ReadDelay, cancellationToken).ConfigureAwait(false);
+        return await Read(channelId, afterSequence, limit).ConfigureAwait(false);
+    }
+
+    private ValueTask<IReadOnlyList<StoredMessage>> Read(Guid channelId, long afterSequence, int limit)
     {
         lock (_lock)
         {

@@ -107,8 +107,15 @@ internal sealed class ChannelEndpoints(ChannelRegistry registry)
             response.WriteJson(200, result.Ack!, CoreJsonContext.Default.BroadcastAck);
             return;
         }
+        if (result.Error == ChannelError.Unavailable && result.Ack is { } uncertain)
+        {
+            // A commit that did not complete: the record may still be durable, so name it for the client to check.
+            response.WriteJson(503, new UncommittedBroadcastBody(result.Message!, result.Code!, uncertain.Sequence, uncertain.Timestamp),
+                NetJsonContext.Default.UncommittedBroadcastBody);
+            return;
+        }
         WriteError(response, result.Error, result.Code, result.Message);
-        if (result.Error == ChannelError.RateLimited)
+        if (result.RetryAfterSeconds > 0 || result.Error == ChannelError.RateLimited)
         {
             response.AddHeader("Retry-After", Math.Max(1, result.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture));
         }

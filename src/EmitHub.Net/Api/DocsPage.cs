@@ -36,7 +36,7 @@ body{margin:1rem auto}
 .rest td:nth-child(2)::before{content:"Success: "}.rest td:nth-child(3)::before{content:"Failures: "}
 .envelopes td:nth-child(2)::before{content:"When: "}.envelopes td:nth-child(3)::before{content:"Message, data: "}
 .settings td:nth-child(2)::before{content:"Range: "}.settings td:nth-child(3)::before,.config td:nth-child(2)::before{content:"Default: "}
-.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}
+.settings td:nth-child(4)::before,.config td:nth-child(3)::before{content:"Meaning: "}.limits td:nth-child(2)::before{content:"Answer: "}.cluster td:nth-child(2)::before{content:"In a cluster: "}.tokens td:nth-child(2)::before{content:"Answer: "}
 }
 </style>
 </head>
@@ -45,7 +45,7 @@ body{margin:1rem auto}
 <p>Self-hosted real-time broadcasting hub. Create <b>channels</b> over REST, start / pause / stop them, broadcast
 messages; every WebSocket client of a channel receives each message the moment it is published.</p>
 <nav><a href="#rest">REST API</a><a href="#errors">Errors</a><a href="#ws">WebSocket</a><a href="#envelopes">Envelopes</a>
-<a href="#static">Static pages</a><a href="#settings">Channel settings</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a></nav>
+<a href="#static">Static pages</a><a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a></nav>
 
 <h2 id="quick">Quick start</h2>
 <pre>curl -X POST http://localhost:8080/api/v1/channels \
@@ -95,9 +95,10 @@ ignored; a field of the wrong type, a fraction, or a value out of range is 400.<
 <tr><td class="m">PUT /channels/{id}/start</td><td>200, channel (<code>Active</code>); from Created, Paused or Stopped; idempotent</td><td>404</td></tr>
 <tr><td class="m">PUT /channels/{id}/pause</td><td>200, channel (<code>Paused</code>)</td><td>404; 409 if Created or Stopped</td></tr>
 <tr><td class="m">PUT /channels/{id}/stop</td><td>200, channel (<code>Stopped</code>); clients get close 1001</td><td>404; 409 if Created</td></tr>
-<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds</td></tr>
+<tr><td class="m">POST /channels/{id}/broadcast</td><td>200, <code>{"sequence": n,</code> <code>"recipients": k,</code> <code>"timestamp": t}</code></td><td>400 no <code>content</code> string, or a <code>message_type</code> other than <code>"Broadcast"</code>; 404; 409 channel not Active; 413 content over <code>message_size_limit</code>; 429 rate limit with <code>Retry-After</code> seconds; 503 <code>store_busy</code> with <code>Retry-After</code> (persisting channel, disk behind: nothing stored, retry); 503 <code>store_unavailable</code> with <code>sequence</code> and <code>timestamp</code> (commit did not complete; see <a href="#durability">Durability</a>)</td></tr>
 <tr><td class="m">GET /channels/{id}/messages</td><td><code>?after=SEQ&amp;limit=N</code>: 200, <code>{"messages": [envelope…],</code> <code>"next_after": SEQ}</code> oldest first; <code>after</code> default 0, <code>limit</code> default 100, at most 1000; a page also stops at 16 MiB of envelopes (continue from <code>next_after</code>)</td><td>400 bad query; 404; 409 channel does not persist messages</td></tr>
-<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed</td></tr>
+<tr><td class="m">GET /channels/{id}/ws</td><td>101 WebSocket (see below)</td><td>404 unknown channel; 426 with <code>Upgrade: websocket</code> when that header is missing or <code>Sec-WebSocket-Version</code> is not 13; 405 other methods; 403 origin not allowed; private channel: 401 no valid token, 403 token for other channels</td></tr>
+<tr><td class="m">POST /channels/{id}/tokens</td><td>200 <code>{"token",</code> <code>"channel_id",</code> <code>"sub",</code> <code>"expires_at"}</code> (<a href="#private">private channels</a>)</td><td>400 bad <code>sub</code> or <code>ttl_seconds</code>; 404; 409 no <code>[auth] token_secret</code></td></tr>
 <tr><td class="m">GET /health, GET /api/v1/health</td><td>200 <code>{"status": "healthy",</code> <code>"service": "emit-hub",</code> <code>"version": …,</code> <code>"timestamp": …}</code></td><td></td></tr>
 <tr><td class="m">GET /ready, GET /api/v1/ready</td><td>200 <code>{"status": "ready",</code> <code>"checks": {"database": "ok",</code> <code>"memory": "ok"}}</code></td><td>503 with the failing check</td></tr>
 <tr><td class="m">GET /</td><td>200 <code>{"service": "emit-hub",</code> <code>"version": …,</code> <code>"docs": "/docs",</code> <code>"health": "/health",</code> <code>"api": "/api/v1"}</code></td><td></td></tr>
@@ -232,6 +233,22 @@ closed 1009), invalid DEFLATE data 1007, RSV1 on a control or continuation frame
 An offer with an unknown or invalid parameter (window bits outside 8-15, a repeated parameter) is declined, not refused:
 the next offer is tried, else the connection runs uncompressed.</p>
 
+<h2 id="sse">Server-Sent Events <code>GET /api/v1/channels/{id}/events</code></h2>
+<p>The same channel as a <code>text/event-stream</code>, for <code>curl -N</code>, the browser's <code>EventSource</code> and
+networks that break WebSockets. Each envelope is one event: <code>id:</code> = its <code>sequence</code> (on
+<code>broadcast</code> and <code>client_message</code>), <code>event:</code> = its <code>status</code>, <code>data:</code> = the
+envelope JSON, exactly as a WebSocket client gets it. To resume, send <code>Last-Event-ID: SEQ</code> (EventSource does it
+by itself when it reconnects) or <code>?after=SEQ</code> (with <code>&amp;epoch=</code>): on a persisting channel every message
+after SEQ comes first, then live ones, with no gap and no duplicate. A comment line <code>: keepalive</code> is sent after
+<code>ping_interval</code> seconds of silence. Same rules as the WebSocket: Origin allow-list (403), private channels need
+<code>?token=</code> (or <code>Authorization: Bearer &lt;token&gt;</code>; 401/403), <code>max_pending_bytes</code> (a client
+that does not read is cut as a slow consumer), <code>denied</code>/<code>stopped</code> end the stream after that event.
+No API key is needed (EventSource cannot send one). An <code>Accept</code> that excludes <code>text/event-stream</code> is 406.</p>
+<pre>curl -N http://localhost:8080/api/v1/channels/CHANNEL_ID/events
+curl -N -H 'Last-Event-ID: 41' http://localhost:8080/api/v1/channels/CHANNEL_ID/events</pre>
+<pre>const es = new EventSource(`http://localhost:8080/api/v1/channels/${channelId}/events`);
+es.addEventListener('broadcast', (e) =&gt; console.log(e.lastEventId, JSON.parse(e.data).message));</pre>
+
 <h2 id="envelopes">Envelopes</h2>
 <p><code>{"status", "message", "channel_id", "timestamp", "data"}</code>, plus <code>"sequence"</code> on
 <code>broadcast</code> and <code>client_message</code> (per channel, from 1, no gaps).</p>
@@ -256,8 +273,105 @@ the next offer is tried, else the connection runs uncompressed.</p>
 <tr><td class="m">persist_messages</td><td>bool</td><td><code>persist_messages_default</code></td><td>store broadcasts and client messages (history, recovery)</td></tr>
 <tr><td class="m">rate_limit_per_minute</td><td>0 to 1,000,000</td><td>60</td><td>broadcasts per 60 s (429) and client messages per connection; 0 = unlimited</td></tr>
 <tr><td class="m">replay_last</td><td>0 to 100</td><td>0</td><td>latest broadcasts sent right after <code>connected</code></td></tr>
+<tr><td class="m">private</td><td>bool</td><td>false</td><td>WebSocket clients must present a subscriber token naming the channel (<a href="#private">private channels</a>)</td></tr>
 </table></div>
 <p><code>name</code>: 1–200 characters (need not be unique); <code>description</code>: up to 2000 characters or null.</p>
+
+<h2 id="client">Browser client: <code>emithub.js</code></h2>
+<p>The hub serves its own client library, with no dependencies and no build step: <code>/client/emithub.js</code> (ES
+module) and <code>/client/emithub.classic.js</code> (classic script that sets <code>window.EmitHub</code>).
+<code>EmitHub.subscribe(url, channelId, options)</code> keeps a channel's messages flowing to a page:</p>
+<ul>
+<li><b>Reconnects after every close</b> except <code>sub.close()</code> (a restart, a stop, a dropped link, an expired
+token), waiting a random time between 0 and min(30 s, 1 s × 2<sup>attempt</sup>) — full jitter, so a thousand screens do
+not come back in the same millisecond.</li>
+<li><b>Resumes</b> with <code>?after=&lt;last sequence&gt;&amp;epoch=&lt;epoch&gt;</code>: on a channel with
+<code>persist_messages</code> the page gets exactly what it missed, once, in order. When that is impossible (not
+persisted, pruned, or the hub restarted a non-persisting channel) <code>onStatus</code> reports
+<code>recovered: false</code> — refetch your state.</li>
+<li><b>Dead links</b>: browsers answer the hub's pings but JavaScript cannot see them, so the client asks for a visible
+<code>keepalive</code> envelope with each ping (<code>?keepalive=1</code>; its <code>data</code> holds
+<code>ping_interval</code> and <code>pong_timeout</code>). After ping_interval + pong_timeout + 5 s without any traffic the
+connection is replaced. Other clients never receive keepalive envelopes.</li>
+<li><code>onStatus(status)</code>: <code>connection</code> (<code>connecting|connected|waiting|closed</code>),
+<code>channel</code> (<code>Active|Paused|Stopped|NotActive|Full</code>), <code>recovered</code>, <code>attempt</code>,
+<code>retryInMs</code>, <code>closeCode</code>, <code>closeReason</code>. <code>onMessage(envelope)</code> gets
+<code>broadcast</code> and <code>client_message</code> envelopes. Options: <code>token</code> (string, or a function
+returning a string or a Promise, called before every connection), <code>baseDelayMs</code> (1000),
+<code>maxDelayMs</code> (30000), <code>silenceTimeoutMs</code> (45000 until the first keepalive).
+<code>sub.send(text)</code>, <code>sub.close()</code>, <code>sub.lastSequence</code>, <code>sub.epoch</code>.</li>
+</ul>
+<p>A display page to copy (serve it over HTTP, e.g. <code>python3 -m http.server 3000</code>: the default
+<code>[cors] allowed_origins = ["localhost"]</code> admits <code>http://localhost</code> on any port, while a page opened
+from <code>file://</code> has the origin <code>null</code> and is refused):</p>
+<pre>&lt;!doctype html&gt;
+&lt;html lang="es"&gt;
+&lt;meta charset="utf-8"&gt;
+&lt;title&gt;Sala de espera&lt;/title&gt;
+&lt;style&gt;
+  body { margin: 0; height: 100vh; display: grid; place-items: center; font: bold 20vw system-ui; }
+  #estado { position: fixed; bottom: 1rem; font: 1rem system-ui; color: #555; }
+&lt;/style&gt;
+&lt;div id="turno" aria-live="assertive"&gt;—&lt;/div&gt;
+&lt;div id="estado"&gt;&lt;/div&gt;
+&lt;script type="module"&gt;
+  import { EmitHub } from "http://localhost:8080/client/emithub.js";
+  EmitHub.subscribe("http://localhost:8080", "CHANNEL_ID", {
+    onMessage: (m) =&gt; { document.getElementById("turno").textContent = m.message; },
+    onStatus: (s) =&gt; {
+      document.getElementById("estado").textContent = s.connection + (s.channel ? " · " + s.channel : "") +
+        (s.recovered === false ? " · mensajes perdidos" : "");
+    },
+  });
+&lt;/script&gt;</pre>
+<p>With a classic script: <code>&lt;script src="http://localhost:8080/client/emithub.classic.js"&gt;&lt;/script&gt;</code>,
+then <code>EmitHub.subscribe(…)</code>. Set <code>replay_last: 1</code> on the channel so a screen that (re)connects
+shows the current number at once.</p>
+
+<h2 id="private">Private channels and subscriber tokens</h2>
+<p>A channel with <code>"private": true</code> admits only WebSocket clients that present a <b>subscriber token</b>: a JWT
+(RFC 7519) whose <code>channel</code> claim is the channel id or an array holding it, with <code>exp</code> (required),
+optionally <code>nbf</code> and <code>sub</code> (shown as <code>client_message.data.sender</code>). The hub verifies:</p>
+<ul>
+<li><b>HS256</b> with <code>[auth] token_secret</code> (<code>EMIT_HUB_TOKEN_SECRET</code>, at least 32 characters; the
+HMAC key is its UTF-8 bytes), and/or</li>
+<li><b>RS256</b> or <b>ES256</b> with the RSA (≥ 2048 bits) or P-256 public key in the PEM file
+<code>[auth] token_public_key</code> (<code>EMIT_HUB_TOKEN_PUBLIC_KEY</code>), for tokens your own issuer signs.</li>
+</ul>
+<p>The algorithm is pinned by the configured key: <code>alg: none</code> and every other algorithm are refused, and an
+HS256 token is never checked against a public key. <code>exp</code>/<code>nbf</code> allow <code>[auth] clock_skew</code>
+seconds (default 30).</p>
+<p><b>Presenting the token.</b> Browsers cannot set headers on a WebSocket, so offer two subprotocols, the marker
+<code>emithub.token</code> and the token itself; the hub answers <code>Sec-WebSocket-Protocol: emithub.token</code> (never
+echoing the token, which also keeps it out of access logs). Or append <code>?token=&lt;jwt&gt;</code>.</p>
+<pre>new WebSocket(`ws://localhost:8080/api/v1/channels/${channelId}/ws`, ["emithub.token", token]);
+// emithub.js does it for you, and asks again before every reconnect:
+EmitHub.subscribe("http://localhost:8080", channelId, { token: () =&gt; fetch("/my-token").then((r) =&gt; r.text()) });</pre>
+<div class="t"><table class="tokens">
+<tr><th>upgrade refused</th><th>status, <code>code</code></th></tr>
+<tr><td>no token; malformed; bad signature; <code>alg</code> not accepted or <code>none</code>; no <code>exp</code></td><td>401 <code>token_required</code> / <code>invalid_token</code></td></tr>
+<tr><td>expired / not yet valid</td><td>401 <code>token_expired</code> / <code>token_not_yet_valid</code></td></tr>
+<tr><td>valid, but for other channels</td><td>403 <code>token_wrong_channel</code></td></tr>
+<tr><td>the hub has no key configured</td><td>401 <code>token_verification_unavailable</code></td></tr>
+</table></div>
+<p><b>Expiry while connected</b>: when the token's <code>exp</code> (plus clock skew) passes, the hub closes the connection
+with code <b>4001</b> reason <code>token expired</code>. There is no in-band refresh: the client reconnects with a fresh
+token and <code>?after=</code> (emithub.js calls your <code>token</code> function again and resumes, so on a persisting
+channel nothing is lost).</p>
+<p><b>Minting</b> (for operators without their own issuer; API key required):</p>
+<pre>curl -X POST http://localhost:8080/api/v1/channels/CHANNEL_ID/tokens \
+  -H "Authorization: Bearer $EMIT_HUB_API_KEY" -H "Content-Type: application/json" \
+  -d '{"sub": "pantalla-3", "ttl_seconds": 86400}'
+{"token":"eyJhbGciOiJIUzI1NiIs…","channel_id":"…","sub":"pantalla-3","expires_at":"2024-06-02T10:40:00Z"}</pre>
+<p>Body optional: <code>sub</code> (1–200 characters), <code>ttl_seconds</code> (1–2,592,000, default 3600). 409
+<code>token_secret_not_configured</code> without <code>[auth] token_secret</code>.</p>
+
+<h2 id="console">Admin console</h2>
+<p><a href="/console"><code>/console</code></a> is an operator page served by the hub: enter the API key (kept in the
+tab's sessionStorage only), then list channels with their status and live connection counts; create, edit settings,
+start, pause, stop and delete; broadcast content with optional JSON data; watch the channel live through emithub.js
+(private channels included: the console mints itself a token); read the history of persisting channels; mint
+subscriber tokens. Works with the keyboard alone and on a phone.</p>
 
 <h2 id="config">Configuration (<code>emit_hub.toml</code>)</h2>
 <p>Precedence: defaults &lt; TOML file (<code>--config PATH</code>, <code>EMIT_HUB_CONFIG</code>, or <code>./emit_hub.toml</code>) &lt;
@@ -293,6 +407,10 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[persistence] message_retention_days</td><td>30</td><td>days a stored message is kept</td></tr>
 <tr><td class="m">[persistence] auto_backup</td><td>false</td><td>copy a consistent snapshot into db_path/backups/</td></tr>
 <tr><td class="m">[persistence] backup_interval_hours</td><td>24</td><td>hours between backups</td></tr>
+<tr><td class="m">[persistence] max_pending_messages</td><td>10000</td><td>stored messages (all channels) waiting for their commit; past it 503 <code>store_busy</code> with <code>Retry-After</code>. Group commit keeps this near the number of concurrent publishers, so 10,000 means the disk stalled for seconds. Read at startup</td></tr>
+<tr><td class="m">[auth] token_secret</td><td>unset</td><td>HS256 key of subscriber tokens (≥ 32 characters); signs minted tokens</td></tr>
+<tr><td class="m">[auth] token_public_key</td><td>unset</td><td>PEM file: RSA (RS256) or P-256 (ES256) public key of your token issuer</td></tr>
+<tr><td class="m">[auth] clock_skew</td><td>30</td><td>seconds of tolerance on a token's exp and nbf</td></tr>
 <tr><td class="m">[cluster] nats_url</td><td>unset</td><td>NATS server(s), comma-separated: this node joins a cluster whose channels and messages live in NATS JetStream (see <a href="#cluster">Cluster</a>)</td></tr>
 <tr><td class="m">[cluster] node_name</td><td>host name:port</td><td>this node's name in logs and its NATS connection</td></tr>
 <tr><td class="m">[cluster] creds_file</td><td>unset</td><td>NATS credentials file (JWT + NKey seed)</td></tr>
@@ -320,7 +438,10 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_PERSIST_MESSAGES</td><td>[persistence] persist_messages_default</td></tr>
 <tr><td class="m">EMIT_HUB_MESSAGE_RETENTION_DAYS</td><td>[persistence] message_retention_days</td></tr>
 <tr><td class="m">EMIT_HUB_AUTO_BACKUP</td><td>[persistence] auto_backup</td></tr>
+<tr><td class="m">EMIT_HUB_MAX_PENDING_MESSAGES</td><td>[persistence] max_pending_messages</td></tr>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
+<tr><td class="m">EMIT_HUB_TOKEN_SECRET</td><td>[auth] token_secret</td></tr>
+<tr><td class="m">EMIT_HUB_TOKEN_PUBLIC_KEY</td><td>[auth] token_public_key</td></tr>
 <tr><td class="m">EMIT_HUB_STATIC_DIR</td><td>static_dir</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NATS_URL</td><td>[cluster] nats_url</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NODE_NAME</td><td>[cluster] node_name</td></tr>
@@ -356,6 +477,23 @@ curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application
 <tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code>; when NATS is back the node catches its clients up without gaps</td></tr>
 <tr><td>not used</td><td><code>db_path</code> and <code>[persistence] auto_backup</code> (back up the stream and bucket with NATS tools)</td></tr>
 </table></div>
+
+<h2 id="durability">Durability of a broadcast</h2>
+<p>On a channel with <code>persist_messages</code>, 200 means the message is committed to disk (it survives a crash).
+Two 503 answers exist and they differ:</p>
+<ul>
+<li><code>store_busy</code> (with <code>Retry-After</code>): the disk is behind (<code>max_pending_messages</code>
+reached, or the in-memory log is full). Nothing was stored and no sequence was used: retrying is exact. Other
+channels are not slowed down.</li>
+<li><code>store_unavailable</code>: the message was given a sequence but its commit did not complete (a failed or
+hung disk; the store then stays unavailable and <code>/ready</code> answers 503 until a restart). The record may still
+have reached the disk, so the outcome is <em>exact but deferred</em>: the body names the <code>sequence</code> and
+<code>timestamp</code> the message was given, e.g.
+<code>{"error":"…","code":"store_unavailable","sequence":42,"timestamp":"2024-06-01T10:35:00.123Z"}</code>. Once the
+store is back, <code>GET /api/v1/channels/{id}/messages?after=41&amp;limit=1</code> returns an envelope with sequence
+42 <em>and that timestamp</em> exactly when it was stored (a later message that reused sequence 42 has a later
+timestamp). Retrying without that check is at-least-once: the message may then appear twice.</li>
+</ul>
 
 <h2 id="limits">HTTP limits</h2>
 <div class="t"><table class="limits">

@@ -7,6 +7,18 @@ namespace EmitHub.Net.Api;
 /// <param name="Code">Stable snake_case code.</param>
 public sealed record ErrorBody(string Error, string Code);
 
+/// <summary>
+/// 503 of a broadcast whose commit did not complete (<c>code</c> <c>store_unavailable</c>): the error body plus the
+/// <c>sequence</c> and <c>timestamp</c> the message was given. The record may still have reached the disk; once the
+/// store is back, <c>GET …/messages?after=sequence-1&amp;limit=1</c> holds an envelope with that sequence and timestamp
+/// exactly when it was stored.
+/// </summary>
+public sealed record UncommittedBroadcastBody(
+    string Error,
+    string Code,
+    long Sequence,
+    [property: JsonConverter(typeof(EmitHub.Core.Channels.Rfc3339Converter))] DateTimeOffset Timestamp);
+
 /// <summary><c>GET /health</c> body (seed).</summary>
 public sealed record HealthBody(string Status, string Service, string Version, [property: JsonConverter(typeof(EmitHub.Core.Channels.Rfc3339Converter))] DateTimeOffset Timestamp);
 
@@ -30,6 +42,7 @@ public sealed record SubscriberTokenBody(string Token, Guid ChannelId, string? S
 /// <summary>JSON contracts owned by EmitHub.Net, serialized by source generation (AOT-clean).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(UncommittedBroadcastBody))]
 [JsonSerializable(typeof(HealthBody))]
 [JsonSerializable(typeof(ReadyBody))]
 [JsonSerializable(typeof(ServiceInfoBody))]

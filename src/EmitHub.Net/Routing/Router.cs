@@ -23,6 +23,7 @@ public sealed class Router : IHttpApplication
     private readonly SystemEndpoints _system;
     private readonly TokenEndpoints _tokens;
     private readonly Func<IWebSocketUpgrade?> _webSocket;
+    private readonly Func<IWebSocketUpgrade?> _events;
     private readonly MetricsCollector? _metrics;
 
     /// <summary>Creates the router.</summary>
@@ -32,12 +33,14 @@ public sealed class Router : IHttpApplication
     /// <param name="version">Service version for health and info.</param>
     /// <param name="time">Clock for health timestamps.</param>
     /// <param name="metrics">The collector behind <c>GET /metrics</c>; null answers 404 there.</param>
+    /// <param name="events">Returns the Server-Sent Events stream for <c>GET /api/v1/channels/{id}/events</c>, or null (then 501).</param>
     public Router(LiveOptions options, ChannelRegistry registry, Func<IWebSocketUpgrade?> webSocket, string version, TimeProvider time,
-        MetricsCollector? metrics = null)
+        MetricsCollector? metrics = null, Func<IWebSocketUpgrade?>? events = null)
     {
         _options = options;
         _webSocket = webSocket;
         _metrics = metrics;
+        _events = events ?? (static () => null);
         _channels = new ChannelEndpoints(registry);
         _system = new SystemEndpoints(registry, version, time);
         _tokens = new TokenEndpoints(registry, options, time);
@@ -113,6 +116,7 @@ public sealed class Router : IHttpApplication
                 return;
             case BrowserAssets.ModulePath:
             case BrowserAssets.ClassicPath:
+            case BrowserAssets.ConsolePath:
                 if (Allow(context, method, "GET"))
                 {
                     BrowserAssets.Write(response, path);
@@ -176,7 +180,7 @@ public sealed class Router : IHttpApplication
             (_, null) => "GET, PATCH, DELETE",
             (_, "start" or "pause" or "stop") => "PUT",
             (_, "broadcast" or "tokens") => "POST",
-            (_, "messages" or "ws") => "GET",
+            (_, "messages" or "ws" or "events") => "GET",
             _ => null,
         };
         if (allowed == null)
@@ -189,6 +193,15 @@ public sealed class Router : IHttpApplication
             if (Allow(context, method, allowed))
             {
                 RouteWebSocket(context, method, idText);
+            }
+            return;
+        }
+        if (action == "events")
+        {
+            // Like the WebSocket, a subscriber stream: EventSource cannot send Authorization; private channels use tokens.
+            if (Allow(context, method, allowed))
+            {
+                RouteEventStream(context, idText!);
             }
             return;
         }
@@ -296,6 +309,21 @@ public sealed class Router : IHttpApplication
             return;
         }
         response.WriteError(501, "websocket_unavailable", "WebSocket connections are not available in this build yet.");
+    }
+
+    private void RouteEventStream(HttpRequestContext context, string channelId)
+    {
+        if (!Guid.TryParse(channelId, out var id) || _channels.Registry.Get(id) == null)
+        {
+            ChannelEndpoints.WriteUnknownChannel(context.Response, channelId);
+            return;
+        }
+        if (_events() is { } events)
+        {
+            context.UpgradeTo = events;
+            return;
+        }
+        context.Response.WriteError(501, "events_unavailable", "Server-Sent Events are not available in this build.");
     }
 
     /// <summary>True when <paramref name="method"/> is in <paramref name="allowed"/>; else writes 405 with

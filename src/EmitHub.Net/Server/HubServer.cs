@@ -67,6 +67,10 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     /// <see cref="WebSockets.WebSocketEndpoint"/> unless one was set before.</summary>
     public IWebSocketUpgrade? WebSocketUpgrade { get; set; }
 
+    /// <summary>The Server-Sent Events stream of <c>GET /api/v1/channels/{id}/events</c>; <see cref="StartAsync"/>
+    /// installs <see cref="ServerSentEvents.ServerSentEventsEndpoint"/> unless one was set before.</summary>
+    public IWebSocketUpgrade? EventStream { get; set; }
+
     /// <summary>Decides on subscribers of private channels; every transport that streams a channel asks it.</summary>
     public Auth.ISubscriberTokenValidator SubscriberTokens => _subscriberTokens ??= new Auth.SubscriberTokenValidator(_options);
 
@@ -131,9 +135,10 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
 
         WebSocketUpgrade ??= new WebSockets.WebSocketEndpoint(_options, _registry, _heartbeat, _loggerFactory, new WebSockets.WebSocketCounters(),
             SubscriberTokens);
+        EventStream ??= new ServerSentEvents.ServerSentEventsEndpoint(_options, _registry, _heartbeat, SubscriberTokens, _loggerFactory);
         ServerMetrics.Register(_registry.Metrics.Meter, this);
         _metrics = new MetricsCollector(_registry.Metrics.Meter);
-        var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time, _metrics);
+        var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time, _metrics, () => EventStream);
         var httpContext = new HttpServerContext(Limits, () => _options.Current.MessageSizeLimit, _heartbeat, router,
             _loggerFactory.CreateLogger("EmitHub.Net.Http"));
         var transportLogger = _loggerFactory.CreateLogger("EmitHub.Net.Transport");

@@ -47,6 +47,21 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
 
     private readonly PartialMessageBudget.Lease? _partialLease;
 
+    /// <summary>Client messages held while the join catches up: at most 16. A client that chats during its own
+    /// replay is rare; 16 covers a burst typed while the history loads.</summary>
+    private const int MaxHeldTexts = 16;
+
+    /// <summary>Bytes of client messages held while the join catches up: at most 64 KiB, so 10,000 replaying
+    /// connections can park at most 640 MiB worst case — and in practice nothing.</summary>
+    private const int MaxHeldTextBytes = 64 * 1024;
+
+    /// <summary>Close reason (1008) when a client sends more than the held-message bounds during its catch-up.</summary>
+    public const string HeldTextsExceededReason = "too many client messages during catch-up";
+
+    private readonly Lock _textGate = new();
+    private Queue<string>? _heldTexts;
+    private int _heldTextBytes;
+    private bool _joined;
     private Subscription? _subscription;
     private bool _echo;
 
@@ -123,27 +138,39 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _connection.SetHeartbeatHandler(this);
         var sending = Task.Run(SendLoopAsync, CancellationToken.None);
         using var stopRegistration = stopping.Register(static s => ((WebSocketOutbox)s!).Close(WebSocketCloseCodes.GoingAway, "Server shutting down"), _outbox);
+        _echo = join is null;
+        // The read side runs from the moment of the upgrade, also while the join catches up from the store: pongs,
+        // the peer's close and pings are handled during a long replay (client texts wait for the join, see OnText).
+        var receiving = ReceiveThenCloseAsync();
         try
         {
-            if (join is null)
+            if (join is not null)
             {
-                _echo = true;
+                Subscription? subscription = null;
+                try
+                {
+                    subscription = await join(_outbox).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The join failed (the store): close at once rather than wait for the peer's close frame.
+                    _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+                    _connection.Input.CancelPendingRead();
+                    throw;
+                }
+                finally
+                {
+                    OnJoined(subscription);
+                }
             }
-            else
-            {
-                _subscription = await join(_outbox).ConfigureAwait(false);
-            }
-            await ReceiveLoopAsync().ConfigureAwait(false);
+            await receiving.ConfigureAwait(false);
         }
         finally
         {
-            _subscription?.Dispose();
-            if (!_outbox.IsClosing)
+            await receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            lock (_textGate)
             {
-                // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
-                _aborted = true;
-                _vanished = true;
-                _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+                _subscription?.Dispose();
             }
             await sending.ConfigureAwait(false);
             _outbox.Dispose();
@@ -158,6 +185,72 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             _connection.TrySetCloseReason(_aborted || _outbox.IsSlowConsumer
                 ? ConnectionCloseReason.UpgradedProtocolAborted
                 : ConnectionCloseReason.UpgradedProtocolClosed);
+        }
+    }
+
+    /// <summary>The receive loop; when it ends without a closing handshake the outbox is closed, so a join still
+    /// replaying stops at once instead of waiting for room that a dead peer will never make.</summary>
+    private async Task ReceiveThenCloseAsync()
+    {
+        try
+        {
+            await ReceiveLoopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!_outbox.IsClosing)
+            {
+                // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
+                _aborted = true;
+                _vanished = true;
+                _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+            }
+        }
+    }
+
+    /// <summary>The join finished (<paramref name="subscription"/> null when denied or failed): client texts held
+    /// during it are handed over in order, and later ones go straight to the subscription.</summary>
+    private void OnJoined(Subscription? subscription)
+    {
+        lock (_textGate)
+        {
+            _subscription = subscription;
+            _joined = true;
+            if (_heldTexts is { } held)
+            {
+                while (held.TryDequeue(out var text))
+                {
+                    subscription?.OnClientText(text);
+                }
+                _heldTexts = null;
+                _heldTextBytes = 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A client text message. While the join catches up, up to <see cref="MaxHeldTexts"/> messages and
+    /// <see cref="MaxHeldTextBytes"/> bytes wait for it (then relayed in order); past that the connection is closed
+    /// 1008, so a client cannot park unbounded memory behind a slow replay. Serialized with <see cref="OnJoined"/>
+    /// so the subscription is driven by one thread at a time.
+    /// </summary>
+    private void OnText(ReadOnlySpan<byte> payload)
+    {
+        lock (_textGate)
+        {
+            if (_joined)
+            {
+                _subscription?.OnClientText(Encoding.UTF8.GetString(payload));
+                return;
+            }
+            _heldTexts ??= new Queue<string>();
+            if (_heldTexts.Count >= MaxHeldTexts || _heldTextBytes + payload.Length > MaxHeldTextBytes)
+            {
+                _outbox.Close(WebSocketCloseCodes.PolicyViolation, HeldTextsExceededReason);
+                return;
+            }
+            _heldTexts.Enqueue(Encoding.UTF8.GetString(payload));
+            _heldTextBytes += payload.Length;
         }
     }
 
@@ -246,7 +339,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 }
                 else
                 {
-                    _subscription?.OnClientText(Encoding.UTF8.GetString(readEvent.Payload.Span));
+                    OnText(readEvent.Payload.Span);
                 }
                 return false;
             case WebSocketEventKind.Binary when _echo && !_outbox.IsClosing:

@@ -148,6 +148,8 @@ public class ConfigLoaderTests
         { "EMIT_HUB_PERSIST_MESSAGES", "true", "persistence.persist_messages_default", "true" },
         { "EMIT_HUB_MESSAGE_RETENTION_DAYS", "90", "persistence.message_retention_days", "90" },
         { "EMIT_HUB_AUTO_BACKUP", "true", "persistence.auto_backup", "true" },
+        // Added by issue 9: the bound on messages waiting for their commit.
+        { "EMIT_HUB_MAX_PENDING_MESSAGES", "250", "persistence.max_pending_messages", "250" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
         { "EMIT_HUB_STATIC_DIR", "/srv/emit-hub/www", "static_dir", "\"/srv/emit-hub/www\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },

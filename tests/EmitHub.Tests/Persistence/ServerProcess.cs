@@ -45,7 +45,9 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>Starts the server on <see cref="DbPath"/> and waits until it serves requests. A port grabbed by
     /// someone else between <see cref="EmitHubProcess.FreePort"/> and the bind is retried on another one.</summary>
-    public async Task StartAsync(IReadOnlyDictionary<string, string>? extraEnv = null)
+    /// <param name="extraEnv">More variables for the process.</param>
+    /// <param name="port">A fixed port (a restart on the same address, as clients expect); default a free one.</param>
+    public async Task StartAsync(IReadOnlyDictionary<string, string>? extraEnv = null, int? port = null)
     {
         if (_process is not null)
         {
@@ -53,7 +55,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
         for (var attempt = 1; ; attempt++)
         {
-            Port = EmitHubProcess.FreePort();
+            Port = port ?? EmitHubProcess.FreePort();
             var env = new Dictionary<string, string>
             {
                 ["EMIT_HUB_PORT"] = Port.ToString(CultureInfo.InvariantCulture),
