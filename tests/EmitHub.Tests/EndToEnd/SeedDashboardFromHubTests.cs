@@ -57,6 +57,14 @@ window.setInterval = (callback) => { window.fireMinuteTimer = callback; return 1
         await using var tab = await chromium.Browser.NewPageAsync();
         await tab.NavigateAsync($"http://127.0.0.1:{hub.EndPoint.Port}/dashboard.html");
         await tab.WaitForAsync("typeof ws !== 'undefined' && ws.readyState === WebSocket.OPEN && typeof window.fireMinuteTimer === 'function'");
+        // Open on the client is the 101; the server counts the connection once it has joined the channel, so only
+        // then is the first broadcast sure to reach it.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (hub.Registry.Get(Guid.Parse(id))!.Stats.Connections != 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the dashboard's WebSocket never joined the channel");
+            await Task.Delay(50);
+        }
         await tab.EvaluateAsync("window.fireMinuteTimer()");
         await tab.WaitForAsync("document.getElementById('metrics').textContent.includes('15420')");
 
