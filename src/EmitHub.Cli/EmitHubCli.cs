@@ -206,9 +206,10 @@ public static class EmitHubCli
         using var loggerProvider = new EmitHubConsoleLoggerProvider(live);
         if (live.Startup.LogFormat == "text")
         {
-            // The seed's banner, printed as-is before the first log line.
+            // The seed's banner before the first log line; where the seed printed a placeholder repository URL,
+            // the address of this server's own reference page.
             await Console.Out.WriteAsync(
-                $"🚀 EmitHub - Real-time Broadcasting Service\n   Version: {BuildInfo.Version}\n   Repository: {BuildInfo.Repository}\n\n")
+                $"🚀 EmitHub - Real-time Broadcasting Service\n   Version: {BuildInfo.Version}\n   Docs: {BuildInfo.DocsUrl(live.Startup)}\n\n")
                 .ConfigureAwait(false);
             await Console.Out.FlushAsync().ConfigureAwait(false);
         }

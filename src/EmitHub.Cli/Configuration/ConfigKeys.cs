@@ -62,6 +62,10 @@ public static class ConfigKeys
             "When set, every /api/v1/channels request (except the WebSocket upgrade) needs \"Authorization: Bearer <api_key>\". Unset by default.",
             "a non-empty string of visible ASCII characters without spaces", NormalizeApiKey,
             o => o.ApiKey, (o, v) => o.ApiKey = v, optional: true, secret: true),
+        new StringKey("", "static_dir", "EMIT_HUB_STATIC_DIR",
+            "When set, files under this directory are served at / paths (e.g. display.html at /display.html) with their content type, ETag and Last-Modified; API routes, /docs and / win; no directory listing (a directory's index.html is served); no path outside the directory, symbolic links included. Unset by default.",
+            "a non-empty path", NormalizePath,
+            o => o.StaticDir, (o, v) => o.StaticDir = v, optional: true),
 
         // [cors]
         new StringListKey("cors", "allowed_origins", "EMIT_HUB_CORS_ORIGINS",

@@ -17,6 +17,7 @@ public static class ConfigTemplate
     private static readonly Dictionary<string, string> s_examples = new(StringComparer.Ordinal)
     {
         ["api_key"] = "\"replace-with-a-long-random-secret\"",
+        ["static_dir"] = "\"www\"",
         ["websocket.max_continuation_size"] = "1048576",
         ["websocket.echo_path"] = "\"/echo\"",
         ["cluster.nats_url"] = "\"nats://127.0.0.1:4222\"",

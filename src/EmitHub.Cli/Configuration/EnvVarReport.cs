@@ -3,7 +3,8 @@ using EmitHub.Core.Configuration;
 
 namespace EmitHub.Cli.Configuration;
 
-/// <summary>The text printed by <c>emit-hub --show-env-vars</c>: every variable, its meaning, default and current value.</summary>
+/// <summary>The text printed by <c>emit-hub --show-env-vars</c>: every variable, its meaning, default and current value;
+/// a current value the server would refuse is flagged <c>INVALID</c> with what is allowed.</summary>
 public static class EnvVarReport
 {
     /// <summary>Builds the report for the given environment (only <c>EMIT_HUB_*</c> variables matter).</summary>
@@ -31,7 +32,7 @@ public static class EnvVarReport
                 meaning += " Comma-separated.";
             }
             Append(sb, key.EnvName, key.Path, meaning, key.FormatDisplay(defaults) ?? "(unset)",
-                Current(environment, key.EnvName, key.Secret));
+                Current(environment, key.EnvName, key.Secret) + Invalid(environment, key));
         }
         return sb.ToString();
     }
@@ -40,6 +41,20 @@ public static class EnvVarReport
         environment.TryGetValue(name, out var value) && value.Length > 0
             ? (secret ? "(set, hidden)" : value)
             : "(not set)";
+
+    /// <summary>
+    /// " — INVALID: …" when the variable is set to a value the server would refuse at startup (the same check
+    /// as the loader's, so the report and a start agree), else empty.
+    /// </summary>
+    private static string Invalid(IReadOnlyDictionary<string, string> environment, ConfigKey key)
+    {
+        if (!environment.TryGetValue(key.EnvName!, out var value) || value.Length == 0 ||
+            key.ApplyText(new EmitHubOptions(), value) is null)
+        {
+            return "";
+        }
+        return $"  <- INVALID: {key.Path} must be {key.Allowed}; emit-hub will not start with this value";
+    }
 
     private static void Append(StringBuilder sb, string name, string? tomlKey, string meaning, string defaultValue, string current)
     {

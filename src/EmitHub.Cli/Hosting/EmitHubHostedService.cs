@@ -32,7 +32,7 @@ public sealed class EmitHubHostedService : IHostedService
         if (options.LogFormat == "json")
         {
             // The text banner is printed before the host starts; in JSON mode every line must be an object.
-            HostLog.Banner(_logger, BuildInfo.Version, BuildInfo.Repository);
+            HostLog.Banner(_logger, BuildInfo.Version, BuildInfo.DocsUrl(options));
         }
         if (_startup.Loaded.FilePath is { } path)
         {

@@ -11,8 +11,8 @@ internal static partial class HostLog
     /// <summary>Category of the host's logs; matches the seed's <c>INFO emit_hub: …</c> lines.</summary>
     public const string Category = "emit_hub";
 
-    [LoggerMessage(1, LogLevel.Information, "🚀 EmitHub - Real-time Broadcasting Service {Version} ({Repository})")]
-    public static partial void Banner(ILogger logger, string version, string repository);
+    [LoggerMessage(1, LogLevel.Information, "🚀 EmitHub - Real-time Broadcasting Service {Version}, docs at {DocsUrl}")]
+    public static partial void Banner(ILogger logger, string version, string docsUrl);
 
     [LoggerMessage(2, LogLevel.Information, "📡 Starting EmitHub on {Host}:{Port}")]
     public static partial void Starting(ILogger logger, string host, int port);

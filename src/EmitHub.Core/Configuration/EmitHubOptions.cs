@@ -47,6 +47,10 @@ public sealed class EmitHubOptions
     /// <summary>TOML <c>api_key</c>, env <c>EMIT_HUB_API_KEY</c>. When set, <c>/api/v1/channels…</c> needs <c>Authorization: Bearer &lt;key&gt;</c>. Default unset.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>TOML <c>static_dir</c>, env <c>EMIT_HUB_STATIC_DIR</c>. Directory whose files are served at <c>/</c> paths
+    /// (display pages, the seed's dashboard), relative to the working directory. Default unset (no static files).</summary>
+    public string? StaticDir { get; set; }
+
     /// <summary>TOML section <c>[cors]</c>.</summary>
     public CorsOptions Cors { get; set; } = new();
 

@@ -45,7 +45,7 @@ body{margin:1rem auto}
 <p>Self-hosted real-time broadcasting hub. Create <b>channels</b> over REST, start / pause / stop them, broadcast
 messages; every WebSocket client of a channel receives each message the moment it is published.</p>
 <nav><a href="#rest">REST API</a><a href="#errors">Errors</a><a href="#ws">WebSocket</a><a href="#envelopes">Envelopes</a>
-<a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a>
+<a href="#static">Static pages</a><a href="#settings">Channel settings</a><a href="#client">emithub.js</a><a href="#private">Private channels</a><a href="#console">Console</a><a href="#config">Configuration</a><a href="#env">Environment</a><a href="#cluster">Cluster</a><a href="#limits">Limits</a>
 <a href="#metrics">Metrics</a><a href="#tls">TLS</a><a href="#deploy">Deploy</a></nav>
 
 <h2 id="quick">Quick start</h2>
@@ -59,12 +59,22 @@ curl -X PUT http://localhost:8080/api/v1/channels/CHANNEL_ID/start
 curl -X POST http://localhost:8080/api/v1/channels/CHANNEL_ID/broadcast \
   -H "Content-Type: application/json" \
   -d '{"content": "A004", "message_type": "Broadcast"}'</pre>
-<pre>// Browser or Node 22+
-const ws = new WebSocket(`ws://localhost:8080/api/v1/channels/${channelId}/ws`);
-ws.onmessage = (event) =&gt; {
-  const envelope = JSON.parse(event.data);
-  if (envelope.status === 'broadcast') console.log('Now serving', envelope.message, envelope.sequence);
-};</pre>
+<pre>// Browser or Node 22+. EmitHub always closes cleanly (1001 on stop, delete or restart; 1008 while a channel is
+// not active), so reconnect after ANY close, not only after unclean ones, with a growing delay.
+const channelId = 'CHANNEL_ID';
+function connect(delay = 1000) {
+  const ws = new WebSocket(`ws://localhost:8080/api/v1/channels/${channelId}/ws`);
+  ws.onopen = () =&gt; {
+    delay = 1000;                        // connected: the next outage starts again at 1 s
+    ws.send('Pantalla de sala de espera conectada'); // send only once open (relayed if allow_client_messages)
+  };
+  ws.onmessage = (event) =&gt; {
+    const envelope = JSON.parse(event.data);
+    if (envelope.status === 'broadcast') console.log('Now serving', envelope.message, envelope.sequence);
+  };
+  ws.onclose = () =&gt; setTimeout(() =&gt; connect(Math.min(delay * 2, 30000)), delay);
+}
+connect();</pre>
 <p>When an API key is configured add <code>-H "Authorization: Bearer $EMIT_HUB_API_KEY"</code> to every
 <code>/api/v1/channels…</code> call (not to the WebSocket URL).</p>
 
@@ -120,13 +130,14 @@ no sender believes it chose a behaviour the hub does not have. To tell kinds of 
 <pre>curl http://localhost:8080/api/v1/channels
 curl http://localhost:8080/api/v1/channels/CHANNEL_ID
 curl -X PATCH http://localhost:8080/api/v1/channels/CHANNEL_ID -H "Content-Type: application/json" \
-  -d '{"description": null, "settings": {"replay_last": 1}}'
-curl -X PUT http://localhost:8080/api/v1/channels/CHANNEL_ID/pause
-curl -X PUT http://localhost:8080/api/v1/channels/CHANNEL_ID/stop
-curl -X DELETE http://localhost:8080/api/v1/channels/CHANNEL_ID
+  -d '{"description": null, "settings": {"persist_messages": true, "replay_last": 1}}'
 curl -X POST http://localhost:8080/api/v1/channels/CHANNEL_ID/broadcast -H "Content-Type: application/json" \
   -d '{"content": "A005", "message_type": "Broadcast", "data": {"room": 3}}'
 curl "http://localhost:8080/api/v1/channels/CHANNEL_ID/messages?after=0&amp;limit=100"
+curl -X PUT http://localhost:8080/api/v1/channels/CHANNEL_ID/pause
+curl -X PUT http://localhost:8080/api/v1/channels/CHANNEL_ID/start
+curl -X PUT http://localhost:8080/api/v1/channels/CHANNEL_ID/stop
+curl -X DELETE http://localhost:8080/api/v1/channels/CHANNEL_ID
 curl http://localhost:8080/api/v1/health</pre>
 <pre>// Admin calls from JavaScript
 const base = 'http://localhost:8080/api/v1';
@@ -137,6 +148,25 @@ await fetch(`${base}/channels/${channel.id}/start`, {method: 'PUT', headers});
 const ack = await (await fetch(`${base}/channels/${channel.id}/broadcast`, {method: 'POST', headers,
   body: JSON.stringify({content: 'A015', message_type: 'Broadcast'})})).json();
 console.log(ack.sequence, ack.recipients);</pre>
+
+<h2 id="static">Static pages (<code>static_dir</code>)</h2>
+<p>With <code>static_dir = "www"</code> (or <code>EMIT_HUB_STATIC_DIR=www</code>) the hub serves the files under that directory
+at <code>/</code> paths: <code>www/display.html</code> at <code>http://localhost:8080/display.html</code>. A page served this way
+is same-origin with the API, so a relative <code>fetch('/api/v1/…')</code> (the seed's dashboard) works and its origin is
+allowed by the default <code>"localhost"</code> only when you open it as <code>localhost</code> / <code>127.0.0.1</code>; from other
+machines add the hub's own origin (e.g. <code>"http://hub.clinica.lan:8080"</code>) to <code>allowed_origins</code>.</p>
+<ul>
+<li>API routes, <code>/docs</code>, <code>/health</code>, <code>/ready</code> and <code>/</code> (service info) win over files; nothing under
+<code>/api/</code> is ever a file.</li>
+<li>Content types from the extension (html, css, js, json, svg, png, jpg, webp, ico, woff2, mp3, ogg, wav, mp4…; others
+<code>application/octet-stream</code>), <code>X-Content-Type-Options: nosniff</code>, a strong <code>ETag</code> and
+<code>Last-Modified</code>; <code>If-None-Match</code> / <code>If-Modified-Since</code> answer 304; <code>Cache-Control: no-cache</code>
+so an edited page reaches the screens on their next load. GET and HEAD only; files up to 8 MiB.</li>
+<li>A directory serves its <code>index.html</code> (<code>/sala</code> redirects to <code>/sala/</code>); there is no listing.</li>
+<li>Nothing outside the directory: <code>..</code> in any spelling (<code>%2e%2e</code>, <code>%2f</code>, backslashes), NUL, empty
+segments and hidden files (<code>.env</code>) are refused, and symbolic links are followed only when their target stays
+inside the directory.</li>
+</ul>
 
 <h2 id="errors">Errors</h2>
 <p>Every error is <code>{"error": "&lt;human sentence&gt;", "code": "&lt;snake_case_code&gt;"}</code>, for example
@@ -152,8 +182,8 @@ WebSocket upgrade needs <code>Authorization: Bearer &lt;key&gt;</code>; otherwis
 no <code>Access-Control-Allow-*</code> headers; <code>Vary: Origin</code> is sent whenever the answer depends on the origin.</p>
 <p><b>Kiosk displays opened from a file</b> (<code>file:///…/display.html</code>) send <code>Origin: null</code>: add
 <code>"null"</code> to <code>allowed_origins</code> (or <code>EMIT_HUB_CORS_ORIGINS=localhost,null</code>). Sandboxed frames and
-<code>data:</code> pages send <code>null</code> too, so on a hub reachable from other machines prefer serving the page over HTTP from
-an allowed origin. A WebSocket refused for its origin (403) is logged at <code>info</code>, once a minute per
+<code>data:</code> pages send <code>null</code> too, so on a hub reachable from other machines prefer serving the page from the hub itself
+(<a href="#static"><code>static_dir</code></a>). A WebSocket refused for its origin (403) is logged at <code>info</code>, once a minute per
 origin, naming this setting.</p>
 
 <h2 id="ws">WebSocket <code>GET /api/v1/channels/{id}/ws</code></h2>
@@ -170,19 +200,25 @@ The server pings every <code>ping_interval</code> s; no pong within <code>pong_t
 ping is answered with its own pong, in order; at most 16 pongs wait at once, and past that a newer ping replaces the
 newest waiting one, so a ping flood gets no unbounded queue. A client that
 does not read past <code>max_pending_bytes</code> is closed 1008 "slow consumer".</p>
-<pre>function connect(channelId, after) {
-  const url = new URL(`ws://localhost:8080/api/v1/channels/${channelId}/ws`);
-  if (after) url.searchParams.set('after', after);
-  const ws = new WebSocket(url);
-  let last = after || 0;
-  ws.onmessage = (e) =&gt; {
-    const env = JSON.parse(e.data);
-    if (env.sequence) last = env.sequence;
-    if (env.status === 'connected' &amp;&amp; env.data.recovered === false) { /* refetch state */ }
-  };
-  ws.onclose = () =&gt; setTimeout(() =&gt; connect(channelId, last), 5000);
-  return ws;
-}</pre>
+<pre>// Follows a channel across any close (EmitHub closes cleanly: reconnect always), with backoff, resuming after the
+// last sequence seen: on a persisting channel nothing is missed; recovered === false says to refetch your state.
+function follow(channelId, onEnvelope) {
+  let last = 0, epoch = '', delay = 1000;
+  (function open() {
+    const url = new URL(`ws://localhost:8080/api/v1/channels/${channelId}/ws`);
+    if (last) { url.searchParams.set('after', last); url.searchParams.set('epoch', epoch); }
+    const ws = new WebSocket(url);
+    ws.onopen = () =&gt; { delay = 1000; };
+    ws.onmessage = (e) =&gt; {
+      const env = JSON.parse(e.data);
+      if (env.status === 'connected') epoch = env.data.epoch;
+      if (env.sequence) last = env.sequence;
+      onEnvelope(env);
+    };
+    ws.onclose = () =&gt; { setTimeout(open, delay); delay = Math.min(delay * 2, 30000); };
+  })();
+}
+follow('CHANNEL_ID', (env) =&gt; console.log(env.status, env.message));</pre>
 <pre>python3 -m websockets ws://localhost:8080/api/v1/channels/CHANNEL_ID/ws</pre>
 
 <h3 id="compression">Compression (permessage-deflate, RFC 7692)</h3>
@@ -374,6 +410,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">log_level</td><td>"info"</td><td>trace, debug, info, warn, error</td></tr>
 <tr><td class="m">log_format</td><td>"text"</td><td>text or json (one object per line)</td></tr>
 <tr><td class="m">api_key</td><td>unset</td><td>Bearer key for <code>/api/v1/channels…</code></td></tr>
+<tr><td class="m">static_dir</td><td>unset</td><td>directory whose files are served at <code>/</code> paths (see <a href="#static">Static pages</a>)</td></tr>
 <tr><td class="m">[cors] allowed_origins</td><td>["localhost"]</td><td>origins, <code>"*"</code>, <code>"localhost"</code>, or <code>"null"</code> for <code>file://</code> pages</td></tr>
 <tr><td class="m">[cors] allowed_methods</td><td>["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]</td><td>preflight methods</td></tr>
 <tr><td class="m">[cors] allowed_headers</td><td>["Content-Type", "Authorization", "Accept"]</td><td>preflight headers</td></tr>
@@ -433,6 +470,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_API_KEY</td><td>api_key</td></tr>
 <tr><td class="m">EMIT_HUB_TOKEN_SECRET</td><td>[auth] token_secret</td></tr>
 <tr><td class="m">EMIT_HUB_TOKEN_PUBLIC_KEY</td><td>[auth] token_public_key</td></tr>
+<tr><td class="m">EMIT_HUB_STATIC_DIR</td><td>static_dir</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NATS_URL</td><td>[cluster] nats_url</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_NODE_NAME</td><td>[cluster] node_name</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_CREDS_FILE</td><td>[cluster] creds_file</td></tr>

@@ -137,6 +137,14 @@ public sealed class Router : IHttpApplication
             return;
         }
 
+        // Files of static_dir come after every route above (API, /docs, /, health, the client library) and never
+        // shadow /api/….
+        if (options.StaticDir is { Length: > 0 } staticDir && !path.StartsWith("/api/", StringComparison.Ordinal))
+        {
+            StaticFileEndpoint.Serve(context, staticDir, method);
+            return;
+        }
+
         if (!path.StartsWith(ChannelsPath, StringComparison.Ordinal))
         {
             NotFound(response, path);

@@ -90,7 +90,8 @@ public sealed class CliProcessTests : IDisposable
         using var server = EmitHubProcess.Start(_dir, null, "--config", config);
 
         await server.WaitForLineAsync("✅ Application state initialized successfully");
-        Assert.Contains("🚀 EmitHub - Real-time Broadcasting Service\n   Version: 0.1.0\n", server.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"🚀 EmitHub - Real-time Broadcasting Service\n   Version: 0.1.0\n   Docs: http://127.0.0.1:{port}/docs\n", server.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("your-org", server.Stdout, StringComparison.Ordinal);
         Assert.Contains($" INFO emit_hub: 📡 Starting EmitHub on 127.0.0.1:{port}\n", server.Stdout, StringComparison.Ordinal);
         Assert.Contains(" INFO emit_hub: 💾 Database: data\n", server.Stdout, StringComparison.Ordinal);
         Assert.Contains(" INFO emit_hub: 🔌 Max connections per channel: 1000\n", server.Stdout, StringComparison.Ordinal);

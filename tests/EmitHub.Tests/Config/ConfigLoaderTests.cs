@@ -151,6 +151,7 @@ public class ConfigLoaderTests
         // Added by issue 9: the bound on messages waiting for their commit.
         { "EMIT_HUB_MAX_PENDING_MESSAGES", "250", "persistence.max_pending_messages", "250" },
         { "EMIT_HUB_API_KEY", "s3cr3t-token", "api_key", "\"s3cr3t-token\"" },
+        { "EMIT_HUB_STATIC_DIR", "/srv/emit-hub/www", "static_dir", "\"/srv/emit-hub/www\"" },
         { "EMIT_HUB_LOG_FORMAT", "json", "log_format", "\"json\"" },
         // [cluster] (issue 11)
         { "EMIT_HUB_CLUSTER_NATS_URL", "nats://10.0.0.1:4222, nats://10.0.0.2:4222", "cluster.nats_url", "\"nats://10.0.0.1:4222,nats://10.0.0.2:4222\"" },

@@ -100,4 +100,48 @@ public class ConfigTemplateTests
         Assert.Contains("current: (set, hidden)", report, StringComparison.Ordinal);
         Assert.DoesNotContain("top-secret", report, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Show_env_vars_flags_an_invalid_current_value_saying_what_is_allowed()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["EMIT_HUB_PORT"] = "80800",
+            ["EMIT_HUB_LOG_LEVEL"] = "verbose",
+            ["EMIT_HUB_PERSIST_MESSAGES"] = "true",
+            ["EMIT_HUB_API_KEY"] = "has space",
+        };
+
+        var report = EnvVarReport.Generate(env);
+
+        Assert.Contains("    current: 80800  <- INVALID: port must be an integer from 1 to 65535; emit-hub will not start with this value\n",
+            report, StringComparison.Ordinal);
+        Assert.Contains("    current: verbose  <- INVALID: log_level must be ", report, StringComparison.Ordinal);
+        Assert.Contains("    current: true\n", report, StringComparison.Ordinal);
+        // A secret stays hidden even when it is invalid.
+        Assert.Contains("    current: (set, hidden)  <- INVALID: api_key must be ", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("has space", report, StringComparison.Ordinal);
+        Assert.Equal(3, report.Split("<- INVALID").Length - 1);
+
+        // The report and a start agree: every flagged variable is an error of the loader.
+        var loaded = ConfigTestHelpers.LoadEnv(env.Select(e => (e.Key, e.Value)).ToArray());
+        Assert.Equal(3, loaded.Errors.Count());
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", 8080, false, "http://127.0.0.1:8080/docs")]
+    [InlineData("0.0.0.0", 9000, false, "http://localhost:9000/docs")]
+    [InlineData("::", 8080, false, "http://localhost:8080/docs")]
+    [InlineData("::1", 8080, false, "http://[::1]:8080/docs")]
+    [InlineData("hub.clinica.example", 443, true, "https://hub.clinica.example:443/docs")]
+    public void The_banner_shows_the_docs_url_of_this_server(string host, int port, bool tls, string expected)
+    {
+        var options = new EmitHub.Core.Configuration.EmitHubOptions { Host = host, Port = port };
+        if (tls)
+        {
+            options.Tls.CertPath = "cert.pem";
+            options.Tls.KeyPath = "key.pem";
+        }
+        Assert.Equal(expected, EmitHub.Cli.BuildInfo.DocsUrl(options));
+    }
 }

@@ -6,7 +6,7 @@ namespace EmitHub.Tests.Infrastructure;
 
 /// <summary>
 /// A documented <c>curl</c> command line (from the seed or /docs), run with the real <c>curl</c> through
-/// <c>bash -c</c> exactly as a user would paste it, after substituting the host:port and the channel id
+/// <c>bash -c</c> exactly as a user would paste it, after substituting <c>localhost:PORT</c> and the channel id
 /// placeholders. The HTTP status is added by a throw-away <c>.curlrc</c> (<c>CURL_HOME</c>), so the command text
 /// itself is not changed.
 /// </summary>
@@ -19,6 +19,13 @@ public sealed partial class CurlCommand
 
     /// <summary>True when the command sends a body (<c>-d</c>/<c>--data</c>).</summary>
     public bool HasBody => DataOption().IsMatch(Text);
+
+    /// <summary>True for a streaming command (<c>curl -N</c> on Server-Sent Events), which never ends by itself: it is run
+    /// for <see cref="StreamSeconds"/> and its timeout (exit 28) is its normal end.</summary>
+    public bool IsStream => Text.Contains(" -N ", StringComparison.Ordinal);
+
+    /// <summary>How long a streaming command runs before curl's <c>--max-time</c> ends it.</summary>
+    public const int StreamSeconds = 3;
 
     /// <summary>True when the command sets <c>Content-Type: application/json</c>.</summary>
     public bool HasJsonContentType => JsonContentTypeOption().IsMatch(Text);
@@ -72,7 +79,8 @@ public sealed partial class CurlCommand
     /// the placeholders; returns the status and body.</summary>
     public async Task<(int Status, string Body)> RunAsync(int port, string? channelId)
     {
-        var text = Text.Replace("localhost:8080", $"127.0.0.1:{port}", StringComparison.Ordinal);
+        // Every documented port (8080, and 8081/8082 of the cluster example) becomes this test server's.
+        var text = LocalhostPort().Replace(Text, $"127.0.0.1:{port}");
         if (channelId != null)
         {
             foreach (var placeholder in new[] { "{channel_id}", "CHANNEL_ID", "550e8400-e29b-41d4-a716-446655440000", "$ID" })
@@ -83,7 +91,8 @@ public sealed partial class CurlCommand
         var home = Directory.CreateTempSubdirectory("emithub-curl-").FullName;
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(home, ".curlrc"), "silent\nshow-error\nwrite-out = \"\\n%{http_code}\"\nmax-time = 30\n");
+            await File.WriteAllTextAsync(Path.Combine(home, ".curlrc"),
+                $"silent\nshow-error\nwrite-out = \"\\n%{{http_code}}\"\nmax-time = {(IsStream ? StreamSeconds : 30)}\n");
             var psi = new ProcessStartInfo("bash")
             {
                 RedirectStandardOutput = true,
@@ -94,13 +103,15 @@ public sealed partial class CurlCommand
             psi.ArgumentList.Add("-c");
             psi.ArgumentList.Add(text);
             psi.Environment["CURL_HOME"] = home;
+            psi.Environment.Remove("EMIT_HUB_API_KEY"); // the test server has no key; the page's $EMIT_HUB_API_KEY is empty
             psi.Environment["LC_ALL"] = "C.UTF-8";
             using var process = Process.Start(psi)!;
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
             var output = await stdout;
-            Assert.True(process.ExitCode == 0, $"curl failed ({process.ExitCode}): {await stderr}\n{text}");
+            // 28: --max-time reached, the expected end of a stream.
+            Assert.True(process.ExitCode == 0 || (IsStream && process.ExitCode == 28), $"curl failed ({process.ExitCode}): {await stderr}\n{text}");
             var newline = output.LastIndexOf('\n');
             return (int.Parse(output[(newline + 1)..], System.Globalization.CultureInfo.InvariantCulture), output[..Math.Max(0, newline)]);
         }
@@ -131,6 +142,9 @@ public sealed partial class CurlCommand
         }
         return single || dbl || text.EndsWith('\\');
     }
+
+    [GeneratedRegex(@"\blocalhost:\d+")]
+    private static partial Regex LocalhostPort();
 
     [GeneratedRegex(@"(^|\s)(-d|--data(-raw|-binary)?)\s")]
     private static partial Regex DataOption();
