@@ -48,17 +48,7 @@ public sealed partial class ChannelRegistry
             }
             var sequence = channel.LastSequence + 1;
             var now = Now();
-            var writer = EnvelopeWriter.ForCurrentThread(_encoder);
-            var json = writer.Begin();
-            EnvelopeWriter.WriteHead(json, "client_message", $"Client message in {channel.Name}: {text}", channel.Id, now);
-            json.WriteStartObject("data"u8);
-            json.WriteString("original_message"u8, text);
-            json.WriteString("sender"u8, senderName);
-            json.WriteString("connection_id"u8, sender.ConnectionId);
-            json.WriteEndObject();
-            json.WriteNumber("sequence"u8, sequence);
-            json.WriteEndObject();
-            var frame = writer.Complete(sequence, out var payload);
+            var frame = BuildClientMessage(channel, sender, senderName, text, now, sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: false, out pending, out _);
         }
         if (IsBackpressure(stored, out var busy))

@@ -193,23 +193,9 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         }
         try
         {
-            var append = await cluster.AppendAsync(channel.Id, timestamp =>
-            {
-                var writer = EnvelopeWriter.ForCurrentThread(_encoder);
-                var json = writer.Begin();
-                EnvelopeWriter.WriteHead(json, "broadcast", request.Content, channel.Id, timestamp);
-                if (request.DataJson.IsEmpty)
-                {
-                    json.WriteNull("data"u8);
-                }
-                else
-                {
-                    json.WritePropertyName("data"u8);
-                    json.WriteRawValue(request.DataJson.Span, skipInputValidation: true);
-                }
-                json.WriteEndObject();
-                return CopyAndRelease(writer.Complete(0, out var payload), payload);
-            }, cancellationToken).ConfigureAwait(false);
+            var append = await cluster.AppendAsync(channel.Id,
+                timestamp => CopyAndRelease(BuildBroadcast(channel.Id, request, timestamp, sequence: 0, out var payload), payload),
+                cancellationToken).ConfigureAwait(false);
             return new BroadcastResult(ChannelError.None, new BroadcastAck(append.Sequence, channel.Subscribers.Count, append.Timestamp));
         }
         catch (ClusterUnavailableException ex)
@@ -226,19 +212,9 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
     {
         try
         {
-            await cluster.AppendAsync(channel.Id, timestamp =>
-            {
-                var writer = EnvelopeWriter.ForCurrentThread(_encoder);
-                var json = writer.Begin();
-                EnvelopeWriter.WriteHead(json, "client_message", $"Client message in {channel.Name}: {text}", channel.Id, timestamp);
-                json.WriteStartObject("data"u8);
-                json.WriteString("original_message"u8, text);
-                json.WriteString("sender"u8, "client");
-                json.WriteString("connection_id"u8, sender.ConnectionId);
-                json.WriteEndObject();
-                json.WriteEndObject();
-                return CopyAndRelease(writer.Complete(0, out var payload), payload);
-            }, CancellationToken.None).ConfigureAwait(false);
+            await cluster.AppendAsync(channel.Id,
+                timestamp => CopyAndRelease(BuildClientMessage(channel, sender, "client", text, timestamp, sequence: 0, out var payload), payload),
+                CancellationToken.None).ConfigureAwait(false);
         }
         catch (ClusterUnavailableException)
         {

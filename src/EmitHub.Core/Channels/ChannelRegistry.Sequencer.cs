@@ -57,21 +57,7 @@ public sealed partial class ChannelRegistry
             }
             sequence = channel.LastSequence + 1;
             now = Now();
-            var writer = EnvelopeWriter.ForCurrentThread(_encoder);
-            var json = writer.Begin();
-            EnvelopeWriter.WriteHead(json, "broadcast", request.Content, channel.Id, now);
-            if (request.DataJson.IsEmpty)
-            {
-                json.WriteNull("data"u8);
-            }
-            else
-            {
-                json.WritePropertyName("data"u8);
-                json.WriteRawValue(request.DataJson.Span, skipInputValidation: true);
-            }
-            json.WriteNumber("sequence"u8, sequence);
-            json.WriteEndObject();
-            var frame = writer.Complete(sequence, out var payload);
+            var frame = BuildBroadcast(channel.Id, request, now, sequence, out var payload);
             stored = Emit(channel, frame, payload, now, isBroadcast: true, out pending, out recipients);
         }
         if (IsBackpressure(stored, out var busy))
