@@ -52,16 +52,9 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
 
     private async ValueTask<ChannelResult> ClusterCreateAsync(ChannelCreateRequest request, CancellationToken cancellationToken)
     {
-        var options = _options.Current;
-        var defaults = new ChannelSettings(
-            MaxConnections: options.MaxConnectionsPerChannel,
-            AllowClientMessages: false,
-            PersistMessages: options.Persistence.PersistMessagesDefault,
-            RateLimitPerMinute: 60,
-            ReplayLast: 0);
         var now = Now();
         var record = new Storage.ChannelRecord(Guid.NewGuid(), request.Name, request.Description, ChannelStatus.Created, now, now,
-            request.Settings.ApplyTo(defaults), NewEpoch(), LastSequence: 0, MessagesSent: 0);
+            SettingsOf(request), NewEpoch(), LastSequence: 0, MessagesSent: 0);
         try
         {
             var revision = await _cluster!.PutChannelAsync(record, 0, cancellationToken).ConfigureAwait(false);

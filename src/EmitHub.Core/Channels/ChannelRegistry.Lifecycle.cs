@@ -18,16 +18,9 @@ public sealed partial class ChannelRegistry
             }
             return await ClusterCreateAsync(request, cancellationToken).ConfigureAwait(false);
         }
-        var options = _options.Current;
-        var defaults = new ChannelSettings(
-            MaxConnections: options.MaxConnectionsPerChannel,
-            AllowClientMessages: false,
-            PersistMessages: options.Persistence.PersistMessagesDefault,
-            RateLimitPerMinute: 60,
-            ReplayLast: 0);
         var now = Now();
         var channel = new Channel(Guid.NewGuid(), request.Name, request.Description, ChannelStatus.Created, now, now,
-            request.Settings.ApplyTo(defaults), NewEpoch(), _time, _replayLastBudget, _catchUpBudget)
+            SettingsOf(request), NewEpoch(), _time, _replayLastBudget, _catchUpBudget)
         {
             Order = Interlocked.Increment(ref _nextOrder),
         };
@@ -212,6 +205,19 @@ public sealed partial class ChannelRegistry
         channel.ReleaseResources();
         _channels.TryRemove(channel.Id, out _);
         return toClose;
+    }
+
+    /// <summary>A new channel's settings: the request's, and for the keys it leaves out the defaults (SPEC §2).</summary>
+    private ChannelSettings SettingsOf(ChannelCreateRequest request)
+    {
+        var options = _options.Current;
+        var defaults = new ChannelSettings(
+            MaxConnections: options.MaxConnectionsPerChannel,
+            AllowClientMessages: false,
+            PersistMessages: options.Persistence.PersistMessagesDefault,
+            RateLimitPerMinute: 60,
+            ReplayLast: 0);
+        return request.Settings.ApplyTo(defaults);
     }
 
     private ChannelResult? TooManyChannels()
