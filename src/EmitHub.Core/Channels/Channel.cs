@@ -77,6 +77,15 @@ internal sealed class Channel
         }
     }
 
+    /// <summary>Puts the channel at <paramref name="sequence"/>, known stored: the last assigned, the last sent and
+    /// the committed sequence agree (recovery, a cluster follower's start).</summary>
+    public void ResumeAt(long sequence)
+    {
+        LastSequence = sequence;
+        PublishedSequence = sequence;
+        MarkCommitted(sequence);
+    }
+
     /// <summary>
     /// Asks for a pass over <see cref="Pending"/> and returns true when the caller must run it. One thread drains at a
     /// time; a request made while another drains is picked up by that drainer's next pass, so commit waiters never

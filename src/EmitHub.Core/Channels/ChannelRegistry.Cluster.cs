@@ -32,16 +32,10 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         var recovery = await cluster.RecoverAsync(cancellationToken).ConfigureAwait(false);
         foreach (var record in recovery.Channels)
         {
-            var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, record.Epoch, _time, _replayLastBudget, _catchUpBudget)
-            {
-                Order = Interlocked.Increment(ref _nextOrder),
-            };
+            var channel = NewChannel(record, record.Epoch);
             channel.Revision = cluster.RecoveredRevisions.GetValueOrDefault(record.Id);
             recovery.LastSequences.TryGetValue(record.Id, out var last);
-            channel.LastSequence = last;
-            channel.PublishedSequence = last;
-            channel.MarkCommitted(last);
+            channel.ResumeAt(last);
             channel.MessagesSent = last;
             _channels[channel.Id] = channel;
         }
@@ -252,12 +246,8 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
     {
         if (!_channels.TryGetValue(record.Id, out var channel))
         {
-            var created = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, record.Epoch, _time, _replayLastBudget, _catchUpBudget)
-            {
-                Order = Interlocked.Increment(ref _nextOrder),
-                Revision = revision,
-            };
+            var created = NewChannel(record, record.Epoch);
+            created.Revision = revision;
             _channels.TryAdd(record.Id, created);
             return;
         }
@@ -330,9 +320,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         {
             channel.Recent.Clear();
             channel.LastBroadcasts.Clear();
-            channel.LastSequence = lastSequence;
-            channel.PublishedSequence = lastSequence;
-            channel.MarkCommitted(lastSequence);
+            channel.ResumeAt(lastSequence);
             channel.MessagesSent = Math.Max(channel.MessagesSent, lastSequence);
         }
     }

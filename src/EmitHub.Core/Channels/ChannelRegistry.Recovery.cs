@@ -25,17 +25,11 @@ public sealed partial class ChannelRegistry
         foreach (var record in recovery.Channels)
         {
             var persist = record.Settings.PersistMessages;
-            var channel = new Channel(record.Id, record.Name, record.Description, record.Status, record.CreatedAt,
-                record.UpdatedAt, record.Settings, persist ? record.Epoch : NewEpoch(), _time, _replayLastBudget, _catchUpBudget)
-            {
-                Order = Interlocked.Increment(ref _nextOrder),
-            };
+            var channel = NewChannel(record, persist ? record.Epoch : NewEpoch());
             if (persist)
             {
                 recovery.LastSequences.TryGetValue(record.Id, out var last);
-                channel.LastSequence = last;
-                channel.PublishedSequence = last;
-                channel.MarkCommitted(last);
+                channel.ResumeAt(last);
                 channel.MessagesSent = Math.Max(record.MessagesSent, last);
                 await RestoreRecentAsync(channel, cancellationToken).ConfigureAwait(false);
             }
@@ -48,6 +42,14 @@ public sealed partial class ChannelRegistry
         _ready = true;
         LogRecovered(_channels.Count);
     }
+
+    /// <summary>A stored channel, live again (next in the list order) with <paramref name="epoch"/>.</summary>
+    private Channel NewChannel(ChannelRecord record, string epoch) =>
+        new(record.Id, record.Name, record.Description, record.Status, record.CreatedAt, record.UpdatedAt, record.Settings,
+            epoch, _time, _replayLastBudget, _catchUpBudget)
+        {
+            Order = Interlocked.Increment(ref _nextOrder),
+        };
 
     /// <summary>
     /// Fills a persisting channel's <c>replay_last</c> cache from the store after its <c>replay_last</c> grew, so a
