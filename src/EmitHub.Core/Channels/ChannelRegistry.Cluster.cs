@@ -342,7 +342,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
             channel.LastSequence = sequence;
             channel.MarkCommitted(sequence);
             channel.MessagesSent = Math.Max(channel.MessagesSent, sequence);
-            Publish(channel, frame, envelopeJson.StartsWith("{\"status\":\"broadcast\""u8));
+            Publish(channel, frame, EnvelopeWriter.IsBroadcast(envelopeJson));
             frame.Release();
         }
     }

@@ -77,7 +77,7 @@ public sealed partial class ChannelRegistry
             var merged = new List<OutboundMessage>();
             foreach (var message in stored)
             {
-                if (message.Sequence < before && message.EnvelopeJson.Span.StartsWith("{\"status\":\"broadcast\""u8))
+                if (message.Sequence < before && EnvelopeWriter.IsBroadcast(message.EnvelopeJson.Span))
                 {
                     merged.Add(EnvelopeWriter.FromJson(_encoder, message.EnvelopeJson.Span, message.Sequence));
                 }
@@ -107,7 +107,7 @@ public sealed partial class ChannelRegistry
             {
                 var frame = EnvelopeWriter.FromJson(_encoder, message.EnvelopeJson.Span, message.Sequence);
                 channel.Recent.Add(frame);
-                if (message.EnvelopeJson.Span.StartsWith("{\"status\":\"broadcast\""u8))
+                if (EnvelopeWriter.IsBroadcast(message.EnvelopeJson.Span))
                 {
                     channel.LastBroadcasts.Add(frame);
                 }

@@ -77,6 +77,10 @@ internal sealed class EnvelopeWriter
         return builder.Build(sequence);
     }
 
+    /// <summary>True for a <c>broadcast</c> envelope (the head as <see cref="WriteHead"/> writes it), which
+    /// <c>replay_last</c> keeps; false for a <c>client_message</c>.</summary>
+    public static bool IsBroadcast(ReadOnlySpan<byte> envelopeJson) => envelopeJson.StartsWith("{\"status\":\"broadcast\""u8);
+
     /// <summary>Writes the common head: status, message, channel_id, timestamp.</summary>
     public static void WriteHead(Utf8JsonWriter json, string status, string message, Guid channelId, DateTimeOffset timestamp)
     {
