@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using EmitHub.Core.Channels;
 using EmitHub.Core.Cluster;
 using EmitHub.Core.Configuration;
 using EmitHub.Core.Storage;
@@ -265,11 +266,7 @@ public sealed partial class JetStreamClusterStore : IClusterStore
         return ValueTask.CompletedTask;
     }
 
-    private DateTimeOffset Now()
-    {
-        var now = _time.GetUtcNow();
-        return new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
-    }
+    private DateTimeOffset Now() => Rfc3339.Truncate(_time.GetUtcNow());
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Cluster node {Node} joined through NATS at {Url}: {Count} channel(s)")]
     private partial void LogJoined(string node, string url, int count);
