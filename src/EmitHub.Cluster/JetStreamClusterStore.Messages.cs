@@ -17,7 +17,7 @@ public sealed partial class JetStreamClusterStore
     {
         EnsureConnected();
         var timestamp = Now();
-        var json = envelope(timestamp).ToArray();
+        var json = envelope(timestamp);
         try
         {
             await EnsureStreamAsync(channelId, cancellationToken).ConfigureAwait(false);

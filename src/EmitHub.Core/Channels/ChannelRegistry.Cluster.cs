@@ -209,7 +209,8 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         }
     }
 
-    private static ReadOnlyMemory<byte> CopyAndRelease(OutboundMessage frame, ReadOnlyMemory<byte> payload)
+    /// <summary>The envelope JSON as the array the cluster store takes over; the pooled frame goes back.</summary>
+    private static byte[] CopyAndRelease(OutboundMessage frame, ReadOnlyMemory<byte> payload)
     {
         var copy = payload.ToArray();
         frame.Release();

@@ -59,8 +59,9 @@ public interface IClusterStore : IChannelStore
     ValueTask<long> GetFirstSequenceAsync(Guid channelId, CancellationToken cancellationToken);
 }
 
-/// <summary>Builds the envelope JSON (UTF-8) of a message with its timestamp and without its <c>sequence</c> member.</summary>
-public delegate ReadOnlyMemory<byte> ClusterEnvelopeFactory(DateTimeOffset timestamp);
+/// <summary>Builds the envelope JSON (UTF-8) of a message with its timestamp and without its <c>sequence</c> member,
+/// as an array the store takes over (it is published as is, not copied).</summary>
+public delegate byte[] ClusterEnvelopeFactory(DateTimeOffset timestamp);
 
 /// <summary>A message the store of record acknowledged: its channel sequence and timestamp.</summary>
 public readonly record struct ClusterAppend(long Sequence, DateTimeOffset Timestamp);
