@@ -23,8 +23,7 @@ public static class ServerSentEventFormatter
     public static OutboundMessage Format(OutboundMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var frame = message.Frame.Span;
-        var json = frame[ServerFrame.GetHeaderLength(frame)..];
+        var json = ServerFrame.GetPayload(message.Frame.Span);
         var (status, sequence) = ReadStatusAndSequence(json);
 
         var length = 64 + Encoding.UTF8.GetMaxByteCount(status.Length) + json.Length;

@@ -13,5 +13,8 @@ internal static class ServerFrame
         _ => 2,
     };
 
+    /// <summary>The payload after the header (<see cref="GetHeaderLength"/>).</summary>
+    public static ReadOnlySpan<byte> GetPayload(ReadOnlySpan<byte> frame) => frame[GetHeaderLength(frame)..];
+
     public static WebSocketOpcode GetOpcode(ReadOnlySpan<byte> frame) => (WebSocketOpcode)(frame[0] & 0x0F);
 }

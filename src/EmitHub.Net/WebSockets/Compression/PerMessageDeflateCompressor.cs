@@ -44,8 +44,7 @@ public sealed class PerMessageDeflateCompressor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(message);
         var frame = message.Frame.Span;
-        var headerLength = ServerFrame.GetHeaderLength(frame);
-        var payload = frame[headerLength..];
+        var payload = ServerFrame.GetPayload(frame);
         if (payload.Length < MinCompressedPayload)
         {
             return null;
@@ -73,8 +72,7 @@ public sealed class PerMessageDeflateCompressor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(message);
         var frame = message.Frame.Span;
-        var headerLength = ServerFrame.GetHeaderLength(frame);
-        var payload = frame[headerLength..];
+        var payload = ServerFrame.GetPayload(frame);
         if (payload.Length < MinCompressedPayload)
         {
             return null;
