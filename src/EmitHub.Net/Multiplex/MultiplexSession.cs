@@ -28,7 +28,6 @@ public sealed class MultiplexSession : IAsyncDisposable
 
     private readonly ChannelRegistry _registry;
     private readonly ISubscriberTokenValidator _tokens;
-    private readonly IChannelSubscriber _connection;
     private readonly WebSocketOutbox _outbox;
     private readonly int _maxSubscriptions;
     private readonly CancellationToken _stopping;
@@ -43,7 +42,6 @@ public sealed class MultiplexSession : IAsyncDisposable
         _registry = registry;
         _tokens = tokens;
         _outbox = outbox;
-        _connection = outbox;
         _maxSubscriptions = maxSubscriptions;
         _stopping = stopping;
         _loop = Task.Run(RunAsync, CancellationToken.None);
@@ -136,7 +134,7 @@ public sealed class MultiplexSession : IAsyncDisposable
             return;
         }
 
-        var membership = new MultiplexMembership(id, _connection, OnMembershipEnded);
+        var membership = new MultiplexMembership(id, _outbox, OnMembershipEnded);
         lock (_gate)
         {
             _subscriptions[id] = (membership, null);
@@ -212,7 +210,7 @@ public sealed class MultiplexSession : IAsyncDisposable
 
     private void Send(OutboundMessage message)
     {
-        _connection.TryEnqueue(message);
+        _outbox.TryEnqueue(message);
         message.Release();
     }
 
