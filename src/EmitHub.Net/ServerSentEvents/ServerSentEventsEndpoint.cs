@@ -86,8 +86,7 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
         var access = await _tokens.AuthorizeAsync(channel, token).ConfigureAwait(false);
         if (!access.IsAllowed)
         {
-            await RefuseAsync(connection, cors, access.StatusCode, access.Code!, access.Error!,
-                access.StatusCode == 401 ? "Bearer error=\"invalid_token\"" : "Bearer error=\"insufficient_scope\"").ConfigureAwait(false);
+            await RefuseAsync(connection, cors, access.StatusCode, access.Code!, access.Error!, access.WwwAuthenticate).ConfigureAwait(false);
             return;
         }
 

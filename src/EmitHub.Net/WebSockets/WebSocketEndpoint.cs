@@ -102,7 +102,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
                 // RFC 6750 §3: the scheme and why, never the token.
                 await RefuseAsync(connection, access.StatusCode, access.Code!, access.Error!,
                 [
-                    new("WWW-Authenticate", access.StatusCode == 401 ? "Bearer error=\"invalid_token\"" : "Bearer error=\"insufficient_scope\""),
+                    new("WWW-Authenticate", access.WwwAuthenticate),
                 ]).ConfigureAwait(false);
                 return;
             }
