@@ -139,15 +139,11 @@ public sealed class MultiplexSession : IAsyncDisposable
         {
             _subscriptions[id] = (membership, null);
         }
-        var result = await _registry.SubscribeAsync(id, membership, op.After, op.Epoch, _stopping).ConfigureAwait(false);
+        var joined = await WebSocketEndpoint.JoinAsync(_registry, id, membership, op.After, op.Epoch, access.Subject, _stopping).ConfigureAwait(false);
         lock (_gate)
         {
-            if (result.Subscription is { } subscription)
+            if (joined is { } subscription)
             {
-                if (access.Subject is { } subject)
-                {
-                    subscription.Sender = subject;
-                }
                 if (_subscriptions.TryGetValue(id, out var entry) && ReferenceEquals(entry.Membership, membership) && !membership.IsClosed)
                 {
                     _subscriptions[id] = (membership, subscription);

@@ -103,15 +103,8 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
             TokenExpiresAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew),
         };
         var subject = access.Subject;
-        await stream.RunAsync(async subscriber =>
-        {
-            var subscription = (await _registry.SubscribeAsync(channelId, subscriber, after, epoch, cancellationToken).ConfigureAwait(false)).Subscription;
-            if (subscription is not null && subject is not null)
-            {
-                subscription.Sender = subject;
-            }
-            return subscription;
-        }, cancellationToken).ConfigureAwait(false);
+        await stream.RunAsync(subscriber => WebSocketEndpoint.JoinAsync(_registry, channelId, subscriber, after, epoch, subject, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
     }
 
     private void WriteResponseHead(ConnectionContext connection, CorsDecision cors)
