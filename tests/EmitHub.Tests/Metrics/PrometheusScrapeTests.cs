@@ -132,25 +132,8 @@ public class PrometheusScrapeTests
     private static async Task<(int Exit, string Output)> RunAsync(string file, string[] args, string stdin)
     {
         Assert.True(File.Exists(file), $"{file} is missing: run 'make test-deps' (installs Debian's prometheus, which ships promtool).");
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var (exit, stdout, stderr) = await ProcessRun.RunAsync(file, args, TimeSpan.FromSeconds(60), stdin);
+        return (exit, stdout + stderr);
     }
 }
 
