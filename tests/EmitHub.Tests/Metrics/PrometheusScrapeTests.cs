@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using EmitHub.Tests.EndToEnd;
 using EmitHub.Tests.Infrastructure;
@@ -47,7 +46,7 @@ public class PrometheusScrapeTests
         }
 
         var dir = Directory.CreateTempSubdirectory("emithub-prometheus-");
-        var port = FreePort();
+        var port = Config.EmitHubProcess.FreePort();
         File.WriteAllText(Path.Combine(dir.FullName, "prometheus.yml"), $"""
             global:
               scrape_interval: 1s
@@ -120,13 +119,6 @@ public class PrometheusScrapeTests
         {
             return null;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task<(int Exit, string Output)> RunAsync(string file, string[] args, string stdin)
