@@ -25,20 +25,22 @@ run:
 
 ## test-deps: real third-party programs the end-to-end tests drive (Python websockets, Node ws, Prometheus and promtool,
 ## Debian's chromium, curl, nats-server with JetStream for the cluster tests, systemd-analyze).
+## Each line below checks for one program and names the Debian package that provides it; whatever is missing is
+## installed by one apt-get update and one apt-get install (waiting up to 120 s for another apt/dpkg to finish).
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120
 test-deps:
-	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
-	@/usr/bin/python3 -c 'import websockets' 2>/dev/null || { \
-	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-websockets >/dev/null)) || true; }
-	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || { \
-	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)) || true; }
-	@test -x /usr/bin/chromium -a -x /usr/bin/curl || { \
-	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl >/dev/null)) || true; }
-	@test -x /usr/bin/systemd-analyze || { \
-	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null)) || true; }
+	@missing=""; \
+	{ command -v nats-server >/dev/null || test -x /usr/sbin/nats-server; } || missing+=" nats-server"; \
+	/usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=" python3-websockets"; \
+	test -x /usr/bin/prometheus -a -x /usr/bin/promtool || missing+=" prometheus"; \
+	test -x /usr/bin/chromium || missing+=" chromium"; \
+	test -x /usr/bin/curl || missing+=" curl"; \
+	test -x /usr/bin/systemd-analyze || missing+=" systemd"; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null; then echo "test-deps: no apt-get; install these yourself:$$missing" >&2; \
+	  else $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null; fi; \
+	fi
 	@test -d tests/clients/node_modules/ws || (cd tests/clients && npm ci --no-audit --no-fund --silent)
-	@command -v chromium >/dev/null || { \
-	  (command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true; }
 
 ## test: every test (unit and end-to-end); fails when no test ran.
 test: test-deps build

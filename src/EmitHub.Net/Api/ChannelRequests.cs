@@ -343,11 +343,7 @@ public static class ChannelRequests
         return true;
     }
 
-    private static string Describe(JsonElement element)
-    {
-        var raw = element.GetRawText();
-        return raw.Length > 40 ? raw[..40] + "…" : raw;
-    }
+    private static string Describe(JsonElement element) => Shorten(element.GetRawText());
 
     private static int CountCharacters(string value)
     {

@@ -59,7 +59,7 @@ public sealed class SubscriberTokenValidator : ISubscriberTokenValidator
             return Unauthorized("invalid_token", $"The subscriber token has {token.Length} characters; at most {MaxTokenLength} are accepted.");
         }
         if (!TryReadSegment(token, 0, out var header) || !TryReadAlgorithm(header, out var algorithm) ||
-            !TryReadSegment(token, 1, out _) || !IsBase64UrlSegment(token.AsSpan(token.LastIndexOf('.') + 1), allowEmpty: true))
+            !TryReadSegment(token, 1, out var payload) || !IsBase64UrlSegment(token.AsSpan(token.LastIndexOf('.') + 1), allowEmpty: true))
         {
             return Unauthorized("invalid_token",
                 "The subscriber token is not a JWT: three base64url segments (header.payload.signature) whose header is a JSON object with a string 'alg'.");
@@ -105,10 +105,7 @@ public sealed class SubscriberTokenValidator : ISubscriberTokenValidator
         }
 
         var jwt = (JsonWebToken)result.SecurityToken;
-        List<string> channels = [];
-        string? subject = null;
-        string? claimError = null;
-        if (!TryReadSegment(token, 1, out var payload) || !TryReadClaims(payload, out channels, out subject, out claimError))
+        if (!TryReadClaims(payload, out var channels, out var subject, out var claimError))
         {
             return Unauthorized("invalid_token", claimError ?? "The subscriber token's payload is not a JSON object.");
         }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Text.Json;
 using EmitHub.Net.Transport;
 using EmitHub.Net.WebSockets;
 
@@ -87,26 +88,14 @@ public static class ServerMetrics
         return list;
     }
 
-    /// <summary>Label values of <see cref="ConnectionCloseReason"/>: the member name in snake_case.</summary>
-    public static string CloseReasonLabel(ConnectionCloseReason reason) => s_closeReasonLabels[(int)reason];
-
+    /// <summary>Label values of <see cref="ConnectionCloseReason"/>, by value: the member name in snake_case.</summary>
     private static string[] BuildCloseReasonLabels()
     {
         var values = Enum.GetValues<ConnectionCloseReason>();
         var labels = new string[values.Max(v => (int)v) + 1];
         foreach (var value in values)
         {
-            var name = value.ToString();
-            var sb = new System.Text.StringBuilder(name.Length + 4);
-            for (var i = 0; i < name.Length; i++)
-            {
-                if (char.IsUpper(name[i]) && i > 0)
-                {
-                    sb.Append('_');
-                }
-                sb.Append(char.ToLowerInvariant(name[i]));
-            }
-            labels[(int)value] = sb.ToString();
+            labels[(int)value] = JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
         }
         return labels;
     }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
+using EmitHub.Tests.Infrastructure;
 
 namespace EmitHub.Tests.Deploy;
 
@@ -162,22 +162,8 @@ public sealed class PackagingTests : IDisposable
 
     private static async Task<(int Exit, string Output)> RunAsync(string file, string workingDirectory, params string[] args)
     {
-        var psi = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var (exit, stdout, stderr) = await ProcessRun.RunAsync(file, args, TimeSpan.FromSeconds(120),
+            configure: psi => psi.WorkingDirectory = workingDirectory);
+        return (exit, stdout + stderr);
     }
 }

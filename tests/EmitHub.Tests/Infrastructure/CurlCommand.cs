@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -93,25 +92,15 @@ public sealed partial class CurlCommand
         {
             await File.WriteAllTextAsync(Path.Combine(home, ".curlrc"),
                 $"silent\nshow-error\nwrite-out = \"\\n%{{http_code}}\"\nmax-time = {(IsStream ? StreamSeconds : 30)}\n");
-            var psi = new ProcessStartInfo("bash")
+            var (exit, output, stderr) = await ProcessRun.RunAsync("bash", ["-c", text], TimeSpan.FromSeconds(60), configure: psi =>
             {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                StandardOutputEncoding = Encoding.UTF8,
-            };
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(text);
-            psi.Environment["CURL_HOME"] = home;
-            psi.Environment.Remove("EMIT_HUB_API_KEY"); // the test server has no key; the page's $EMIT_HUB_API_KEY is empty
-            psi.Environment["LC_ALL"] = "C.UTF-8";
-            using var process = Process.Start(psi)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            var output = await stdout;
+                psi.StandardOutputEncoding = Encoding.UTF8;
+                psi.Environment["CURL_HOME"] = home;
+                psi.Environment.Remove("EMIT_HUB_API_KEY"); // the test server has no key; the page's $EMIT_HUB_API_KEY is empty
+                psi.Environment["LC_ALL"] = "C.UTF-8";
+            });
             // 28: --max-time reached, the expected end of a stream.
-            Assert.True(process.ExitCode == 0 || (IsStream && process.ExitCode == 28), $"curl failed ({process.ExitCode}): {await stderr}\n{text}");
+            Assert.True(exit == 0 || (IsStream && exit == 28), $"curl failed ({exit}): {stderr}\n{text}");
             var newline = output.LastIndexOf('\n');
             return (int.Parse(output[(newline + 1)..], System.Globalization.CultureInfo.InvariantCulture), output[..Math.Max(0, newline)]);
         }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using EmitHub.Tests.EndToEnd;
 using EmitHub.Tests.Infrastructure;
@@ -47,7 +46,7 @@ public class PrometheusScrapeTests
         }
 
         var dir = Directory.CreateTempSubdirectory("emithub-prometheus-");
-        var port = FreePort();
+        var port = Config.EmitHubProcess.FreePort();
         File.WriteAllText(Path.Combine(dir.FullName, "prometheus.yml"), $"""
             global:
               scrape_interval: 1s
@@ -122,35 +121,11 @@ public class PrometheusScrapeTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static async Task<(int Exit, string Output)> RunAsync(string file, string[] args, string stdin)
     {
         Assert.True(File.Exists(file), $"{file} is missing: run 'make test-deps' (installs Debian's prometheus, which ships promtool).");
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var (exit, stdout, stderr) = await ProcessRun.RunAsync(file, args, TimeSpan.FromSeconds(60), stdin);
+        return (exit, stdout + stderr);
     }
 }
 
