@@ -102,13 +102,6 @@ public sealed partial class JetStreamClusterStore
         }
     }
 
-    /// <summary>The channel's last stored sequence (0 when none was ever stored).</summary>
-    private async ValueTask<(ulong StreamSequence, long Sequence)> GetLastAsync(Guid channelId, CancellationToken cancellationToken)
-    {
-        var (_, last) = await GetBoundsAsync(channelId, cancellationToken).ConfigureAwait(false);
-        return ((ulong)last, last);
-    }
-
     /// <summary>First and last sequence held by the channel's stream (first = last + 1 when it holds none).</summary>
     private async ValueTask<(long First, long Last)> GetBoundsAsync(Guid channelId, CancellationToken cancellationToken)
     {

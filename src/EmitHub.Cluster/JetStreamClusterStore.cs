@@ -169,7 +169,7 @@ public sealed partial class JetStreamClusterStore : IClusterStore
                 var record = ClusterChannelDocument.Parse(value).ToRecord();
                 records.Add(record);
                 _recoveredRevisions[record.Id] = result.Value.Revision;
-                lastSequences[record.Id] = (await GetLastAsync(record.Id, cancellationToken).ConfigureAwait(false)).Sequence;
+                lastSequences[record.Id] = (await GetBoundsAsync(record.Id, cancellationToken).ConfigureAwait(false)).Last;
             }
             records.Sort(static (a, b) => a.CreatedAt.CompareTo(b.CreatedAt));
             LogJoined(NodeName, _cluster.NatsUrl!, records.Count);
