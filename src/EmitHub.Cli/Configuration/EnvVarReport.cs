@@ -43,7 +43,7 @@ public static class EnvVarReport
             : "(not set)";
 
     /// <summary>
-    /// " — INVALID: …" when the variable is set to a value the server would refuse at startup (the same check
+    /// "  &lt;- INVALID: …" when the variable is set to a value the server would refuse at startup (the same check
     /// as the loader's, so the report and a start agree), else empty.
     /// </summary>
     private static string Invalid(IReadOnlyDictionary<string, string> environment, ConfigKey key)

@@ -62,15 +62,7 @@ public sealed class HubRuntime : IHubRuntime, IAsyncDisposable
         {
             await _registry.InitializeAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (ClusterUnavailableException ex)
-        {
-            throw new HubStartupException(ex.Message, ex);
-        }
-        catch (StoreInUseException ex)
-        {
-            throw new HubStartupException(ex.Message, ex);
-        }
-        catch (StoreCorruptException ex)
+        catch (Exception ex) when (ex is ClusterUnavailableException or StoreInUseException or StoreCorruptException)
         {
             throw new HubStartupException(ex.Message, ex);
         }

@@ -63,9 +63,6 @@ public sealed class OutboundMessage
         return FromRented(buffer, 0, frame.Length, sequence);
     }
 
-    /// <summary>The payload after a WebSocket frame header of <paramref name="headerLength"/> bytes (see <see cref="Frame"/>).</summary>
-    public ReadOnlySpan<byte> GetPayload(int headerLength) => Frame.Span[headerLength..];
-
     /// <summary>
     /// Returns the variant of this message in <paramref name="slot"/> (0 to <see cref="OutboundVariantSlots.Count"/> - 1),
     /// building it on first use with <paramref name="build"/> — once per message, however many subscribers ask, so a

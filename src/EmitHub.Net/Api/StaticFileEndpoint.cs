@@ -232,11 +232,11 @@ internal static class StaticFileEndpoint
                     }
                     candidate = target.FullName;
                 }
-                if (!IsInside(realRoot, Path.GetFullPath(candidate)))
+                current = Path.GetFullPath(candidate);
+                if (!IsInside(realRoot, current))
                 {
                     return false;
                 }
-                current = Path.GetFullPath(candidate);
             }
             isDirectory = Directory.Exists(current);
             fullPath = current;

@@ -30,6 +30,10 @@ public sealed record SubscriberTokenResult
     /// passes (plus <c>[auth] clock_skew</c>).</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// <summary>The <c>WWW-Authenticate</c> value of a refusal (RFC 6750 §3: the scheme and why, never the token):
+    /// <c>invalid_token</c> for 401, <c>insufficient_scope</c> for 403.</summary>
+    public string WwwAuthenticate => StatusCode == 401 ? "Bearer error=\"invalid_token\"" : "Bearer error=\"insufficient_scope\"";
+
     /// <summary>A refusal.</summary>
     public static SubscriberTokenResult Refuse(int status, string code, string error) =>
         new() { StatusCode = status, Code = code, Error = error };

@@ -28,7 +28,6 @@ public sealed class MultiplexSession : IAsyncDisposable
 
     private readonly ChannelRegistry _registry;
     private readonly ISubscriberTokenValidator _tokens;
-    private readonly IChannelSubscriber _connection;
     private readonly WebSocketOutbox _outbox;
     private readonly int _maxSubscriptions;
     private readonly CancellationToken _stopping;
@@ -43,7 +42,6 @@ public sealed class MultiplexSession : IAsyncDisposable
         _registry = registry;
         _tokens = tokens;
         _outbox = outbox;
-        _connection = outbox;
         _maxSubscriptions = maxSubscriptions;
         _stopping = stopping;
         _loop = Task.Run(RunAsync, CancellationToken.None);
@@ -136,20 +134,16 @@ public sealed class MultiplexSession : IAsyncDisposable
             return;
         }
 
-        var membership = new MultiplexMembership(id, _connection, OnMembershipEnded);
+        var membership = new MultiplexMembership(id, _outbox, OnMembershipEnded);
         lock (_gate)
         {
             _subscriptions[id] = (membership, null);
         }
-        var result = await _registry.SubscribeAsync(id, membership, op.After, op.Epoch, _stopping).ConfigureAwait(false);
+        var joined = await WebSocketEndpoint.JoinAsync(_registry, id, membership, op.After, op.Epoch, access.Subject, _stopping).ConfigureAwait(false);
         lock (_gate)
         {
-            if (result.Subscription is { } subscription)
+            if (joined is { } subscription)
             {
-                if (access.Subject is { } subject)
-                {
-                    subscription.Sender = subject;
-                }
                 if (_subscriptions.TryGetValue(id, out var entry) && ReferenceEquals(entry.Membership, membership) && !membership.IsClosed)
                 {
                     _subscriptions[id] = (membership, subscription);
@@ -212,7 +206,7 @@ public sealed class MultiplexSession : IAsyncDisposable
 
     private void Send(OutboundMessage message)
     {
-        _connection.TryEnqueue(message);
+        _outbox.TryEnqueue(message);
         message.Release();
     }
 

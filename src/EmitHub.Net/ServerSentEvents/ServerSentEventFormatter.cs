@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using EmitHub.Core.Fanout;
+using EmitHub.Net.WebSockets;
 
 namespace EmitHub.Net.ServerSentEvents;
 
@@ -22,8 +23,7 @@ public static class ServerSentEventFormatter
     public static OutboundMessage Format(OutboundMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var frame = message.Frame.Span;
-        var json = frame[HeaderLength(frame)..];
+        var json = ServerFrame.GetPayload(message.Frame.Span);
         var (status, sequence) = ReadStatusAndSequence(json);
 
         var length = 64 + Encoding.UTF8.GetMaxByteCount(status.Length) + json.Length;
@@ -78,13 +78,6 @@ public static class ServerSentEventFormatter
         }
         return (status, sequence);
     }
-
-    private static int HeaderLength(ReadOnlySpan<byte> frame) => (frame[1] & 0x7F) switch
-    {
-        126 => 4,
-        127 => 10,
-        _ => 2,
-    };
 
     private static void Append(ReadOnlySpan<byte> bytes, Span<byte> destination, ref int written)
     {

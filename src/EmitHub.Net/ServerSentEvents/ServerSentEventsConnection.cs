@@ -4,20 +4,21 @@ using System.Runtime.InteropServices;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Fanout;
 using EmitHub.Net.Transport;
+using EmitHub.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 
 namespace EmitHub.Net.ServerSentEvents;
 
 /// <summary>
 /// One <c>text/event-stream</c> response held open as a channel subscriber. It is the SSE twin of the WebSocket
-/// connection and keeps its rules: a bounded <see cref="OutboundQueue"/> (<c>max_pending_bytes</c>; past it the
+/// connection and shares its <see cref="SubscriberOutbox"/>: a bounded queue (<c>max_pending_bytes</c>; past it the
 /// stream ends as a slow consumer, never delaying a broadcaster), one gathered send of every queued event, each
 /// event shared by all SSE subscribers (<see cref="ServerSentEventFormatter"/>), a heartbeat comment every
 /// <c>ping_interval</c> seconds of silence. Where a WebSocket gets a close frame the stream simply ends after what
 /// was queued (the last event says why: <c>denied</c>, <c>stopped</c>). The client's side of the socket is only
 /// watched for its end.
 /// </summary>
-public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnectionHeartbeatHandler
+public sealed class ServerSentEventsConnection : IConnectionHeartbeatHandler
 {
     /// <summary>How long a stream being ended may take to drain before TCP is dropped: 2 s (a slow consumer will not read).</summary>
     private static readonly TimeSpan s_closeGrace = TimeSpan.FromSeconds(2);
@@ -25,16 +26,11 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
     private static readonly byte[] s_heartbeat = ServerSentEventFormatter.Heartbeat.ToArray();
 
     private readonly ConnectionContext _connection;
-    private readonly OutboundQueue _queue;
+    private readonly SubscriberOutbox _outbox;
     private readonly TimeSpan _heartbeatInterval;
     private readonly ILogger _logger;
     private readonly List<OutboundMessage> _drained = new();
     private readonly List<ArraySegment<byte>> _segments = new();
-    private readonly Lock _closeLock = new();
-    private bool _closing;
-    private ushort _closeCode;
-    private string _closeReason = "";
-    private int _slowConsumer;
     private int _heartbeatDue;
     private long _lastSendTimestamp;
     private long _closeDeadline;
@@ -44,95 +40,24 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
     public ServerSentEventsConnection(ConnectionContext connection, long maxPendingBytes, TimeSpan heartbeatInterval, ILogger logger)
     {
         _connection = connection;
-        _queue = new OutboundQueue(maxPendingBytes);
+        _outbox = new SubscriberOutbox(Guid.NewGuid(), maxPendingBytes);
         _heartbeatInterval = heartbeatInterval;
         _logger = logger;
         _lastSendTimestamp = connection.Time.GetTimestamp();
     }
 
-    /// <inheritdoc/>
-    public Guid ConnectionId { get; } = Guid.NewGuid();
-
     /// <summary>When set (a private channel's token expiry plus clock skew) the stream ends once the clock passes it.</summary>
     public DateTimeOffset? TokenExpiresAt { get; set; }
 
     /// <summary>True when the stream was ended as a slow consumer.</summary>
-    public bool IsSlowConsumer => Volatile.Read(ref _slowConsumer) != 0;
+    public bool IsSlowConsumer => _outbox.IsSlowConsumer;
 
-    /// <summary>The close code Core asked for (1001 stopped, 1008 not active or slow consumer, 1013 full), 0 while open.</summary>
-    public ushort CloseCode
-    {
-        get
-        {
-            lock (_closeLock)
-            {
-                return _closeCode;
-            }
-        }
-    }
+    /// <summary>The close code Core asked for (1001 stopped, 1008 not active or slow consumer, 1013 full), 0 while open;
+    /// kept for diagnostics (the WebSocket close code the same event would carry).</summary>
+    public ushort CloseCode => _outbox.CloseCode;
 
-    /// <inheritdoc/>
-    public bool TryEnqueue(OutboundMessage message)
-    {
-        switch (_queue.TryEnqueue(message))
-        {
-            case EnqueueResult.Accepted:
-                return true;
-            case EnqueueResult.OverLimit:
-                if (Interlocked.Exchange(ref _slowConsumer, 1) == 0)
-                {
-                    Close(1008, "slow consumer");
-                    _queue.DiscardQueued();
-                }
-                return false;
-            default:
-                return false;
-        }
-    }
-
-    /// <inheritdoc/>
-    void IChannelSubscriber.Close(SubscriberCloseReason reason)
-    {
-        var (code, text) = WebSockets.ChannelCloseCodes.For(reason);
-        Close(code, text);
-    }
-
-    /// <summary>Ends the stream after what is queued; <paramref name="closeCode"/> is kept for diagnostics (the
-    /// WebSocket close code the same event would carry). Idempotent; the first call wins.</summary>
-    public void Close(ushort closeCode, string reason)
-    {
-        lock (_closeLock)
-        {
-            if (_closing)
-            {
-                return;
-            }
-            _closing = true;
-            _closeCode = closeCode;
-            _closeReason = reason ?? "";
-        }
-        _queue.Complete();
-    }
-
-    /// <inheritdoc/>
-    public async ValueTask WaitForRoomAsync(long bytes, CancellationToken cancellationToken)
-    {
-        while (!IsClosing && _queue.PendingBytes != 0 && _queue.PendingBytes + bytes > _queue.MaxPendingBytes)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(5), cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private bool IsClosing
-    {
-        get
-        {
-            lock (_closeLock)
-            {
-                return _closing;
-            }
-        }
-    }
+    /// <summary>Ends the stream after what is queued. Idempotent; the first call wins.</summary>
+    public void Close(ushort closeCode, string reason) => _outbox.Close(closeCode, reason);
 
     /// <summary>
     /// Streams until the channel ends the subscription, the client goes away, or the server stops.
@@ -146,23 +71,23 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
         Subscription? subscription = null;
         try
         {
-            subscription = await join(this).ConfigureAwait(false);
+            subscription = await join(_outbox).ConfigureAwait(false);
             await WatchClientAsync().ConfigureAwait(false);
         }
         finally
         {
             subscription?.Dispose();
-            if (!IsClosing)
+            if (!_outbox.IsClosing)
             {
                 _aborted = true;
                 Close(1001, "");
             }
             await sending.ConfigureAwait(false);
-            _queue.Dispose();
+            _outbox.Dispose();
             _connection.SetHeartbeatHandler(null);
             if (IsSlowConsumer)
             {
-                ServerSentEventsLog.SlowConsumer(_logger, ConnectionId, _queue.MaxPendingBytes);
+                ServerSentEventsLog.SlowConsumer(_logger, _outbox.ConnectionId, _outbox.Queue.MaxPendingBytes);
             }
             _connection.TrySetCloseReason(_aborted || IsSlowConsumer
                 ? ConnectionCloseReason.UpgradedProtocolAborted
@@ -198,7 +123,7 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
     {
         try
         {
-            while (await _queue.WaitAsync().ConfigureAwait(false))
+            while (await _outbox.WaitAsync().ConfigureAwait(false))
             {
                 if (_aborted)
                 {
@@ -206,7 +131,7 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
                 }
                 // Let the broadcasts that follow join this send (see WebSocketConnection's send loop).
                 await Task.Yield();
-                _queue.DrainMessages(_drained);
+                _outbox.DrainMessages(_drained);
                 if (!await SendAsync().ConfigureAwait(false))
                 {
                     return;
@@ -218,7 +143,7 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
         }
         finally
         {
-            _queue.ReleaseSent();
+            _outbox.ReleaseSent();
             // Everything queued is out (or the client is gone): end the response; the server closes TCP.
             _connection.Input.CancelPendingRead();
         }
@@ -246,7 +171,7 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
             return true;
         }
         var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
-        _queue.ReleaseSent();
+        _outbox.ReleaseSent();
         Volatile.Write(ref _lastSendTimestamp, _connection.Time.GetTimestamp());
         if (error != SocketError.Success)
         {
@@ -261,7 +186,7 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
     {
         var time = _connection.Time;
         var timestamp = time.GetTimestamp();
-        if (IsClosing)
+        if (_outbox.IsClosing)
         {
             var deadline = Volatile.Read(ref _closeDeadline);
             if (deadline == 0)
@@ -284,7 +209,7 @@ public sealed class ServerSentEventsConnection : IChannelSubscriber, IConnection
         {
             Volatile.Write(ref _lastSendTimestamp, timestamp);
             Interlocked.Exchange(ref _heartbeatDue, 1);
-            _queue.Wake();
+            _outbox.Queue.Wake();
         }
     }
 }

@@ -86,8 +86,7 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
         var access = await _tokens.AuthorizeAsync(channel, token).ConfigureAwait(false);
         if (!access.IsAllowed)
         {
-            await RefuseAsync(connection, cors, access.StatusCode, access.Code!, access.Error!,
-                access.StatusCode == 401 ? "Bearer error=\"invalid_token\"" : "Bearer error=\"insufficient_scope\"").ConfigureAwait(false);
+            await RefuseAsync(connection, cors, access.StatusCode, access.Code!, access.Error!, access.WwwAuthenticate).ConfigureAwait(false);
             return;
         }
 
@@ -104,15 +103,8 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
             TokenExpiresAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew),
         };
         var subject = access.Subject;
-        await stream.RunAsync(async subscriber =>
-        {
-            var subscription = (await _registry.SubscribeAsync(channelId, subscriber, after, epoch, cancellationToken).ConfigureAwait(false)).Subscription;
-            if (subscription is not null && subject is not null)
-            {
-                subscription.Sender = subject;
-            }
-            return subscription;
-        }, cancellationToken).ConfigureAwait(false);
+        await stream.RunAsync(subscriber => WebSocketEndpoint.JoinAsync(_registry, channelId, subscriber, after, epoch, subject, cancellationToken),
+            cancellationToken).ConfigureAwait(false);
     }
 
     private void WriteResponseHead(ConnectionContext connection, CorsDecision cors)

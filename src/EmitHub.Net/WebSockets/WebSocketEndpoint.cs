@@ -1,5 +1,6 @@
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
+using EmitHub.Core.Fanout;
 using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
 using EmitHub.Net.Multiplex;
@@ -102,7 +103,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
                 // RFC 6750 §3: the scheme and why, never the token.
                 await RefuseAsync(connection, access.StatusCode, access.Code!, access.Error!,
                 [
-                    new("WWW-Authenticate", access.StatusCode == 401 ? "Bearer error=\"invalid_token\"" : "Bearer error=\"insufficient_scope\""),
+                    new("WWW-Authenticate", access.WwwAuthenticate),
                 ]).ConfigureAwait(false);
                 return;
             }
@@ -140,15 +141,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         try
         {
             await webSocket.RunAsync(
-                echo ? null : async ws =>
-                {
-                    var subscription = (await _registry.SubscribeAsync(channelId, ws, after, epoch, cancellationToken).ConfigureAwait(false)).Subscription;
-                    if (subscription is not null && subject is not null)
-                    {
-                        subscription.Sender = subject;
-                    }
-                    return subscription;
-                },
+                echo ? null : ws => JoinAsync(_registry, channelId, ws, after, epoch, subject, cancellationToken),
                 cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -225,6 +218,20 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             }
         }
         return false;
+    }
+
+    /// <summary>Subscribes <paramref name="subscriber"/> to the channel (replay from <paramref name="after"/>, then live);
+    /// the subscription's client messages carry <paramref name="sender"/> (the token's <c>sub</c>) when given. Null when
+    /// denied. The join of a WebSocket, an SSE stream and a multiplexed subscription.</summary>
+    internal static async ValueTask<Subscription?> JoinAsync(ChannelRegistry registry, Guid channelId, IChannelSubscriber subscriber,
+        long? after, string? epoch, string? sender, CancellationToken cancellationToken)
+    {
+        var subscription = (await registry.SubscribeAsync(channelId, subscriber, after, epoch, cancellationToken).ConfigureAwait(false)).Subscription;
+        if (subscription is not null && sender is not null)
+        {
+            subscription.Sender = sender;
+        }
+        return subscription;
     }
 
     /// <summary>Reads <c>after</c> (a sequence, 0 or more) and <c>epoch</c> from the query; other keys are ignored.</summary>

@@ -44,8 +44,7 @@ public sealed class PerMessageDeflateCompressor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(message);
         var frame = message.Frame.Span;
-        var headerLength = ServerFrame.GetHeaderLength(frame);
-        var payload = frame[headerLength..];
+        var payload = ServerFrame.GetPayload(frame);
         if (payload.Length < MinCompressedPayload)
         {
             return null;
@@ -73,8 +72,7 @@ public sealed class PerMessageDeflateCompressor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(message);
         var frame = message.Frame.Span;
-        var headerLength = ServerFrame.GetHeaderLength(frame);
-        var payload = frame[headerLength..];
+        var payload = ServerFrame.GetPayload(frame);
         if (payload.Length < MinCompressedPayload)
         {
             return null;
@@ -109,20 +107,4 @@ public sealed class PerMessageDeflateCompressor : IDisposable
         buffer[start] |= ServerFrame.Rsv1;
         return OutboundMessage.FromRented(buffer, start, headerLength + payloadLength, sequence);
     }
-}
-
-/// <summary>Reads the fixed parts of a server frame this process wrote (unmasked, FIN=1; RFC 6455 §5.2).</summary>
-internal static class ServerFrame
-{
-    /// <summary>The RSV1 bit of the first header byte: "Per-Message Compressed" under permessage-deflate (RFC 7692 §6).</summary>
-    public const byte Rsv1 = 0x40;
-
-    public static int GetHeaderLength(ReadOnlySpan<byte> frame) => (frame[1] & 0x7F) switch
-    {
-        126 => 4,
-        127 => 10,
-        _ => 2,
-    };
-
-    public static WebSocketOpcode GetOpcode(ReadOnlySpan<byte> frame) => (WebSocketOpcode)(frame[0] & 0x0F);
 }
