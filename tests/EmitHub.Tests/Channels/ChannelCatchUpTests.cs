@@ -13,13 +13,7 @@ public class ChannelCatchUpTests
     private static async Task<(ChannelRegistry Registry, Guid Id)> PersistingChannelWithHistoryAsync()
     {
         var registry = NewRegistry();
-        var channel = await CreateAsync(registry, """{"name":"p","settings":{"persist_messages":true,"rate_limit_per_minute":0}}""");
-        await registry.StartAsync(channel.Id, default);
-        for (var i = 1; i <= Stored; i++)
-        {
-            Assert.True((await registry.BroadcastAsync(channel.Id, Broadcast($"m{i}"), default)).IsSuccess);
-        }
-        return (registry, channel.Id);
+        return (registry, await CreatePersistingChannelWithHistoryAsync(registry, Stored));
     }
 
     [Fact]

@@ -91,4 +91,17 @@ internal static class ChannelTestKit
     }
 
     public static BroadcastRequest Broadcast(string content) => new(content, "Broadcast", default);
+
+    /// <summary>Creates and starts a persisting channel with no rate limit, then broadcasts "m1" to
+    /// "m<paramref name="count"/>" to it (each must succeed); returns its id.</summary>
+    public static async Task<Guid> CreatePersistingChannelWithHistoryAsync(ChannelRegistry registry, int count)
+    {
+        var channel = await CreateAsync(registry, """{"name":"p","settings":{"persist_messages":true,"rate_limit_per_minute":0}}""");
+        await registry.StartAsync(channel.Id, default);
+        for (var i = 1; i <= count; i++)
+        {
+            Assert.True((await registry.BroadcastAsync(channel.Id, Broadcast($"m{i}"), default)).IsSuccess);
+        }
+        return channel.Id;
+    }
 }

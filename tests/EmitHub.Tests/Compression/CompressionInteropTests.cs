@@ -105,7 +105,7 @@ public class CompressionInteropTests
         var id = await hub.CreateActiveChannelAsync(ChannelBody);
         using var plain = await hub.ConnectAsync(id);
         await plain.ReceiveEnvelopeAsync();
-        using var raw = await RawWebSocket.ConnectAsync(hub, id, "permessage-deflate; client_max_window_bits");
+        using var raw = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws", "permessage-deflate; client_max_window_bits");
         Assert.Equal("permessage-deflate; server_no_context_takeover", raw.Extensions);
         var connected = await raw.ReadFrameAsync();
         Assert.Equal(0xC1, connected.First); // FIN, RSV1, text: the connected envelope (channel JSON) is over 256 bytes
@@ -128,7 +128,7 @@ public class CompressionInteropTests
     {
         await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync(ChannelBody);
-        using var raw = await RawWebSocket.ConnectAsync(hub, id, "permessage-deflate; server_max_window_bits=9");
+        using var raw = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws", "permessage-deflate; server_max_window_bits=9");
         Assert.Equal("permessage-deflate; server_no_context_takeover; server_max_window_bits=9", raw.Extensions);
         await raw.ReadFrameAsync();
         await PostBroadcastAsync(hub, id, DashboardPayload.Body(2)); // ~1.5 KB > 512-byte window
@@ -140,7 +140,7 @@ public class CompressionInteropTests
     {
         await using var hub = await TestHubServer.StartAsync(o => o.MessageSizeLimit = 64 * 1024);
         var id = await hub.CreateActiveChannelAsync(ChannelBody);
-        using var raw = await RawWebSocket.ConnectAsync(hub, id, "permessage-deflate");
+        using var raw = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws", "permessage-deflate");
         await raw.ReadFrameAsync();
         // 64 MiB of zeros deflate to ~64 KB: under the 64 KiB limit on the wire, a thousand times it inflated.
         var bomb = PerMessageDeflateReaderTests.Deflate(new byte[60 * 1024 * 1024]);
@@ -162,7 +162,7 @@ public class CompressionInteropTests
     {
         await using var hub = await TestHubServer.StartAsync(o => o.WebSocket.Compression = "off");
         var id = await hub.CreateActiveChannelAsync(ChannelBody);
-        using var raw = await RawWebSocket.ConnectAsync(hub, id, offer);
+        using var raw = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws", offer);
         Assert.Null(raw.Extensions);
         await raw.ReadFrameAsync();
         await raw.SendAsync(PerMessageDeflateReaderTests.CompressedFrame(PerMessageDeflateReaderTests.Deflate("hello"u8)));

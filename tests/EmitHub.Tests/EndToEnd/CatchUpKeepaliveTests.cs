@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using EmitHub.Core.Channels;
 using EmitHub.Tests.Infrastructure;
 using static EmitHub.Tests.Channels.ChannelTestKit;
 
@@ -21,13 +20,7 @@ public class CatchUpKeepaliveTests
             o.WebSocket.PingInterval = 1;
             o.WebSocket.PongTimeout = 1;
         });
-        var channel = await CreateAsync(hub.Registry, """{"name":"p","settings":{"persist_messages":true,"rate_limit_per_minute":0}}""");
-        await hub.Registry.StartAsync(channel.Id, default);
-        for (var i = 1; i <= Stored; i++)
-        {
-            Assert.True((await hub.Registry.BroadcastAsync(channel.Id, Broadcast($"m{i}"), default)).IsSuccess);
-        }
-        return (hub, channel.Id);
+        return (hub, await CreatePersistingChannelWithHistoryAsync(hub.Registry, Stored));
     }
 
     [Fact]

@@ -22,15 +22,20 @@ public sealed class RawWebSocketClient : IDisposable
         _unread = unread;
     }
 
-    /// <summary>Opens <paramref name="path"/> with a valid handshake and asserts the 101.</summary>
-    public static async Task<RawWebSocketClient> ConnectAsync(IPEndPoint endPoint, string path)
+    /// <summary>The server's <c>Sec-WebSocket-Extensions</c> answer, or null.</summary>
+    public string? Extensions { get; private init; }
+
+    /// <summary>Opens <paramref name="path"/> with a valid handshake (offering <paramref name="extensions"/> in
+    /// <c>Sec-WebSocket-Extensions</c> when given) and asserts the 101.</summary>
+    public static async Task<RawWebSocketClient> ConnectAsync(IPEndPoint endPoint, string path, string? extensions = null)
     {
         var http = await RawHttpConnection.ConnectAsync(endPoint);
         await http.SendAsync($"GET {path} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+            (extensions is null ? "" : $"Sec-WebSocket-Extensions: {extensions}\r\n") + "\r\n");
         var response = await http.ReadResponseAsync();
         Assert.Equal(101, response?.StatusCode);
-        return new RawWebSocketClient(http, http.TakePending());
+        return new RawWebSocketClient(http, http.TakePending()) { Extensions = response!.Header("Sec-WebSocket-Extensions")?.Trim() };
     }
 
     /// <summary>Sends <paramref name="bytes"/> in one write (client frames must be masked: see <see cref="ClientFrame"/>).</summary>
@@ -81,6 +86,35 @@ public sealed class RawWebSocketClient : IDisposable
             }
             _unread = [.. _unread, .. _http.TakePending()];
         }
+    }
+
+    /// <summary>Reads one whole server frame as it is on the wire: its first header byte (FIN, RSV, opcode) and its
+    /// payload, still compressed when RSV1 is set. For wire-level checks; not to be mixed with
+    /// <see cref="ReadEventsAsync"/> on one connection.</summary>
+    public async Task<(byte First, byte[] Payload)> ReadFrameAsync()
+    {
+        FrameHeader header;
+        while (!FrameHeader.TryParse(_unread, out header, out _))
+        {
+            await ReceiveAsync();
+        }
+        var end = header.HeaderLength + (int)header.PayloadLength;
+        while (_unread.Length < end)
+        {
+            await ReceiveAsync();
+        }
+        var frame = (_unread[0], _unread[header.HeaderLength..end]);
+        _unread = _unread[end..];
+        return frame;
+    }
+
+    private async Task ReceiveAsync()
+    {
+        if (!await _http.ReadOneChunkAsync())
+        {
+            throw new IOException("The server closed the connection.");
+        }
+        _unread = [.. _unread, .. _http.TakePending()];
     }
 
     /// <summary>Reads until the server's close frame (or the end of TCP) and returns every event.</summary>
