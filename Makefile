@@ -34,6 +34,7 @@ test-deps:
 	/usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=" python3-websockets"; \
 	test -x /usr/bin/prometheus -a -x /usr/bin/promtool || missing+=" prometheus"; \
 	test -x /usr/bin/chromium || missing+=" chromium"; \
+	test -d /usr/share/fonts/truetype/liberation || missing+=" fonts-liberation"; \
 	test -x /usr/bin/curl || missing+=" curl"; \
 	test -x /usr/bin/systemd-analyze || missing+=" systemd"; \
 	if [ -n "$$missing" ]; then \
@@ -72,11 +73,11 @@ bench-micro: build
 
 bench: publish
 	bash bench/run-bench.sh
+	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
 
 ## bench-cluster: 3 nodes on one nats-server (JetStream) vs a single node, same fan-out load (BENCH_CLIENTS etc.).
 bench-cluster: publish
 	bash bench/run-bench-cluster.sh
-	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
 
 ## bench-compression: permessage-deflate bytes and CPU per delivery, shared vs off vs per_connection (a few seconds).
 bench-compression: build
