@@ -153,6 +153,101 @@ public sealed class ClusterUnfollowTests(ITestOutputHelper output) : ClusterTest
         second.Dispose();
     }
 
+    [Fact]
+    public async Task Lifecycle_changes_reach_a_node_that_unfollowed_and_a_delete_there_leaves_no_follower_and_no_stream()
+    {
+        await StartNatsAsync();
+        await StartNodesAsync(extraEnvironment: Delay(1));
+        var id = await CreateActiveChannelEverywhereAsync(A, "unfollow-lifecycle", persist: true);
+        var (first, _) = await JoinAsync(B, id);
+        var acks = new List<Ack> { await A.BroadcastAsync(id, "one") };
+        await ExpectAsync(first, acks, 1, 1);
+        await first.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        first.Dispose();
+        await EventuallyAsync(async () => (await MetricsAsync(B))[Followed] == 0, "B stopped following");
+
+        // Pause and start on A reach B through the channel bucket, not through a follower.
+        await A.SetStatusAsync(id, "pause");
+        await EventuallyAsync(async () => (await B.GetChannelAsync(id)).Channel?.GetProperty("status").GetString() == "Paused", "pause reached B");
+        await A.SetStatusAsync(id, "start");
+        await EventuallyAsync(async () => (await B.GetChannelAsync(id)).Channel?.GetProperty("status").GetString() == "Active", "start reached B");
+        var (second, _) = await JoinAsync(B, id);
+        acks.Add(await A.BroadcastAsync(id, "two"));
+        await ExpectAsync(second, acks, 2, 2);
+        await second.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        second.Dispose();
+        await EventuallyAsync(async () => (await MetricsAsync(B))[Followed] == 0, "B stopped following again");
+        var beforeDelete = await MetricsAsync(B);
+        var stream = EmitHub.Cluster.JetStreamClusterStore.StreamPrefix + Guid.Parse(id).ToString("N");
+        Assert.Contains(stream, await StreamNamesAsync());
+
+        // Deleted on A while B does not follow it: gone on B, no follower started for it, its stream gone from NATS.
+        await A.DeleteAsync(id);
+        await EventuallyAsync(async () => (await B.GetChannelAsync(id)).Status == System.Net.HttpStatusCode.NotFound, "delete reached B");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var afterDelete = await MetricsAsync(B);
+        Assert.Equal(0, afterDelete[Followed]);
+        Assert.Equal(beforeDelete[Started], afterDelete[Started]);
+        Assert.Equal(0, afterDelete["emithub_channels{status=\"Active\"}"]);
+        Assert.DoesNotContain(stream, await StreamNamesAsync());
+    }
+
+    [Fact]
+    public async Task A_multiplexed_unsubscribe_unfollows_that_channel_only_and_a_resubscribe_with_after_misses_nothing()
+    {
+        await StartNatsAsync();
+        await StartNodesAsync(extraEnvironment: Delay(1));
+        var x = await CreateActiveChannelEverywhereAsync(A, "mux-x", persist: true);
+        var y = await CreateActiveChannelEverywhereAsync(A, "mux-y", persist: true);
+        using var ws = new ClientWebSocket();
+        await ws.ConnectAsync(new Uri($"ws://127.0.0.1:{B.Port}/api/v1/ws"), CancellationToken.None);
+        await SendAsync(ws, $$"""{"op":"subscribe","channel":"{{x}}"}""");
+        Assert.Equal("connected", (await ServerProcess.ReceiveAsync(ws)).GetProperty("status").GetString());
+        await SendAsync(ws, $$"""{"op":"subscribe","channel":"{{y}}"}""");
+        Assert.Equal("connected", (await ServerProcess.ReceiveAsync(ws)).GetProperty("status").GetString());
+        Assert.Equal(2, (await MetricsAsync(B))[Followed]);
+        var onX = new List<Ack> { await A.BroadcastAsync(x, "x1") };
+        await ExpectAsync(ws, onX, 1, 1);
+
+        await SendAsync(ws, $$"""{"op":"unsubscribe","channel":"{{x}}"}""");
+        Assert.Equal("unsubscribed", (await ServerProcess.ReceiveAsync(ws)).GetProperty("status").GetString());
+        await EventuallyAsync(async () => (await MetricsAsync(B))[Followed] == 1, "B follows y only");
+        for (var i = 2; i <= 4; i++)
+        {
+            onX.Add(await C.BroadcastAsync(x, $"x{i}"));
+        }
+        // y is still followed: its messages keep coming on the same socket.
+        var onY = new List<Ack> { await A.BroadcastAsync(y, "y1") };
+        await ExpectAsync(ws, onY, 1, 1);
+
+        await SendAsync(ws, $$"""{"op":"subscribe","channel":"{{x}}","after":1}""");
+        var connected = await ServerProcess.ReceiveAsync(ws);
+        Assert.Equal("connected", connected.GetProperty("status").GetString());
+        Assert.True(connected.GetProperty("data").GetProperty("recovered").GetBoolean(), connected.GetRawText());
+        await ExpectAsync(ws, onX, 2, 4);
+        onX.Add(await A.BroadcastAsync(x, "x5"));
+        await ExpectAsync(ws, onX, 5, 5);
+        var metrics = await MetricsAsync(B);
+        Assert.Equal(2, metrics[Followed]);
+        Assert.Equal(3, metrics[Started]);
+        Assert.Equal(1, metrics[Stopped]);
+    }
+
+    private static Task SendAsync(ClientWebSocket ws, string json) =>
+        ws.SendAsync(System.Text.Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, true, CancellationToken.None);
+
+    private async Task<List<string>> StreamNamesAsync()
+    {
+        await using var connection = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = Nats[0].Url });
+        var js = new NATS.Client.JetStream.NatsJSContext(connection);
+        var names = new List<string>();
+        await foreach (var name in js.ListStreamNamesAsync())
+        {
+            names.Add(name);
+        }
+        return names;
+    }
+
     private static Dictionary<string, string> Delay(int seconds) => new()
     {
         ["EMIT_HUB_CLUSTER_UNFOLLOW_DELAY"] = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
