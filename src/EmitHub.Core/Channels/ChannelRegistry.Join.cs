@@ -33,6 +33,10 @@ public sealed partial class ChannelRegistry
         {
             return await JoinAsync(channel, subscriber, afterSequence, epoch, null, cancellationToken).ConfigureAwait(false);
         }
+        if (RefuseBeforeFollow(channel, subscriber) is { } refused)
+        {
+            return refused;
+        }
         if (await ClusterPrepareJoinAsync(_cluster, channel, subscriber, afterSequence, cancellationToken).ConfigureAwait(false) is not { } follow)
         {
             return new SubscribeResult(SubscribeOutcome.Failed, null);
@@ -51,6 +55,33 @@ public sealed partial class ChannelRegistry
         {
             follow.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A cluster join that would be refused now (deleted, not Active, full) is refused before the node follows the
+    /// channel for it: a display retrying on a paused channel must not keep the node consuming the stream. The same
+    /// refusals as <see cref="JoinAsync"/>, decided under the lock; one that passes is decided again there.
+    /// </summary>
+    private SubscribeResult? RefuseBeforeFollow(Channel channel, IChannelSubscriber subscriber)
+    {
+        lock (channel.Gate)
+        {
+            if (channel.Deleted)
+            {
+                return Gone(subscriber);
+            }
+            if (channel.Status != ChannelStatus.Active)
+            {
+                Deny(channel, subscriber, $"Channel {channel.Name} is not active", SubscriberCloseReason.ChannelNotActive);
+                return new SubscribeResult(SubscribeOutcome.NotActive, null);
+            }
+            if (channel.Connections >= channel.Settings.MaxConnections)
+            {
+                Deny(channel, subscriber, $"Channel {channel.Name} is full", SubscriberCloseReason.ChannelFull);
+                return new SubscribeResult(SubscribeOutcome.Full, null);
+            }
+            return null;
         }
     }
 

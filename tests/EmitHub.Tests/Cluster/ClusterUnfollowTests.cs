@@ -169,6 +169,17 @@ public sealed class ClusterUnfollowTests(ITestOutputHelper output) : ClusterTest
         // Pause and start on A reach B through the channel bucket, not through a follower.
         await A.SetStatusAsync(id, "pause");
         await EventuallyAsync(async () => (await B.GetChannelAsync(id)).Channel?.GetProperty("status").GetString() == "Paused", "pause reached B");
+        // A client retrying on the paused channel is denied without making B follow it.
+        var startedBeforeDenial = (await MetricsAsync(B))[Started];
+        using (var refused = await B.ConnectAsync(id))
+        {
+            var (envelopes, closeStatus, _) = await ServerProcess.ReadUntilClosedAsync(refused);
+            Assert.Equal("denied", Assert.Single(envelopes).GetProperty("status").GetString());
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, closeStatus);
+        }
+        var afterDenial = await MetricsAsync(B);
+        Assert.Equal(startedBeforeDenial, afterDenial[Started]);
+        Assert.Equal(0, afterDenial[Followed]);
         await A.SetStatusAsync(id, "start");
         await EventuallyAsync(async () => (await B.GetChannelAsync(id)).Channel?.GetProperty("status").GetString() == "Active", "start reached B");
         var (second, _) = await JoinAsync(B, id);
