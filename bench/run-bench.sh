@@ -8,6 +8,7 @@
 #
 # Knobs (env): BENCH_SERVERS="emithub kestrel", BENCH_DURATION=8 (s of publishing per fan-out run),
 # BENCH_REPEAT=3 (max-rate fan-out runs per server and size; the table shows the median run),
+# BENCH_IDLE_HOLD=60 (s the idle connections are held after the first RSS reading, pings flowing, before the second),
 # BENCH_EMITHUB_PORT=18080, BENCH_KESTREL_PORT=18081, BENCH_SKIP_BUILD=1 (reuse dist/bench/*),
 # BENCH_PERF=1 (perf profile of each server during the 10k max-rate fan-out -> results/<stamp>-perf-<server>.txt).
 # Loopback only; every server started here is killed on exit, even on failure.
@@ -20,6 +21,7 @@ rid="${RID:-linux-x64}"
 servers="${BENCH_SERVERS:-emithub kestrel}"
 duration="${BENCH_DURATION:-8}"
 repeat="${BENCH_REPEAT:-3}"
+hold="${BENCH_IDLE_HOLD:-60}"
 eport="${BENCH_EMITHUB_PORT:-18080}"
 kport="${BENCH_KESTREL_PORT:-18081}"
 out="$root/dist/bench"
@@ -167,9 +169,16 @@ for n in 1000 10000; do
     run_load "$s" "fanout-$n-half" fanout --clients "$n" --duration "$duration" --rate "$rate"
   done
 done
+# The issue-10 fixed rates: 1,000 clients at 200 broadcasts/s and 10,000 at 20/s, the same for both servers.
+for spec in 1000:200 10000:20; do
+  n="${spec%%:*}" rate="${spec##*:}"
+  for s in $(order $((i++))); do
+    run_load "$s" "fanout-$n-fixed" fanout --clients "$n" --duration "$duration" --rate "$rate"
+  done
+done
 for n in 1000 15000; do
   for s in $(order $((i++))); do
-    run_load "$s" "idle-$n" idle --clients "$n" --settle 5
+    run_load "$s" "idle-$n" idle --clients "$n" --settle 5 --hold "$hold"
   done
 done
 for s in $(order $((i++))); do run_wrk "$s"; done
@@ -224,9 +233,17 @@ for n in ("1000", "10000"):
     for p, name in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")):
         row(f"fan-out {n}, half rate: {name} latency", h, ["latency_us", p], "lower", " ms", 0.001)
     row(f"fan-out {n}, half rate: lost", h, ["lost"], "lower")
+for n, r in (("1000", "200"), ("10000", "20")):
+    f = f"fanout-{n}-fixed"
+    row(f"fan-out {n} at a fixed {r} broadcasts/s: p50 latency", f, ["latency_us", "p50"], "lower", " ms", 0.001)
+    row(f"fan-out {n} at {r}/s: p99 latency", f, ["latency_us", "p99"], "lower", " ms", 0.001)
+    row(f"fan-out {n} at {r}/s: server CPU per delivery", f, ["server_cpu_us_per_delivery"], "lower", " us")
+    row(f"fan-out {n} at {r}/s: lost", f, ["lost"], "lower")
 for n in ("1000", "15000"):
-    row(f"idle {n} connections: server KB per connection", f"idle-{n}", ["kb_per_connection"], "lower", " KB")
-    row(f"idle {n} connections: server RSS", f"idle-{n}", ["server_rss_kb_after"], "lower", " KB")
+    row(f"idle {n} connections: connect time (TCP + upgrade + connected)", f"idle-{n}", ["connect_s"], "lower", " s")
+    row(f"idle {n} connections: server KB per connection (fresh)", f"idle-{n}", ["kb_per_connection"], "lower", " KB")
+    row(f"idle {n} connections: server KB per connection after the hold (pings flowing)", f"idle-{n}", ["kb_per_connection_held"], "lower", " KB")
+    row(f"idle {n} connections: server RSS (fresh)", f"idle-{n}", ["server_rss_kb_after"], "lower", " KB")
 row("GET /health (wrk -t2 -c64 6 s): requests/s", "health", ["requests_per_s"], "higher")
 row("fan-out 1000, persisted channel, max rate: deliveries/s (peer has no store)", "fanout-1000-persist", ["deliveries_per_s"], "higher")
 row("fan-out 1000, persisted channel, max rate: broadcasts/s", "fanout-1000-persist", ["broadcast_rate"], "higher")
@@ -248,7 +265,7 @@ for r in rows:
 with open(sys.argv[2], "w") as f:
     f.write(f"# EmitHub vs Kestrel peer — {os.path.basename(sys.argv[2])[:-3]} UTC\n\n")
     f.write(f"Commit {commit}; {os.cpu_count()} cores ({cpu}); load tool, servers and wrk on the same box over loopback; "
-            f"A/B alternated per scenario, a fresh server process per run; whole run {sys.argv[3]} s. "
+            f"A/B alternated per scenario, a fresh server process per run; whole run {sys.argv[3]} s; idle hold {os.environ.get('BENCH_IDLE_HOLD', '60')} s. "
             "Ratio = EmitHub / Kestrel. Latency is measured from each broadcast's scheduled send time (fixed rate) "
             "or actual send time (max rate: 32 requests in flight, at most 32 broadcasts ahead of the average client; "
             "max-rate rows are the median run by deliveries/s; fixed rate = half of each server's own median max). "

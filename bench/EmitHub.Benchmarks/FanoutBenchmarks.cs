@@ -19,7 +19,7 @@ public class FanoutBenchmarks
     private byte[] _envelope = null!;
 
     /// <summary>Subscribers on the channel.</summary>
-    [Params(10, 1_000, 10_000)]
+    [Params(10, 1_000, 10_000, 100_000)]
     public int Subscribers { get; set; }
 
     [GlobalSetup]

@@ -54,6 +54,7 @@ internal static class Cli
           --size 32               content bytes per broadcast (>= 32): "T<due us>|S<n>|" padded with x
           --drain 15              fanout: max seconds to wait for deliveries after publishing
           --settle 5              idle: seconds to wait after all connected before reading RSS
+          --hold 0                idle: then hold the idle connections this many seconds more (keepalive pings flow) and read RSS again
           --src-ips 16            spread clients over source addresses 127.0.0.1..127.0.0.N
           --max-per-worker 8000   clients per process (the open-file limit is 20,000)
           --threads 1             epoll threads per process
@@ -314,6 +315,19 @@ internal static class Driver
             result["kb_per_connection"] = connected > 0 && rssBefore >= 0 ? Math.Round((rssAfter - rssBefore) / (double)connected, 2) : null;
             result["server_cpu_s"] = Math.Round(Proc.CpuSeconds(serverPid) - serverCpuConnect0, 2);
             result["tool_cpu_s"] = Math.Round(ToolCpu(workers), 2);
+            // --hold S: keep the connections idle S seconds more (the server's keepalive pings flow and are answered)
+            // and measure again: what a connection costs once the handshake storm's garbage is gone.
+            var hold = o.GetDouble("hold", 0);
+            if (hold > 0)
+            {
+                var cpuHold0 = Proc.CpuSeconds(serverPid);
+                Thread.Sleep(TimeSpan.FromSeconds(hold));
+                var rssHeld = Proc.RssKb(serverPid);
+                result["hold_s"] = hold;
+                result["server_rss_kb_held"] = rssHeld;
+                result["kb_per_connection_held"] = connected > 0 && rssBefore >= 0 ? Math.Round((rssHeld - rssBefore) / (double)connected, 2) : null;
+                result["server_cpu_s_held"] = Math.Round(Proc.CpuSeconds(serverPid) - cpuHold0, 2);
+            }
             exit = connected == clients ? 0 : 3;
             Finish(workers, local, null);
         }
@@ -484,6 +498,10 @@ internal static class Driver
         if ((string)r["mode"]! == "idle")
         {
             e.WriteLine($"idle: {r["connected"]}/{r["clients"]} connected; server RSS {r["server_rss_kb_before"]} -> {r["server_rss_kb_after"]} KB = {r["kb_per_connection"]} KB/connection");
+            if (r.TryGetValue("hold_s", out var held) && held is not null)
+            {
+                e.WriteLine($"  after {held} s more: server RSS {r["server_rss_kb_held"]} KB = {r["kb_per_connection_held"]} KB/connection, server CPU {r["server_cpu_s_held"]} s");
+            }
         }
         else
         {

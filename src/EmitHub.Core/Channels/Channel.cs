@@ -5,7 +5,7 @@ namespace EmitHub.Core.Channels;
 
 /// <summary>
 /// The live state of one channel. Every mutation (status, settings, sequence, joins) happens under
-/// <see cref="Gate"/>; the broadcast fan-out iterates the copy-on-write subscriber array.
+/// <see cref="Gate"/>; the broadcast fan-out walks the subscriber slot array (<see cref="ChannelHub"/>) without the lock.
 /// </summary>
 internal sealed class Channel
 {

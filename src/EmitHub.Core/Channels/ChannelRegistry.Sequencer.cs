@@ -251,7 +251,7 @@ public sealed partial class ChannelRegistry
         if (channel.Pending.Count > 0)
         {
             channel.Pending.Enqueue(new PendingEmit(frame, isBroadcast: false, awaitsCommit: false,
-                closesSubscribers ? channel.Subscribers.Snapshot.ToArray() : null, notice));
+                closesSubscribers ? channel.Subscribers.ToArray() : null, notice));
             return [];
         }
         IChannelSubscriber[] toClose = [];
