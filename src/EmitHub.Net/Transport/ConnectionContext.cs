@@ -131,13 +131,17 @@ public sealed partial class ConnectionContext
     /// <summary>True once the server asked this connection to end (<see cref="RequestStop"/>).</summary>
     public bool StopRequested => Volatile.Read(ref _stopRequested);
 
-    /// <summary>The server is stopping: records it (<see cref="StopRequested"/>) and cancels the pending read of
-    /// <see cref="Input"/>, so an idle HTTP connection closes now and one answering a request closes after it. The
-    /// flag lives here, not in the protocol, so the server tracks connections without keeping their HTTP objects
-    /// alive after an upgrade.</summary>
+    /// <summary>The server is stopping: records it (<see cref="StopRequested"/>), tells the installed handler
+    /// (<see cref="IConnectionHeartbeatHandler.OnStopRequested"/>: a WebSocket sends 1001), then cancels the pending
+    /// read of <see cref="Input"/>, so an idle HTTP connection closes now and one answering a request closes after it.
+    /// The flag lives here, not in the protocol, so the server tracks connections without keeping their HTTP objects
+    /// alive after an upgrade. A handler installed after this call must check <see cref="StopRequested"/> itself
+    /// (after a full fence: the write here and that read form a store/load pair).</summary>
     public void RequestStop()
     {
         Volatile.Write(ref _stopRequested, true);
+        Interlocked.MemoryBarrier();
+        Volatile.Read(ref _heartbeatHandler)?.OnStopRequested();
         _input.Reader.CancelPendingRead();
     }
 

@@ -49,6 +49,9 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     /// <summary>The server-wide bound on bytes held by unfinished client messages (<c>max_partial_message_bytes</c>).</summary>
     public PartialMessageBudget PartialMessages { get; }
 
+    /// <summary>Test hook: called with each WebSocket this endpoint accepts (after its 101). Null in production.</summary>
+    internal Action<WebSocketConnection>? AcceptedForTests { get; set; }
+
     /// <inheritdoc />
     public async ValueTask<IUpgradedConnection?> AcceptAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
     {
@@ -117,7 +120,9 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         settings = settings.WithDeflate(deflate);
         WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue,
             selectSubprotocol ? SubscriberTokenSources.Subprotocol : default, deflate?.ToResponseHeader());
-        await connection.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        // Not cancelled by a server stop: the 101 is committed either way (the transport sends unflushed output when it
+        // completes), so a stop here must still run the WebSocket, which then closes 1001 (it sees StopRequested).
+        await connection.Output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         if (!await connection.CompleteOutputAsync().ConfigureAwait(false))
         {
             return null;
@@ -132,6 +137,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             TokenExpiresAt = closeAt,
             KeepaliveChannelId = !echo && WantsKeepalive(request.Query) ? channelId : null,
         };
+        AcceptedForTests?.Invoke(webSocket);
         // Everything the connection needs from the request is copied out now: the head dies with the HTTP connection.
         var kind = echo ? AcceptedWebSocket.Kind.Echo : multiplexed ? AcceptedWebSocket.Kind.Multiplexed : AcceptedWebSocket.Kind.Channel;
         return new AcceptedWebSocket(this, webSocket, kind, channelId, after, epoch, subject, options.WebSocket.MaxSubscriptions);
