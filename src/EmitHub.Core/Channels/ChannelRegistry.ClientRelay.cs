@@ -35,7 +35,7 @@ public sealed partial class ChannelRegistry
         }
         if (_cluster is not null)
         {
-            _ = ClusterRelayAsync(_cluster, channel, sender, text);
+            _ = ClusterRelayAsync(_cluster, channel, sender, senderName, text);
             return;
         }
         ValueTask stored;

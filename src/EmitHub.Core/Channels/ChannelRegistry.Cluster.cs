@@ -194,13 +194,15 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         }
     }
 
-    /// <summary>A client message in a cluster: appended like a broadcast; on failure the sender gets an <c>error</c>.</summary>
-    private async Task ClusterRelayAsync(IClusterStore cluster, Channel channel, IChannelSubscriber sender, string text)
+    /// <summary>A client message in a cluster: appended like a broadcast, with the envelope a single node builds
+    /// (<c>data.sender</c> = <paramref name="senderName"/>, the connection's token subject or "client"); on failure
+    /// the sender gets an <c>error</c>.</summary>
+    private async Task ClusterRelayAsync(IClusterStore cluster, Channel channel, IChannelSubscriber sender, string senderName, string text)
     {
         try
         {
             await cluster.AppendAsync(channel.Id,
-                timestamp => CopyAndRelease(BuildClientMessage(channel, sender, "client", text, timestamp, sequence: 0, out var payload), payload),
+                timestamp => CopyAndRelease(BuildClientMessage(channel, sender, senderName, text, timestamp, sequence: 0, out var payload), payload),
                 CancellationToken.None).ConfigureAwait(false);
         }
         catch (ClusterUnavailableException)

@@ -259,6 +259,18 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
         return count;
     }
 
+    /// <summary>
+    /// Like <see cref="DrainMessages"/>, without a list: moves everything queued into the in-flight batch and returns
+    /// it, in enqueue order (every element non-null). The span is the queue's own array: read it before the next
+    /// <see cref="ReleaseSent"/> and do not keep it across an await (copy what the send needs, e.g. the frames'
+    /// array segments). Lets a send loop keep no per-connection message list while idle (issue 10).
+    /// </summary>
+    public ReadOnlySpan<OutboundMessage?> DrainInFlight()
+    {
+        var count = DrainBatch();
+        return _inFlight.AsSpan(0, count);
+    }
+
     private int DrainBatch()
     {
         if (_inFlightCount != 0)

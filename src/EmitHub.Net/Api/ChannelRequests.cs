@@ -148,6 +148,54 @@ public static class ChannelRequests
         }
     }
 
+    /// <summary>
+    /// Parses a subscriber token request (<c>POST …/tokens</c>): <c>sub</c> (string of 1–200 characters, or null)
+    /// and <c>ttl_seconds</c> (whole number 1–2,592,000, or null). An empty body means the defaults. Same rules as
+    /// every other body: one JSON object, no duplicate members, nesting at most 64; unknown fields are ignored.
+    /// </summary>
+    public static bool TryParseTokenRequest(ReadOnlySpan<byte> json, out SubscriberTokenRequest? request, out string? error)
+    {
+        if (json.IsEmpty)
+        {
+            request = new SubscriberTokenRequest(null, Auth.SubscriberTokenIssuer.DefaultTtlSeconds);
+            error = null;
+            return true;
+        }
+        return Guarded(json, TryParseTokenRequestCore, out request, out error);
+    }
+
+    private static bool TryParseTokenRequestCore(ReadOnlySpan<byte> json, out SubscriberTokenRequest? request, out string? error)
+    {
+        request = null;
+        if (!TryParseObject(json, out var document, out error))
+        {
+            return false;
+        }
+        using (document)
+        {
+            var root = document!.RootElement;
+            string? subject = null;
+            if (root.TryGetProperty("sub", out var sub) && sub.ValueKind != JsonValueKind.Null)
+            {
+                if (sub.ValueKind != JsonValueKind.String || sub.GetString()!.Length is 0 or > Auth.SubscriberTokenValidator.MaxSubjectLength)
+                {
+                    error = $"Field 'sub' must be a string of 1 to {Auth.SubscriberTokenValidator.MaxSubjectLength} characters.";
+                    return false;
+                }
+                subject = sub.GetString();
+            }
+            long ttl = Auth.SubscriberTokenIssuer.DefaultTtlSeconds;
+            if (root.TryGetProperty("ttl_seconds", out var ttlElement) && ttlElement.ValueKind != JsonValueKind.Null &&
+                (ttlElement.ValueKind != JsonValueKind.Number || !TryGetWholeNumber(ttlElement, out ttl) || ttl < 1 || ttl > Auth.SubscriberTokenIssuer.MaxTtlSeconds))
+            {
+                error = $"Field 'ttl_seconds' must be a whole number from 1 to {Auth.SubscriberTokenIssuer.MaxTtlSeconds} (30 days); got {Describe(ttlElement)}.";
+                return false;
+            }
+            request = new SubscriberTokenRequest(subject, (int)ttl);
+            return true;
+        }
+    }
+
     /// <summary>A value quoted in an error sentence, cut to 40 characters so a huge field does not fill the answer.</summary>
     private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";
 

@@ -1,8 +1,8 @@
-using System.Text.Json;
 using EmitHub.Core.Channels;
 using EmitHub.Core.Configuration;
 using EmitHub.Net.Auth;
 using EmitHub.Net.Http;
+using EmitHub.Net.Routing;
 
 namespace EmitHub.Net.Api;
 
@@ -23,11 +23,13 @@ internal sealed class TokenEndpoints(ChannelRegistry registry, LiveOptions optio
             ChannelEndpoints.WriteUnknownChannel(response, id.ToString());
             return;
         }
-        if (!TryParse(context.Body.Span, out var subject, out var ttl, out var error))
+        // The same JSON rules and 400 sentences as every other body (ChannelRequests, JsonBodyPolicy).
+        if (!ChannelRequests.TryParseTokenRequest(context.Body.Span, out var request, out var error))
         {
-            response.WriteError(400, "invalid_request", error!);
+            response.WriteError(400, "invalid_request", JsonBodyPolicy.DescribeInvalidBody(context.Head, error!));
             return;
         }
+        var (subject, ttl) = (request!.Subject, request.TtlSeconds);
         var now = time.GetUtcNow();
         var token = SubscriberTokenIssuer.Mint(options.Current.Auth, id, subject, TimeSpan.FromSeconds(ttl), now);
         if (token is null)
@@ -38,49 +40,5 @@ internal sealed class TokenEndpoints(ChannelRegistry registry, LiveOptions optio
         }
         var expires = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + ttl);
         response.WriteJson(200, new SubscriberTokenBody(token, id, subject, expires), NetJsonContext.Default.SubscriberTokenBody);
-    }
-
-    private static bool TryParse(ReadOnlySpan<byte> body, out string? subject, out int ttl, out string? error)
-    {
-        subject = null;
-        ttl = SubscriberTokenIssuer.DefaultTtlSeconds;
-        error = null;
-        if (body.IsEmpty)
-        {
-            return true;
-        }
-        try
-        {
-            using var document = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 });
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                error = "Request body must be a JSON object such as {\"sub\": \"screen-1\", \"ttl_seconds\": 3600}.";
-                return false;
-            }
-            if (root.TryGetProperty("sub", out var sub) && sub.ValueKind != JsonValueKind.Null)
-            {
-                if (sub.ValueKind != JsonValueKind.String || sub.GetString()!.Length is 0 or > SubscriberTokenValidator.MaxSubjectLength)
-                {
-                    error = $"Field 'sub' must be a string of 1 to {SubscriberTokenValidator.MaxSubjectLength} characters.";
-                    return false;
-                }
-                subject = sub.GetString();
-            }
-            if (root.TryGetProperty("ttl_seconds", out var ttlElement) && ttlElement.ValueKind != JsonValueKind.Null)
-            {
-                if (ttlElement.ValueKind != JsonValueKind.Number || !ttlElement.TryGetInt32(out ttl) || ttl < 1 || ttl > SubscriberTokenIssuer.MaxTtlSeconds)
-                {
-                    error = $"Field 'ttl_seconds' must be a whole number from 1 to {SubscriberTokenIssuer.MaxTtlSeconds} (30 days).";
-                    return false;
-                }
-            }
-            return true;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            error = "Request body is not valid JSON; send 'Content-Type: application/json' and an object such as {\"sub\": \"screen-1\", \"ttl_seconds\": 3600}.";
-            return false;
-        }
     }
 }

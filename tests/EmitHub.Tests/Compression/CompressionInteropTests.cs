@@ -136,6 +136,35 @@ public class CompressionInteropTests
     }
 
     [Fact]
+    public async Task A_message_just_over_a_small_client_window_is_sent_uncompressed()
+    {
+        // server_max_window_bits=9: the client inflates with a 512-byte window (RFC 7692 §7.1.2.1), so the shared
+        // frame (deflated with a 32 KiB window) must not reach it for a payload over 512 bytes. A payload of
+        // 513–518 bytes has a 4-byte header; a pre-filter "frame − 10 > 512" took those for short enough.
+        await using var hub = await TestHubServer.StartAsync();
+        var id = await hub.CreateActiveChannelAsync(ChannelBody);
+        using var plain = await hub.ConnectAsync(id);
+        await plain.ReceiveEnvelopeAsync();
+        using var raw = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws", "permessage-deflate; server_max_window_bits=9");
+        Assert.Equal("permessage-deflate; server_no_context_takeover; server_max_window_bits=9", raw.Extensions);
+        await raw.ReadFrameAsync();
+
+        // The envelope is the content plus a fixed head (fixed-width timestamp, one-digit sequence): one probe
+        // gives its size, the second message lands at exactly 515 bytes.
+        const int Target = 515;
+        await hub.BroadcastAsync(id, new string('a', 300));
+        var probe = Encoding.UTF8.GetByteCount((await plain.ReceiveTextAsync())!);
+        await raw.ReadFrameAsync();
+        await hub.BroadcastAsync(id, string.Concat(Enumerable.Repeat("ab", 200))[..(300 + Target - probe)]);
+        var expected = (await plain.ReceiveTextAsync())!;
+        Assert.Equal(Target, Encoding.UTF8.GetByteCount(expected));
+
+        var frame = await raw.ReadFrameAsync();
+        Assert.Equal(0x81, frame.First); // FIN, text, no RSV1: 515 bytes > the 512-byte window
+        Assert.Equal(expected, Encoding.UTF8.GetString(frame.Payload));
+    }
+
+    [Fact]
     public async Task A_deflate_bomb_is_closed_1009_and_the_server_stays_healthy()
     {
         await using var hub = await TestHubServer.StartAsync(o => o.MessageSizeLimit = 64 * 1024);

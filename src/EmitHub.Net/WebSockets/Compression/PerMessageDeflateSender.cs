@@ -48,13 +48,12 @@ public sealed class PerMessageDeflateSender : IDisposable
             owned.Add(compressed);
             return compressed.Frame;
         }
-        if (message.Length - WebSocketFrameEncoder.MaxServerHeaderLength > _maxSharedPayload)
+        // The exact payload length, not a bound from the frame length: a payload even one byte over the client's
+        // server_max_window_bits window may carry back-references the client's inflater cannot follow
+        // (RFC 7692 §7.1.2.1), so it goes uncompressed.
+        if (message.Length - ServerFrame.GetHeaderLength(message.Frame.Span) > _maxSharedPayload)
         {
-            // Longer than the client's window (and the shared frame's back-references could reach past it).
-            if (message.Length - ServerFrame.GetHeaderLength(message.Frame.Span) > _maxSharedPayload)
-            {
-                return message.Frame;
-            }
+            return message.Frame;
         }
         return message.GetVariant(OutboundVariantSlots.PerMessageDeflate, 0, static (m, _) => PerMessageDeflateCompressor.CompressShared(m)).Frame;
     }
