@@ -43,7 +43,9 @@ public enum EnqueueResult : byte
 /// </summary>
 public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
 {
-    private const int InitialCapacity = 16;
+    // Small to start (an idle connection holds both arrays for its whole life: 2 x 56 bytes, not 2 x 152); a busy
+    // connection grows them to its largest burst once and keeps that size (see DrainBatch).
+    private const int InitialCapacity = 4;
 
     private readonly Lock _lock = new();
     private readonly long _maxPendingBytes;
