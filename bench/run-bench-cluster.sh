@@ -29,7 +29,7 @@ out="$root/dist/bench"
 load="$out/load/emit-hub-load"
 ehub="$root/dist/emit-hub"
 work="$(mktemp -d /tmp/emit-hub-bench-cluster.XXXXXX)"
-stamp="$(date -u +%Y-%m-%d-%H%M)"
+stamp="$(date -u +%Y-%m-%d-%H%M%S)"
 mkdir -p bench/results
 jsonl="bench/results/$stamp-cluster.jsonl"
 md="bench/results/$stamp-cluster.md"

@@ -29,7 +29,7 @@ load="$out/load/emit-hub-load"
 khub="$out/kestrel-hub/kestrel-hub"
 ehub="$root/dist/emit-hub"
 work="$(mktemp -d /tmp/emit-hub-bench.XXXXXX)"
-stamp="$(date -u +%Y-%m-%d-%H%M)"
+stamp="$(date -u +%Y-%m-%d-%H%M%S)"
 mkdir -p bench/results
 jsonl="bench/results/$stamp.jsonl"
 md="bench/results/$stamp.md"

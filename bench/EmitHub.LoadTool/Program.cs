@@ -509,7 +509,10 @@ internal static class Driver
             e.WriteLine($"fanout: {r["connected"]} clients, {r["broadcasts_ok"]} broadcasts ({r["broadcast_rate"]}/s, target {r["rate_target"]}/s, 0=max)");
             e.WriteLine($"  delivered {r["delivered"]}/{r["expected"]} (lost {r["lost"]}, order violations {r["order_violations"]}) in {r["elapsed_s"]} s = {r["deliveries_per_s"]:N0} deliveries/s");
             e.WriteLine($"  latency us: p50 {l["p50"]}  p99 {l["p99"]}  p99.9 {l["p999"]}  max {l["max"]}");
-            e.WriteLine($"  CPU: server {r["server_cpu_s"]} s ({r["server_cpu_us_per_delivery"]} us/delivery), tool {r["tool_cpu_s"]} s ({r["tool_cpu_us_per_delivery"]} us/delivery)");
+            var server = r["server_cpu_s"] is double cpu && !double.IsNaN(cpu)
+                ? $"server {cpu} s ({r["server_cpu_us_per_delivery"]} us/delivery)"
+                : "server not measured (no --server-pid)";
+            e.WriteLine($"  CPU: {server}, tool {r["tool_cpu_s"]} s ({r["tool_cpu_us_per_delivery"]} us/delivery)");
         }
     }
 }

@@ -43,7 +43,9 @@ public enum EnqueueResult : byte
 /// </summary>
 public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
 {
-    private const int InitialCapacity = 16;
+    // Small to start (an idle connection holds both arrays for its whole life: 2 x 56 bytes, not 2 x 152); a busy
+    // connection grows them to its largest burst once and keeps that size (see DrainBatch).
+    private const int InitialCapacity = 4;
 
     private readonly Lock _lock = new();
     private readonly long _maxPendingBytes;
@@ -257,6 +259,18 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             messages.Add(_inFlight[i]!);
         }
         return count;
+    }
+
+    /// <summary>
+    /// Like <see cref="DrainMessages"/>, without a list: moves everything queued into the in-flight batch and returns
+    /// it, in enqueue order (every element non-null). The span is the queue's own array: read it before the next
+    /// <see cref="ReleaseSent"/> and do not keep it across an await (copy what the send needs, e.g. the frames'
+    /// array segments). Lets a send loop keep no per-connection message list while idle (issue 10).
+    /// </summary>
+    public ReadOnlySpan<OutboundMessage?> DrainInFlight()
+    {
+        var count = DrainBatch();
+        return _inFlight.AsSpan(0, count);
     }
 
     private int DrainBatch()

@@ -43,7 +43,6 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
     private TimeoutKind _firedKind;
     private bool _requestStarted;
     private bool _pendingFlush;
-    private volatile bool _stopping;
 
     public HttpConnection(ConnectionContext connection, HttpServerContext server)
     {
@@ -57,14 +56,50 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
     /// <summary>True once the connection was handed to an upgraded protocol.</summary>
     public bool Upgraded { get; private set; }
 
-    /// <summary>Asks the connection to end: idle ones close now, one answering a request closes after it.</summary>
-    public void BeginStop()
+    /// <summary>Test hook: called with each HTTP connection as it is created (tests take a weak reference to prove an
+    /// upgraded connection no longer holds it). Null in production.</summary>
+    internal static Action<HttpConnection>? CreatedForTests;
+
+    /// <summary>Test hook: the request head this connection parses into (reused for every request).</summary>
+    internal HttpRequestHead HeadForTests => _head;
+
+    // Set by the server's stop (ConnectionContext.RequestStop): idle connections close now, one answering a request
+    // closes after it.
+    private bool Stopping => _connection.StopRequested;
+
+    /// <summary>
+    /// Serves HTTP/1.1 on <paramref name="connection"/> until it closes; after an accepted upgrade the HTTP objects
+    /// (this connection, its request head, response, chunked decoder and body buffer) are dropped before the upgraded
+    /// protocol runs, so an idle WebSocket does not keep them alive. Exceptions propagate to the transport.
+    /// </summary>
+    public static async Task ServeAsync(ConnectionContext connection, HttpServerContext server, CancellationToken serverStopping)
     {
-        _stopping = true;
-        _connection.Input.CancelPendingRead();
+        var upgraded = await Create(connection, server).RunAsync(serverStopping).ConfigureAwait(false);
+        if (upgraded is null)
+        {
+            return;
+        }
+        try
+        {
+            await upgraded.RunAsync(serverStopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (serverStopping.IsCancellationRequested)
+        {
+            connection.TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
+        }
+        connection.TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
     }
 
-    public async Task RunAsync(CancellationToken serverStopping)
+    private static HttpConnection Create(ConnectionContext connection, HttpServerContext server)
+    {
+        var http = new HttpConnection(connection, server);
+        CreatedForTests?.Invoke(http);
+        return http;
+    }
+
+    /// <summary>Serves requests until the connection should close (null) or an upgrade was accepted (the upgraded
+    /// connection, still to be run; this HTTP connection is done with the transport).</summary>
+    public async Task<IUpgradedConnection?> RunAsync(CancellationToken serverStopping)
     {
         _connection.SetHeartbeatHandler(this);
         Arm(TimeoutKind.InitialSilence, _server.Limits.InitialSilenceTimeout);
@@ -76,7 +111,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                 if (!await ReadHeadAsync(maxBody).ConfigureAwait(false))
                 {
                     await FlushAsync().ConfigureAwait(false);
-                    return;
+                    return null;
                 }
                 _context.Body = ReadOnlyMemory<byte>.Empty;
                 if (_head.HasBody)
@@ -89,7 +124,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                     }
                     if (!await ReadBodyAsync(maxBody).ConfigureAwait(false))
                     {
-                        return;
+                        return null;
                     }
                     _context.Body = _body.WrittenMemory;
                 }
@@ -114,19 +149,25 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                     await FlushAsync().ConfigureAwait(false);
                     Upgraded = true;
                     _connection.SetHeartbeatHandler(null);
+                    _context.UpgradeTo = null;
+                    IUpgradedConnection? upgraded;
                     try
                     {
-                        await upgrade.RunAsync(_head, _connection, serverStopping).ConfigureAwait(false);
+                        upgraded = await upgrade.AcceptAsync(_head, _connection, serverStopping).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (serverStopping.IsCancellationRequested)
                     {
                         _connection.TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
+                        upgraded = null;
                     }
-                    _connection.TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
-                    return;
+                    if (upgraded is null)
+                    {
+                        _connection.TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
+                    }
+                    return upgraded;
                 }
 
-                var close = !_head.KeepAlive || _response.CloseConnection || _stopping;
+                var close = !_head.KeepAlive || _response.CloseConnection || Stopping;
                 ResponseWriter.Write(_connection.Output, _response, _server.Heartbeat.DateFieldLine, close,
                     http10KeepAlive: !close && _head.Version == HttpVersion.Http10, omitBody: _head.Method == "HEAD");
                 HttpLog.RequestCompleted(_server.Logger, _connection.Id, _head.Method, _head.Path, _response.StatusCode);
@@ -137,9 +178,9 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                 }
                 if (close)
                 {
-                    _connection.TrySetCloseReason(_stopping ? ConnectionCloseReason.ServerShutdown : ConnectionCloseReason.ResponseClose);
+                    _connection.TrySetCloseReason(Stopping ? ConnectionCloseReason.ServerShutdown : ConnectionCloseReason.ResponseClose);
                     await FlushAsync().ConfigureAwait(false);
-                    return;
+                    return null;
                 }
                 _requestStarted = false;
                 Arm(TimeoutKind.KeepAlive, _server.Limits.KeepAliveTimeout);
@@ -148,6 +189,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
         catch (HttpRequestRejectedException e)
         {
             await RejectAsync(e.Reason).ConfigureAwait(false);
+            return null;
         }
         finally
         {
@@ -199,7 +241,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
         var input = _connection.Input;
         while (true)
         {
-            if (_stopping && !_requestStarted)
+            if (Stopping && !_requestStarted)
             {
                 _connection.TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
                 return false;
@@ -306,7 +348,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
         }
     }
 
-    /// <summary>A read was cancelled by the heartbeat (timeout) or by <see cref="BeginStop"/>.</summary>
+    /// <summary>A read was cancelled by the heartbeat (timeout) or by <see cref="ConnectionContext.RequestStop"/>.</summary>
     /// <returns>True to keep reading; false to end quietly.</returns>
     /// <exception cref="HttpRequestRejectedException">A request timed out: answer 408.</exception>
     private bool HandleCancelledRead()
@@ -333,7 +375,7 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
                 return false;
             default:
                 // A stop request; or a timeout that fired just as its phase ended (stale): keep going.
-                if (_stopping && !_requestStarted)
+                if (Stopping && !_requestStarted)
                 {
                     _connection.TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
                     return false;

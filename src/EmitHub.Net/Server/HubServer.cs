@@ -30,7 +30,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Heartbeat _heartbeat;
-    private readonly ConcurrentDictionary<long, (HttpConnection Http, Task Task)> _connections = new();
+    private readonly ConcurrentDictionary<long, (ConnectionContext Connection, Task Task)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly long[] _closedByReason = new long[Enum.GetValues<ConnectionCloseReason>().Length];
     private SocketListener? _listener;
@@ -102,7 +102,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         long received = Interlocked.Read(ref _closedBytesReceived), sent = Interlocked.Read(ref _closedBytesSent);
         foreach (var pair in _connections)
         {
-            var connection = pair.Value.Http.Connection;
+            var connection = pair.Value.Connection;
             received += connection.BytesReceived;
             sent += connection.BytesSent;
         }
@@ -141,9 +141,12 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         var router = new Router(_options, _registry, () => WebSocketUpgrade, Version, _time, _metrics, () => EventStream);
         var httpContext = new HttpServerContext(Limits, () => _options.Current.MessageSizeLimit, _heartbeat, router,
             _loggerFactory.CreateLogger("EmitHub.Net.Http"));
+        // One delegate for every connection: a connection's own objects are only what it holds itself.
+        var stopping = _stopping.Token;
+        Func<ConnectionContext, Task> serve = connection => HttpConnection.ServeAsync(connection, httpContext, stopping);
         var transportLogger = _loggerFactory.CreateLogger("EmitHub.Net.Transport");
         _heartbeat.Start();
-        _acceptLoop = Task.Run(() => _listener.AcceptLoopAsync(socket => OnAccepted(socket, httpContext, transportLogger), _stopping.Token));
+        _acceptLoop = Task.Run(() => _listener.AcceptLoopAsync(socket => OnAccepted(socket, serve, transportLogger), _stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -206,24 +209,23 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0];
     }
 
-    private void OnAccepted(Socket socket, HttpServerContext httpContext, ILogger transportLogger)
+    private void OnAccepted(Socket socket, Func<ConnectionContext, Task> serve, ILogger transportLogger)
     {
         var id = Interlocked.Increment(ref _nextConnectionId);
         var connection = new ConnectionContext(id, socket, MemoryPool<byte>.Shared, _time, transportLogger, _tls);
-        var http = new HttpConnection(connection, httpContext);
         _heartbeat.Register(connection);
         var run = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _connections[id] = (http, run.Task);
+        _connections[id] = (connection, run.Task);
         if (_stopping.IsCancellationRequested)
         {
-            http.BeginStop();
+            connection.RequestStop();
         }
         ThreadPool.UnsafeQueueUserWorkItem(static async state =>
         {
-            var (server, connection, http, run) = state;
+            var (server, connection, serve, run) = state;
             try
             {
-                await connection.RunAsync(_ => http.RunAsync(server._stopping.Token)).ConfigureAwait(false);
+                await connection.RunAsync(serve).ConfigureAwait(false);
             }
             finally
             {
@@ -235,7 +237,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
                 Interlocked.Increment(ref server._closedByReason[(int)connection.CloseReason]);
                 run.TrySetResult();
             }
-        }, (this, connection, http, run), preferLocal: false);
+        }, (this, connection, serve, run), preferLocal: false);
     }
 
     /// <summary>
@@ -258,7 +260,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         }
         foreach (var pair in _connections)
         {
-            pair.Value.Http.BeginStop();
+            pair.Value.Connection.RequestStop();
         }
 
         var all = Task.WhenAll(_connections.Values.Select(c => c.Task));
@@ -273,7 +275,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         foreach (var pair in _connections)
         {
             aborted++;
-            pair.Value.Http.Connection.Abort(ConnectionCloseReason.ServerShutdown);
+            pair.Value.Connection.Abort(ConnectionCloseReason.ServerShutdown);
         }
         try
         {

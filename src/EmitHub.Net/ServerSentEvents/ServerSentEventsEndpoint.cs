@@ -43,7 +43,7 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
     }
 
     /// <inheritdoc />
-    public async ValueTask RunAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
+    public async ValueTask<IUpgradedConnection?> AcceptAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
     {
         var options = _options.Current;
         var origin = request.GetField("Origin");
@@ -52,23 +52,23 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
         {
             await RefuseAsync(connection, cors, 406, "not_acceptable",
                 $"This path streams '{MediaType}'; the request's Accept header does not allow it.").ConfigureAwait(false);
-            return;
+            return null;
         }
         if (origin is not null && cors.AllowOrigin is null)
         {
             await RefuseAsync(connection, cors, 403, "origin_not_allowed",
                 $"Origin '{origin}' is not in [cors] allowed_origins; event streams to it are refused.").ConfigureAwait(false);
-            return;
+            return null;
         }
         if (!TryGetChannelId(request.Path, out var channelId) || _registry.Get(channelId) is not { } channel)
         {
             await RefuseAsync(connection, cors, 404, "channel_not_found", "The channel does not exist.").ConfigureAwait(false);
-            return;
+            return null;
         }
         if (!WebSocketEndpoint.TryParseQuery(request.Query, out var after, out var epoch, out var queryError))
         {
             await RefuseAsync(connection, cors, 400, "invalid_query", queryError!).ConfigureAwait(false);
-            return;
+            return null;
         }
         if (request.GetField("Last-Event-ID") is { } lastEventId)
         {
@@ -77,7 +77,7 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
             {
                 await RefuseAsync(connection, cors, 400, "invalid_last_event_id",
                     $"Last-Event-ID must be a sequence number (digits only), as sent in the stream's id: lines; got '{lastEventId}'.").ConfigureAwait(false);
-                return;
+                return null;
             }
             after = sequence;
         }
@@ -87,14 +87,14 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
         if (!access.IsAllowed)
         {
             await RefuseAsync(connection, cors, access.StatusCode, access.Code!, access.Error!, access.WwwAuthenticate).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         WriteResponseHead(connection, cors);
         await connection.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (request.Method == "HEAD" || !await connection.CompleteOutputAsync().ConfigureAwait(false))
         {
-            return;
+            return null;
         }
 
         var stream = new ServerSentEventsConnection(connection, options.WebSocket.MaxPendingBytes,
@@ -102,9 +102,8 @@ public sealed class ServerSentEventsEndpoint : IWebSocketUpgrade
         {
             TokenExpiresAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew),
         };
-        var subject = access.Subject;
-        await stream.RunAsync(subscriber => WebSocketEndpoint.JoinAsync(_registry, channelId, subscriber, after, epoch, subject, cancellationToken),
-            cancellationToken).ConfigureAwait(false);
+        // What the stream needs from the request is copied out now: the head dies with the HTTP connection.
+        return new AcceptedEventStream(_registry, stream, channelId, after, epoch, access.Subject);
     }
 
     private void WriteResponseHead(ConnectionContext connection, CorsDecision cors)

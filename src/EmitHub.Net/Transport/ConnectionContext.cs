@@ -60,6 +60,7 @@ public sealed partial class ConnectionContext
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
     private int _closeReason;
+    private bool _stopRequested;
     // Written by one loop each, read (torn-free on 64-bit) by the metrics collection: no interlocked traffic per send.
     private long _bytesReceived;
     private long _bytesSent;
@@ -126,6 +127,23 @@ public sealed partial class ConnectionContext
     /// installs its timeout handler; a protocol that takes over after an upgrade installs its own; null stops
     /// heartbeat calls for this connection.</summary>
     public void SetHeartbeatHandler(IConnectionHeartbeatHandler? handler) => Volatile.Write(ref _heartbeatHandler, handler);
+
+    /// <summary>True once the server asked this connection to end (<see cref="RequestStop"/>).</summary>
+    public bool StopRequested => Volatile.Read(ref _stopRequested);
+
+    /// <summary>The server is stopping: records it (<see cref="StopRequested"/>), tells the installed handler
+    /// (<see cref="IConnectionHeartbeatHandler.OnStopRequested"/>: a WebSocket sends 1001), then cancels the pending
+    /// read of <see cref="Input"/>, so an idle HTTP connection closes now and one answering a request closes after it.
+    /// The flag lives here, not in the protocol, so the server tracks connections without keeping their HTTP objects
+    /// alive after an upgrade. A handler installed after this call must check <see cref="StopRequested"/> itself
+    /// (after a full fence: the write here and that read form a store/load pair).</summary>
+    public void RequestStop()
+    {
+        Volatile.Write(ref _stopRequested, true);
+        Interlocked.MemoryBarrier();
+        Volatile.Read(ref _heartbeatHandler)?.OnStopRequested();
+        _input.Reader.CancelPendingRead();
+    }
 
     internal void OnHeartbeat(DateTimeOffset now) => Volatile.Read(ref _heartbeatHandler)?.OnHeartbeat(now);
 

@@ -8,8 +8,8 @@ namespace EmitHub.Net.WebSockets;
 /// <see cref="MaxPendingPongs"/> pongs (so at most 16 × 125 = 2,000 payload bytes) wait at once; past that a new ping
 /// replaces the newest waiting one (RFC 6455 §5.5.3 allows answering only the most recent ping), so the latest ping is
 /// always answered and a flood never builds a queue. Thread-safe: the read loop and the send loop may run on different
-/// threads; the lock guards short copies. The payload buffer is allocated at the first ping and grows with bursts, so
-/// a connection whose peer never pings (browsers) holds none.
+/// threads; the lock guards short copies. The payload and length buffers are allocated at the first ping (the payloads
+/// grow with bursts), so a connection whose peer never pings (browsers) holds none.
 /// </summary>
 public sealed class PendingPong
 {
@@ -20,7 +20,7 @@ public sealed class PendingPong
     private const int MaxPayload = WebSocketFrameEncoder.MaxControlPayloadLength;
 
     private readonly Lock _lock = new();
-    private readonly byte[] _lengths = new byte[MaxPendingPongs];
+    private byte[]? _lengths; // allocated with the payloads, at the first ping
     private byte[]? _payloads; // the waiting payloads back to back, oldest first
     private int _count;
     private int _used;
@@ -61,10 +61,11 @@ public sealed class PendingPong
             {
                 // Full: the newest waiting pong gives way to this ping's.
                 _count--;
-                _used -= _lengths[_count];
+                _used -= _lengths![_count];
                 Interlocked.Increment(ref _replacedCount);
             }
             EnsureCapacity(_used + payload.Length);
+            _lengths ??= new byte[MaxPendingPongs];
             payload.CopyTo(_payloads.AsSpan(_used));
             _lengths[_count++] = (byte)payload.Length;
             _used += payload.Length;
@@ -83,7 +84,7 @@ public sealed class PendingPong
             var offset = 0;
             for (var i = 0; i < _count; i++)
             {
-                WebSocketFrameEncoder.WritePong(writer, _payloads.AsSpan(offset, _lengths[i]));
+                WebSocketFrameEncoder.WritePong(writer, _payloads.AsSpan(offset, _lengths![i]));
                 offset += _lengths[i];
             }
             var written = _count;

@@ -142,6 +142,9 @@ public class SubscriberOutbox : IChannelSubscriber, IDisposable
     /// <summary>Send loop: everything queued, in order, as messages, so a shared variant can be picked for each.</summary>
     public int DrainMessages(List<OutboundMessage> messages) => _queue.DrainMessages(messages);
 
+    /// <summary>Send loop: everything queued, in order, as the queue's in-flight batch (see <see cref="OutboundQueue.DrainInFlight"/>).</summary>
+    public ReadOnlySpan<OutboundMessage?> DrainInFlight() => _queue.DrainInFlight();
+
     /// <summary>Send loop: the gathered send finished (or failed); release its frames.</summary>
     public void ReleaseSent() => _queue.ReleaseSent();
 

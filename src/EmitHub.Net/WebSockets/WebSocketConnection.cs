@@ -39,13 +39,15 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private readonly WebSocketProtocolReader _reader;
     private readonly WebSocketSettings _settings;
     private readonly ILogger _logger;
-    private readonly List<OutboundMessage> _drained = new();
-    private readonly List<OutboundMessage> _ownedFrames = new();
+    // Send-loop state. Between sends an idle connection references no frame and no buffer: the control buffer is
+    // rented per send, and the segment list is cleared as soon as its send completed (issue 10).
     private readonly PerMessageDeflateSender? _deflate;
+    private readonly List<OutboundMessage>? _ownedFrames; // frames this connection compressed itself (deflate only)
     private readonly List<ArraySegment<byte>> _segments = new();
-    private readonly ArrayBufferWriter<byte> _control = new(3 * WebSocketFrameEncoder.MaxControlFrameLength);
+    private readonly ControlFrameWriter _control = new();
 
-    private readonly PartialMessageBudget.Lease? _partialLease;
+    // Created at the first unfinished message (most connections never send one), kept after.
+    private PartialMessageBudget.Lease? _partialLease;
 
     /// <summary>Client messages held while the join catches up: at most 16. A client that chats during its own
     /// replay is rare; 16 covers a burst typed while the history loads.</summary>
@@ -91,9 +93,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         if (settings.Deflate is { } deflate)
         {
             _deflate = new PerMessageDeflateSender(deflate, settings.Compression);
+            _ownedFrames = new List<OutboundMessage>();
         }
         _lastPingTimestamp = connection.Time.GetTimestamp();
-        _partialLease = settings.PartialMessages?.CreateLease(() => FailPartialMessage(WebSocketCloseCodes.MessageTooBig, PartialBudgetReason));
     }
 
     /// <summary>What the channel registry enqueues into (the connection's <c>connection_id</c> is its id).</summary>
@@ -112,6 +114,11 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>When set (the multiplexed socket, <c>/api/v1/ws</c>), client text messages go here instead of to a
     /// channel subscription: they are operations (subscribe, unsubscribe, publish).</summary>
     public Action<string>? TextHandler { get; set; }
+
+    /// <summary>Test hook: frames and buffers the send side references right now (segments of the current send, the
+    /// rented control buffer, frames compressed for it, frames queued). 0 for an idle connection.</summary>
+    internal int HeldFramesForTests =>
+        _segments.Count + (_control.HoldsBuffer ? 1 : 0) + (_ownedFrames?.Count ?? 0) + _outbox.Queue.QueuedCount;
 
     /// <summary>The connection's outbox (what every subscription of a multiplexed socket enqueues into).</summary>
     internal WebSocketOutbox Outbox => _outbox;
@@ -137,14 +144,22 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>
     /// Runs the connection until it ends: as a channel subscriber (<paramref name="join"/> subscribes
     /// <see cref="Subscriber"/> and returns the subscription, or null when denied) or, with a null
-    /// <paramref name="join"/>, as an echo endpoint. <paramref name="stopping"/> (server shutdown) closes it with
+    /// <paramref name="join"/>, as an echo endpoint. <paramref name="stopping"/> (server shutdown, signalled through <see cref="ConnectionContext.RequestStop"/>) closes it with
     /// 1001. Network failures are values, never exceptions out of here.
     /// </summary>
     public async Task RunAsync(Func<IChannelSubscriber, ValueTask<Subscription?>>? join, CancellationToken stopping)
     {
         _connection.SetHeartbeatHandler(this);
-        var sending = Task.Run(SendLoopAsync, CancellationToken.None);
-        using var stopRegistration = stopping.Register(static s => ((WebSocketOutbox)s!).Close(WebSocketCloseCodes.GoingAway, "Server shutting down"), _outbox);
+        // Server shutdown reaches us through OnStopRequested (no registration on the server's token per connection);
+        // a stop that came before the handler was installed is seen here. The fence orders our handler write before
+        // the flag read, against RequestStop's flag write before its handler read.
+        Interlocked.MemoryBarrier();
+        if (_connection.StopRequested || stopping.IsCancellationRequested)
+        {
+            OnStopRequested();
+        }
+        // Started inline: it parks at once on the empty outbox (its first step is an await), so no Task.Run wrapper.
+        var sending = SendLoopAsync();
         _echo = join is null;
         // The read side runs from the moment of the upgrade, also while the join catches up from the store: pongs,
         // the peer's close and pings are handled during a long replay (client texts wait for the join, see OnText).
@@ -199,9 +214,39 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// replaying stops at once instead of waiting for room that a dead peer will never make.</summary>
     private async Task ReceiveThenCloseAsync()
     {
+        // One method (not a wrapper around a separate loop): one parked state machine per idle connection, not two.
         try
         {
-            await ReceiveLoopAsync().ConfigureAwait(false);
+            var input = _connection.Input;
+            while (true)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await input.ReadAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+                {
+                    return;
+                }
+                var buffer = result.Buffer;
+                var done = false;
+                while (!done && _reader.TryRead(ref buffer, out var readEvent))
+                {
+                    done = OnEvent(readEvent);
+                }
+                if (done)
+                {
+                    // After the peer's close or a protocol error nothing more is read (RFC 6455 §5.5.1, §7.1.7).
+                    buffer = buffer.Slice(buffer.End);
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                TrackPartialMessage();
+                if (done || result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
         }
         finally
         {
@@ -275,40 +320,6 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
     }
 
-    private async Task ReceiveLoopAsync()
-    {
-        var input = _connection.Input;
-        while (true)
-        {
-            ReadResult result;
-            try
-            {
-                result = await input.ReadAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
-            {
-                return;
-            }
-            var buffer = result.Buffer;
-            var done = false;
-            while (!done && _reader.TryRead(ref buffer, out var readEvent))
-            {
-                done = OnEvent(readEvent);
-            }
-            if (done)
-            {
-                // After the peer's close or a protocol error nothing more is read (RFC 6455 §5.5.1, §7.1.7).
-                buffer = buffer.Slice(buffer.End);
-            }
-            input.AdvanceTo(buffer.Start, buffer.End);
-            TrackPartialMessage();
-            if (done || result.IsCompleted || result.IsCanceled)
-            {
-                return;
-            }
-        }
-    }
-
     /// <summary>After each read: note when an unfinished message started (for its deadline) and report the bytes its
     /// buffer holds to the server-wide budget.</summary>
     private void TrackPartialMessage()
@@ -320,6 +331,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 _partialMessageNumber = _reader.MessagesStarted;
                 Volatile.Write(ref _partialSince, _connection.Time.GetTimestamp());
             }
+            _partialLease ??= _settings.PartialMessages?.CreateLease(() => FailPartialMessage(WebSocketCloseCodes.MessageTooBig, PartialBudgetReason));
             _partialLease?.Report(_reader.HeldBytes);
         }
         else
@@ -418,10 +430,8 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 // (1k clients: 0.68 -> 1.35 M/s, ~5 -> ~19 frames per send, p50 latency 28 -> 16 ms); when idle it
                 // costs one extra hop of a few microseconds. (bench/results/2026-11-29-*.md)
                 await Task.Yield();
-                _control.ResetWrittenCount();
                 _outbox.WriteControlFrames(_control);
-                _outbox.DrainMessages(_drained);
-                if (!await SendAsync().ConfigureAwait(false))
+                if (!await SendAsync(drain: true).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -430,16 +440,17 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             {
                 return;
             }
-            _control.ResetWrittenCount();
             _outbox.WriteControlFrames(_control);
             _outbox.TryWriteCloseFrame(_control);
-            await SendAsync().ConfigureAwait(false);
+            await SendAsync(drain: false).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ObjectDisposedException or SocketException)
         {
         }
         finally
         {
+            _segments.Clear();
+            _control.Reset();
             _outbox.ReleaseSent();
             ReleaseOwnedFrames();
             _deflate?.Dispose();
@@ -451,24 +462,30 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
     }
 
-    /// <summary>One gathered send of the control frames written to <see cref="_control"/> and the drained frames.</summary>
-    private async ValueTask<bool> SendAsync()
+    /// <summary>One gathered send of the control frames written to <see cref="_control"/> and, with
+    /// <paramref name="drain"/>, every queued frame. Once it completed nothing of it stays referenced: the segments are
+    /// cleared, the control buffer goes back to the pool and the frames are released.</summary>
+    private async ValueTask<bool> SendAsync(bool drain)
     {
-        _segments.Clear();
         if (_control.WrittenCount > 0)
         {
-            AddSegment(_control.WrittenMemory);
+            _segments.Add(_control.WrittenSegment);
         }
-        foreach (var message in _drained)
+        if (drain)
         {
-            AddSegment(_deflate is null ? message.Frame : _deflate.Select(message, _ownedFrames));
+            foreach (var message in _outbox.DrainInFlight())
+            {
+                AddSegment(_deflate is null ? message!.Frame : _deflate.Select(message!, _ownedFrames!));
+            }
         }
-        _drained.Clear();
         if (_segments.Count == 0)
         {
+            _control.Reset();
             return true;
         }
         var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
+        _segments.Clear();
+        _control.Reset();
         _outbox.ReleaseSent();
         ReleaseOwnedFrames();
         if (error != SocketError.Success)
@@ -481,6 +498,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
 
     private void ReleaseOwnedFrames()
     {
+        if (_ownedFrames is null)
+        {
+            return;
+        }
         foreach (var frame in _ownedFrames)
         {
             frame.Release();
@@ -496,6 +517,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
         _segments.Add(segment);
     }
+
+    /// <summary>Server shutdown (<see cref="ConnectionContext.RequestStop"/>): close 1001 "Server shutting down".</summary>
+    public void OnStopRequested() => _outbox.Close(WebSocketCloseCodes.GoingAway, "Server shutting down");
 
     /// <summary>Heartbeat (about once a second): keepalive ping, pong timeout, close wait.</summary>
     public void OnHeartbeat(DateTimeOffset now)

@@ -49,8 +49,11 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     /// <summary>The server-wide bound on bytes held by unfinished client messages (<c>max_partial_message_bytes</c>).</summary>
     public PartialMessageBudget PartialMessages { get; }
 
+    /// <summary>Test hook: called with each WebSocket this endpoint accepts (after its 101). Null in production.</summary>
+    internal Action<WebSocketConnection>? AcceptedForTests { get; set; }
+
     /// <inheritdoc />
-    public async ValueTask RunAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
+    public async ValueTask<IUpgradedConnection?> AcceptAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
     {
         var options = _options.Current;
         var version = request.Version == HttpVersion.Http10 ? new Version(1, 0) : new Version(1, 1);
@@ -60,7 +63,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         {
             await RefuseAsync(connection, handshake.StatusCode, HandshakeCode(handshake.StatusCode), handshake.Reason,
                 handshake.ExtraHeaders).ConfigureAwait(false);
-            return;
+            return null;
         }
         var origin = request.GetField("Origin");
         if (origin is not null && !CorsPolicy.IsOriginAllowed(options.Cors, origin))
@@ -68,7 +71,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             _refusedOrigins.Refused(origin);
             await RefuseAsync(connection, 403, "origin_not_allowed",
                 $"Origin '{origin}' is not in [cors] allowed_origins; WebSocket connections from it are refused.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var echo = options.WebSocket.EchoPath is { Length: > 0 } echoPath && string.Equals(request.Path, echoPath, StringComparison.Ordinal);
@@ -82,12 +85,12 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             if (!TryGetChannelId(request.Path, out channelId))
             {
                 await RefuseAsync(connection, 404, "channel_not_found", $"Channel {Segment(request.Path)} does not exist.").ConfigureAwait(false);
-                return;
+                return null;
             }
             if (!TryParseQuery(request.Query, out after, out epoch, out var queryError))
             {
                 await RefuseAsync(connection, 400, "invalid_query", queryError!).ConfigureAwait(false);
-                return;
+                return null;
             }
         }
 
@@ -105,7 +108,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
                 [
                     new("WWW-Authenticate", access.WwwAuthenticate),
                 ]).ConfigureAwait(false);
-                return;
+                return null;
             }
             subject = access.Subject;
             closeAt = access.ExpiresAt + TimeSpan.FromSeconds(options.Auth.ClockSkew);
@@ -117,10 +120,12 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         settings = settings.WithDeflate(deflate);
         WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue,
             selectSubprotocol ? SubscriberTokenSources.Subprotocol : default, deflate?.ToResponseHeader());
-        await connection.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        // Not cancelled by a server stop: the 101 is committed either way (the transport sends unflushed output when it
+        // completes), so a stop here must still run the WebSocket, which then closes 1001 (it sees StopRequested).
+        await connection.Output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         if (!await connection.CompleteOutputAsync().ConfigureAwait(false))
         {
-            return;
+            return null;
         }
 
         if (echo)
@@ -132,16 +137,26 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
             TokenExpiresAt = closeAt,
             KeepaliveChannelId = !echo && WantsKeepalive(request.Query) ? channelId : null,
         };
+        AcceptedForTests?.Invoke(webSocket);
+        // Everything the connection needs from the request is copied out now: the head dies with the HTTP connection.
+        var kind = echo ? AcceptedWebSocket.Kind.Echo : multiplexed ? AcceptedWebSocket.Kind.Multiplexed : AcceptedWebSocket.Kind.Channel;
+        return new AcceptedWebSocket(this, webSocket, kind, channelId, after, epoch, subject, options.WebSocket.MaxSubscriptions);
+    }
+
+    /// <summary>Runs an accepted WebSocket until it ends (the upgraded half of <see cref="AcceptAsync"/>).</summary>
+    internal async Task RunAsync(AcceptedWebSocket accepted, CancellationToken cancellationToken)
+    {
+        var webSocket = accepted.WebSocket;
         Counters.OnOpened();
-        if (multiplexed)
+        if (accepted.Mode == AcceptedWebSocket.Kind.Multiplexed)
         {
-            await RunMultiplexedAsync(webSocket, options, cancellationToken).ConfigureAwait(false);
+            await RunMultiplexedAsync(webSocket, accepted.MaxSubscriptions, cancellationToken).ConfigureAwait(false);
             return;
         }
         try
         {
             await webSocket.RunAsync(
-                echo ? null : ws => JoinAsync(_registry, channelId, ws, after, epoch, subject, cancellationToken),
+                accepted.Mode == AcceptedWebSocket.Kind.Echo ? null : ws => JoinAsync(_registry, accepted.ChannelId, ws, accepted.After, accepted.Epoch, accepted.Subject, cancellationToken),
                 cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -153,9 +168,9 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     /// <summary><c>GET /api/v1/ws</c>: one socket, many channels (see <see cref="MultiplexSession"/>).</summary>
     public const string MultiplexPath = "/api/v1/ws";
 
-    private async Task RunMultiplexedAsync(WebSocketConnection webSocket, EmitHubOptions options, CancellationToken cancellationToken)
+    private async Task RunMultiplexedAsync(WebSocketConnection webSocket, int maxSubscriptions, CancellationToken cancellationToken)
     {
-        await using var session = new MultiplexSession(_registry, _tokens, webSocket.Outbox, options.WebSocket.MaxSubscriptions, cancellationToken);
+        await using var session = new MultiplexSession(_registry, _tokens, webSocket.Outbox, maxSubscriptions, cancellationToken);
         webSocket.TextHandler = session.OnText;
         try
         {

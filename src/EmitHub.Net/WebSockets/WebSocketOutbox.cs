@@ -24,9 +24,9 @@ namespace EmitHub.Net.WebSockets;
 public sealed class WebSocketOutbox : SubscriberOutbox
 {
     private readonly PendingPong _pong = new();
-    private readonly Lock _pingLock = new();
-    private readonly byte[] _ping = new byte[WebSocketFrameEncoder.MaxControlPayloadLength];
-    private int _pingLength = -1;
+    // The keepalive ping's payload while one is due (null otherwise): a copy made per ping (8 bytes from the
+    // heartbeat) rather than a 125-byte buffer per connection that an idle connection would hold between pings.
+    private byte[]? _ping;
     private int _closeFrameWritten;
 
     /// <summary>Creates the outbox of connection <paramref name="connectionId"/>, bounded at <paramref name="maxPendingBytes"/> (<c>[websocket] max_pending_bytes</c>).</summary>
@@ -52,11 +52,8 @@ public sealed class WebSocketOutbox : SubscriberOutbox
         {
             throw new ArgumentException("Ping payloads are at most 125 bytes (RFC 6455 §5.5).", nameof(payload));
         }
-        lock (_pingLock)
-        {
-            payload.CopyTo(_ping);
-            _pingLength = payload.Length;
-        }
+        // A newer ping replaces one not yet sent: only the latest keepalive matters.
+        Volatile.Write(ref _ping, payload.ToArray());
         Queue.Wake();
     }
 
@@ -68,20 +65,9 @@ public sealed class WebSocketOutbox : SubscriberOutbox
         ArgumentNullException.ThrowIfNull(writer);
         var frames = _pong.WritePongs(writer);
 
-        Span<byte> ping = stackalloc byte[WebSocketFrameEncoder.MaxControlPayloadLength];
-        int length;
-        lock (_pingLock)
+        if (Interlocked.Exchange(ref _ping, null) is { } ping)
         {
-            length = _pingLength;
-            if (length >= 0)
-            {
-                _ping.AsSpan(0, length).CopyTo(ping);
-                _pingLength = -1;
-            }
-        }
-        if (length >= 0)
-        {
-            WebSocketFrameEncoder.WritePing(writer, ping[..length]);
+            WebSocketFrameEncoder.WritePing(writer, ping);
             frames++;
         }
         return frames;

@@ -51,7 +51,6 @@ public sealed class WebSocketProtocolReader : IDisposable
 
     // A buffer handed out in the last event; returned to the pool at the next call.
     private byte[]? _delivered;
-    private byte[]? _control;
 
     /// <summary>Creates a reader that enforces <paramref name="limits"/>; message buffers come from <paramref name="pool"/> (default <see cref="ArrayPool{T}.Shared"/>).</summary>
     public WebSocketProtocolReader(WebSocketReaderLimits limits, ArrayPool<byte>? pool = null)
@@ -388,15 +387,21 @@ public sealed class WebSocketProtocolReader : IDisposable
     private WebSocketReadEvent ReadControlFrame(in FrameHeader header, in ReadOnlySequence<byte> source)
     {
         var length = (int)header.PayloadLength;
-        _control ??= new byte[MaxControlPayload];
-        var payload = _control.AsSpan(0, length);
-        source.CopyTo(payload);
-        if (header.Masked)
+        var memory = ReadOnlyMemory<byte>.Empty;
+        if (length > 0)
         {
-            WebSocketMasking.Apply(payload, header.MaskingKey, 0);
+            // Rented like a message buffer and returned at the next call: a connection that receives a pong every
+            // ping interval does not keep a control buffer of its own while idle (issue 10).
+            var control = _pool.Rent(length);
+            _delivered = control;
+            var payload = control.AsSpan(0, length);
+            source.CopyTo(payload);
+            if (header.Masked)
+            {
+                WebSocketMasking.Apply(payload, header.MaskingKey, 0);
+            }
+            memory = new ReadOnlyMemory<byte>(control, 0, length);
         }
-
-        var memory = new ReadOnlyMemory<byte>(_control, 0, length);
         switch (header.Opcode)
         {
             case WebSocketOpcode.Ping:

@@ -228,11 +228,19 @@ public class HttpConnectionEndToEndTests
     {
         public string? Path;
 
-        public async ValueTask RunAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
+        public async ValueTask<IUpgradedConnection?> AcceptAsync(HttpRequestHead request, ConnectionContext connection, CancellationToken cancellationToken)
         {
             Path = request.Path + "?" + request.Query;
             connection.Output.Write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"u8);
             await connection.Output.FlushAsync(cancellationToken);
+            return new EchoConnection(connection);
+        }
+    }
+
+    private sealed class EchoConnection(ConnectionContext connection) : IUpgradedConnection
+    {
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
             // Echo raw bytes until the peer closes: proves the seam hands over the pipes with nothing lost.
             while (true)
             {
