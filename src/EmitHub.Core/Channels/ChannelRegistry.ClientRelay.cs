@@ -73,6 +73,17 @@ public sealed partial class ChannelRegistry
         }
     }
 
-    private void SendError(Channel channel, IChannelSubscriber subscriber, string message) =>
+    /// <summary>
+    /// An <c>error</c> envelope to the sender only — unless the channel is stopped or deleted: then the sender has
+    /// been (or is about to be) sent <c>stopped</c> and closed 1001, and nothing may follow <c>stopped</c> (SPEC §3).
+    /// A text read between the <c>stopped</c> envelope and the close is dropped; the close says why.
+    /// </summary>
+    private void SendError(Channel channel, IChannelSubscriber subscriber, string message)
+    {
+        if (channel.Deleted || channel.Status == ChannelStatus.Stopped)
+        {
+            return;
+        }
         EnqueueOwned(subscriber, BuildNotice(channel.Id, "error", message));
+    }
 }
