@@ -52,11 +52,7 @@ public sealed partial class JetStreamClusterStore
         {
             throw new ClusterUnavailableException("NATS did not acknowledge the deletion", ex);
         }
-        if (_followers.TryRemove(channelId, out var follower))
-        {
-            follower.Stop();
-        }
-        _streams.TryRemove(channelId, out _);
+        ForgetChannel(channelId);
     }
 
     /// <summary>
@@ -84,11 +80,7 @@ public sealed partial class JetStreamClusterStore
                     }
                     if (entry.Operation is NatsKVOperation.Del or NatsKVOperation.Purge)
                     {
-                        if (_followers.TryRemove(id, out var follower))
-                        {
-                            follower.Stop();
-                        }
-                        _streams.TryRemove(id, out _);
+                        ForgetChannel(id);
                         _sink!.OnChannelDeleted(id);
                     }
                     else if (entry.Value is { } value)

@@ -46,6 +46,7 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     private readonly ClusterOptions _cluster;
     private readonly PersistenceOptions _persistence;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _unfollowDelay;
     private readonly ILogger _logger;
     private readonly NatsConnection _connection;
     private readonly NatsJSContext _js;
@@ -61,7 +62,7 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     private Task _feed = Task.CompletedTask;
 
     /// <summary>Creates the store; nothing connects until <see cref="RecoverAsync"/>.</summary>
-    /// <param name="cluster">The <c>[cluster]</c> section (URLs, credentials, TLS, replicas).</param>
+    /// <param name="cluster">The <c>[cluster]</c> section (URLs, credentials, TLS, replicas, unfollow delay).</param>
     /// <param name="persistence">Retention: <c>message_retention_days</c>, <c>max_messages_per_channel</c>.</param>
     /// <param name="nodeName">This node's name.</param>
     /// <param name="time">Clock of message timestamps.</param>
@@ -71,6 +72,7 @@ public sealed partial class JetStreamClusterStore : IClusterStore
         _cluster = cluster;
         _persistence = persistence;
         _time = time;
+        _unfollowDelay = TimeSpan.FromSeconds(cluster.UnfollowDelay);
         NodeName = nodeName;
         _logger = loggerFactory.CreateLogger<JetStreamClusterStore>();
         _connection = new NatsConnection(NatsConnectionOptions.Create(cluster, nodeName, loggerFactory));
@@ -219,9 +221,14 @@ public sealed partial class JetStreamClusterStore : IClusterStore
     {
         _closing.Cancel();
         var loops = new List<Task> { _feed };
-        foreach (var follower in _followers.Values)
+        lock (_followGate)
         {
-            loops.Add(follower.Loop);
+            foreach (var follower in _followers.Values)
+            {
+                follower.Linger?.Dispose();
+                follower.Linger = null;
+                loops.Add(follower.Loop);
+            }
         }
         try
         {
@@ -282,6 +289,12 @@ public sealed partial class JetStreamClusterStore : IClusterStore
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Following channel {ChannelId} interrupted after sequence {Sequence}; resuming")]
     private partial void LogFollowInterrupted(Guid channelId, long sequence, Exception exception);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "Channel {ChannelId}: node {Node} starts following it (a local client joined)")]
+    private partial void LogFollowStarted(Guid channelId, string node);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Debug, Message = "Channel {ChannelId}: node {Node} stops following it after sequence {Sequence} (no local client for unfollow_delay)")]
+    private partial void LogFollowStopped(Guid channelId, string node, long sequence);
 
     [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Channel {ChannelId}: a gap after sequence {Sequence} (next came {Next}); fetched the missing messages from the stream")]
     private partial void LogGapFilled(Guid channelId, long sequence, long next);

@@ -200,6 +200,9 @@ public static class ConfigKeys
         new IntegerKey("cluster", "stream_replicas", "EMIT_HUB_CLUSTER_STREAM_REPLICAS",
             "JetStream replicas of the message stream and the channel bucket (1 on a single NATS server; 3 keeps every acknowledged message when one of three NATS servers is lost).",
             1, 5, null, o => o.Cluster.StreamReplicas, (o, v) => o.Cluster.StreamReplicas = (int)v!.Value, restartRequired: true),
+        new IntegerKey("cluster", "unfollow_delay", "EMIT_HUB_CLUSTER_UNFOLLOW_DELAY",
+            "Seconds a node keeps following a channel (its JetStream consumer) after its last local client left; a client joining within it reuses the consumer (0: stop at once).",
+            0, 3600, "seconds", o => o.Cluster.UnfollowDelay, (o, v) => o.Cluster.UnfollowDelay = (int)v!.Value, restartRequired: true),
     ];
 
     private static readonly Dictionary<string, ConfigKey> s_byPath = All.ToDictionary(k => k.Path, StringComparer.Ordinal);

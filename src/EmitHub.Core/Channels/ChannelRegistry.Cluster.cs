@@ -221,26 +221,35 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
 
     /// <summary>
     /// Before a client joins on this node: the node follows the channel (its last messages loaded, live ones
-    /// arriving), so <c>last_sequence</c>, <c>replay_last</c> and <c>?after=</c> see the cluster's history. False
-    /// (connection closed 1013, try again later) when the store of record cannot be read.
+    /// arriving), so <c>last_sequence</c>, <c>replay_last</c> and <c>?after=</c> see the cluster's history. Returns the
+    /// client's follow lease, which the subscription holds until it ends (the node stops following
+    /// <c>unfollow_delay</c> after the last one is released); null (connection closed 1013, try again later) when the
+    /// store of record cannot be read.
     /// </summary>
-    private async ValueTask<bool> ClusterPrepareJoinAsync(IClusterStore cluster, Channel channel, IChannelSubscriber subscriber, long? afterSequence, CancellationToken cancellationToken)
+    private async ValueTask<IClusterFollowLease?> ClusterPrepareJoinAsync(IClusterStore cluster, Channel channel, IChannelSubscriber subscriber, long? afterSequence, CancellationToken cancellationToken)
     {
+        var lease = cluster.Follow(channel.Id, Channel.RecentCapacity);
         try
         {
-            await cluster.FollowAsync(channel.Id, Channel.RecentCapacity, cancellationToken).AsTask().WaitAsync(s_followTimeout, cancellationToken).ConfigureAwait(false);
+            await lease.Ready.WaitAsync(s_followTimeout, cancellationToken).ConfigureAwait(false);
             if (afterSequence is not null)
             {
                 // Refreshes what GetFirstStoredSequence answers inside the join's lock.
                 await cluster.GetFirstSequenceAsync(channel.Id, cancellationToken).ConfigureAwait(false);
             }
-            return true;
+            return lease;
         }
         catch (Exception ex) when (ex is TimeoutException or ClusterUnavailableException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            lease.Dispose();
             LogClusterRefused(channel.Id, "a client could not join: the channel's messages could not be read from NATS");
             subscriber.Close(SubscriberCloseReason.CatchUpBehind);
-            return false;
+            return null;
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
         }
     }
 
@@ -325,6 +334,26 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
             channel.LastBroadcasts.Clear();
             channel.ResumeAt(lastSequence);
             channel.MessagesSent = Math.Max(channel.MessagesSent, lastSequence);
+        }
+    }
+
+    /// <inheritdoc />
+    void IClusterChangeSink.OnFollowStopped(Guid channelId)
+    {
+        if (!_channels.TryGetValue(channelId, out var channel))
+        {
+            return;
+        }
+        lock (channel.Gate)
+        {
+            if (channel.Deleted)
+            {
+                return;
+            }
+            // Nobody reads them until the next follow, which reloads both (OnFollowStarted); an unfollowed channel
+            // must not hold its catch-up and replay_last bytes against the node-wide budgets meanwhile.
+            channel.Recent.Clear();
+            channel.LastBroadcasts.Clear();
         }
     }
 

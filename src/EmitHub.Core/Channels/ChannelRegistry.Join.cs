@@ -29,10 +29,68 @@ public sealed partial class ChannelRegistry
         {
             return Gone(subscriber);
         }
-        if (_cluster is not null && !await ClusterPrepareJoinAsync(_cluster, channel, subscriber, afterSequence, cancellationToken).ConfigureAwait(false))
+        if (_cluster is null)
+        {
+            return await JoinAsync(channel, subscriber, afterSequence, epoch, null, cancellationToken).ConfigureAwait(false);
+        }
+        if (RefuseBeforeFollow(channel, subscriber) is { } refused)
+        {
+            return refused;
+        }
+        if (await ClusterPrepareJoinAsync(_cluster, channel, subscriber, afterSequence, cancellationToken).ConfigureAwait(false) is not { } follow)
         {
             return new SubscribeResult(SubscribeOutcome.Failed, null);
         }
+        try
+        {
+            var result = await JoinAsync(channel, subscriber, afterSequence, epoch, follow, cancellationToken).ConfigureAwait(false);
+            if (result.Subscription is null)
+            {
+                // Refused, gone or failed: only a subscription keeps the node following the channel.
+                follow.Dispose();
+            }
+            return result;
+        }
+        catch
+        {
+            follow.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A cluster join that would be refused now (deleted, not Active, full) is refused before the node follows the
+    /// channel for it: a display retrying on a paused channel must not keep the node consuming the stream. The same
+    /// refusals as <see cref="JoinAsync"/>, decided under the lock; one that passes is decided again there.
+    /// </summary>
+    private SubscribeResult? RefuseBeforeFollow(Channel channel, IChannelSubscriber subscriber)
+    {
+        lock (channel.Gate)
+        {
+            if (channel.Deleted)
+            {
+                return Gone(subscriber);
+            }
+            if (channel.Status != ChannelStatus.Active)
+            {
+                Deny(channel, subscriber, $"Channel {channel.Name} is not active", SubscriberCloseReason.ChannelNotActive);
+                return new SubscribeResult(SubscribeOutcome.NotActive, null);
+            }
+            if (channel.Connections >= channel.Settings.MaxConnections)
+            {
+                Deny(channel, subscriber, $"Channel {channel.Name} is full", SubscriberCloseReason.ChannelFull);
+                return new SubscribeResult(SubscribeOutcome.Full, null);
+            }
+            return null;
+        }
+    }
+
+    /// <summary>The join proper (<see cref="SubscribeAsync"/>): admission, <c>connected</c>, replay or store catch-up,
+    /// then live. <paramref name="follow"/> (cluster only) goes to the subscription when it joins.</summary>
+    private async ValueTask<SubscribeResult> JoinAsync(Channel channel, IChannelSubscriber subscriber, long? afterSequence, string? epoch,
+        Cluster.IClusterFollowLease? follow, CancellationToken cancellationToken)
+    {
+        var id = channel.Id;
         long cursor;
         int stopGeneration;
         lock (channel.Gate)
@@ -102,14 +160,14 @@ public sealed partial class ChannelRegistry
                     }
                 }
                 channel.Subscribers.TryAdd(subscriber);
-                return new SubscribeResult(SubscribeOutcome.Connected, new Subscription(this, channel, subscriber));
+                return new SubscribeResult(SubscribeOutcome.Connected, new Subscription(this, channel, subscriber, follow));
             }
         }
 
         // Catch up from the store outside the lock, then join under it once the in-memory ring covers the rest.
         try
         {
-            return await CatchUpAsync(channel, subscriber, cursor, stopGeneration, cancellationToken).ConfigureAwait(false);
+            return await CatchUpAsync(channel, subscriber, cursor, stopGeneration, follow, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -120,7 +178,7 @@ public sealed partial class ChannelRegistry
     }
 
     private async ValueTask<SubscribeResult> CatchUpAsync(Channel channel, IChannelSubscriber subscriber, long cursor, int stopGeneration,
-        CancellationToken cancellationToken)
+        Cluster.IClusterFollowLease? follow, CancellationToken cancellationToken)
     {
         var id = channel.Id;
         for (var round = 0; round < MaxReplayRounds; round++)
@@ -178,7 +236,7 @@ public sealed partial class ChannelRegistry
                         EnqueueOwned(subscriber, BuildNotice(channel.Id, "paused", ChannelLifecycle.Envelope(ChannelNotice.Paused, channel.Name).Message));
                     }
                     channel.Subscribers.TryAdd(subscriber);
-                    return new SubscribeResult(SubscribeOutcome.Connected, new Subscription(this, channel, subscriber));
+                    return new SubscribeResult(SubscribeOutcome.Connected, new Subscription(this, channel, subscriber, follow));
                 }
             }
         }

@@ -52,6 +52,10 @@ public sealed partial class ChannelRegistry : IAsyncDisposable
         _catchUpBudget = new ByteBudget(() => _options.Current.CatchUpRingMaxBytes);
         _metrics = metrics ?? new HubMetrics();
         _metrics.ObserveChannels(ObserveChannelsByStatus);
+        if (_cluster is { } cluster)
+        {
+            _metrics.ObserveClusterFollows(() => cluster.FollowedChannels, () => cluster.FollowsStarted, () => cluster.FollowsStopped);
+        }
     }
 
     /// <summary>The server's meter and Core's instruments (Net adds its own to <see cref="HubMetrics.Meter"/>).</summary>

@@ -1,3 +1,4 @@
+using EmitHub.Core.Cluster;
 using EmitHub.Core.Fanout;
 
 namespace EmitHub.Core.Channels;
@@ -11,13 +12,15 @@ public sealed class Subscription : IDisposable
 {
     private readonly ChannelRegistry _registry;
     private readonly Channel _channel;
+    private readonly IClusterFollowLease? _follow;
     private GcraRateLimiter? _clientLimiter;
     private int _disposed;
 
-    internal Subscription(ChannelRegistry registry, Channel channel, IChannelSubscriber subscriber)
+    internal Subscription(ChannelRegistry registry, Channel channel, IChannelSubscriber subscriber, IClusterFollowLease? follow)
     {
         _registry = registry;
         _channel = channel;
+        _follow = follow;
         Subscriber = subscriber;
     }
 
@@ -44,11 +47,14 @@ public sealed class Subscription : IDisposable
         }
     }
 
-    /// <summary>Leaves the channel (idempotent).</summary>
+    /// <summary>Leaves the channel (idempotent); on a cluster node, releases this subscriber's hold on the channel's
+    /// follower (the node stops following <c>unfollow_delay</c> after its last subscriber left).</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            // Released before the slot, so once stats.connections shows the client gone its lease is gone too.
+            _follow?.Dispose();
             _registry.Unsubscribe(_channel, Subscriber);
         }
     }

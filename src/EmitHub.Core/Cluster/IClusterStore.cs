@@ -48,12 +48,28 @@ public interface IClusterStore : IChannelStore
     ValueTask<ClusterAppend> AppendAsync(Guid channelId, ClusterEnvelopeFactory envelope, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Makes this node receive the channel's messages (idempotent): first <see cref="IClusterChangeSink.OnFollowStarted"/>
-    /// with the position, then the latest <paramref name="recent"/> stored messages and every later one through
-    /// <see cref="IClusterChangeSink.OnMessage"/>, in sequence order, without gap (a gap is filled from the store
-    /// before going on). Completes once the messages stored when it was called were delivered.
+    /// Makes this node receive the channel's messages while the returned lease is held (reference-counted: one lease
+    /// per local subscriber). A channel not followed yet (or no longer) starts: first
+    /// <see cref="IClusterChangeSink.OnFollowStarted"/> with the position, then the latest <paramref name="recent"/>
+    /// stored messages and every later one through <see cref="IClusterChangeSink.OnMessage"/>, in sequence order,
+    /// without gap (a gap is filled from the store before going on). A channel whose last lease was released keeps
+    /// being followed for <c>[cluster] unfollow_delay</c>; a lease taken within it reuses the running follower (no
+    /// restart, nothing missed). After the delay the follower stops and the sink gets
+    /// <see cref="IClusterChangeSink.OnFollowStopped"/> once its last message was delivered; a later lease starts a new
+    /// follower only after that, so the sink never sees two followers of one channel at once.
     /// </summary>
-    ValueTask FollowAsync(Guid channelId, int recent, CancellationToken cancellationToken);
+    /// <param name="channelId">The channel.</param>
+    /// <param name="recent">How many stored messages before the live ones a starting follower delivers (the catch-up ring).</param>
+    IClusterFollowLease Follow(Guid channelId, int recent);
+
+    /// <summary>Channels this node follows now, those lingering after their last subscriber left included.</summary>
+    int FollowedChannels { get; }
+
+    /// <summary>Followers started since this node started (first follows and re-follows after an unfollow).</summary>
+    long FollowsStarted { get; }
+
+    /// <summary>Followers stopped since this node started: unfollowed after the delay, or the channel deleted.</summary>
+    long FollowsStopped { get; }
 
     /// <summary>Oldest sequence still stored for the channel, 0 when none is (asked of the store of record).</summary>
     ValueTask<long> GetFirstSequenceAsync(Guid channelId, CancellationToken cancellationToken);
@@ -77,6 +93,13 @@ public interface IClusterChangeSink
 
     /// <summary>Following starts after <paramref name="lastSequence"/>: the next message delivered has the sequence after it.</summary>
     void OnFollowStarted(Guid channelId, long lastSequence);
+
+    /// <summary>
+    /// The node stopped following the channel (its last subscriber left <c>unfollow_delay</c> ago); nothing more
+    /// arrives for it until the next <see cref="OnFollowStarted"/>. What the node holds from the stream (recent
+    /// messages) is stale from now on and may be dropped. Not called for a deleted channel.
+    /// </summary>
+    void OnFollowStopped(Guid channelId);
 
     /// <summary>The channel's next message, <paramref name="sequence"/> = the previous one + 1.</summary>
     void OnMessage(Guid channelId, long sequence, ReadOnlySpan<byte> envelopeJson);

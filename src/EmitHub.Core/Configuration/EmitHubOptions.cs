@@ -211,6 +211,12 @@ public sealed class ClusterOptions
     /// message stream and the channel bucket, 1–5 (3 survives the loss of one NATS server). Default 1.</summary>
     public int StreamReplicas { get; set; } = 1;
 
+    /// <summary>TOML <c>unfollow_delay</c>, env <c>EMIT_HUB_CLUSTER_UNFOLLOW_DELAY</c>. Seconds a node keeps following
+    /// a channel (its JetStream consumer open) after its last local subscriber left, 0–3600; a join within it reuses
+    /// the follower. Default 30: the longest wait between two reconnect attempts of the bundled client
+    /// (emithub.js <c>maxDelayMs</c>), so a display back from a network blip does not re-create the consumer.</summary>
+    public int UnfollowDelay { get; set; } = 30;
+
     /// <summary>True when a NATS URL is configured.</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(NatsUrl);
 }

@@ -68,6 +68,22 @@ public sealed class HubMetrics : IDisposable
     public void ObserveChannels(Func<IEnumerable<Measurement<long>>> observe) =>
         Meter.CreateObservableGauge("emithub.channels", observe, "{channel}", "Channels by status (deleted channels are not counted).");
 
+    /// <summary>
+    /// Registers a cluster node's follow instruments (issue 11), observed at each collection:
+    /// <c>emithub.cluster.followed_channels</c> (gauge: channels whose stream this node consumes now, lingering ones
+    /// included), <c>emithub.cluster.follows.started</c> and <c>emithub.cluster.follows.stopped</c> (counters:
+    /// followers started, followers stopped after <c>unfollow_delay</c> or by a delete).
+    /// </summary>
+    public void ObserveClusterFollows(Func<int> followed, Func<long> started, Func<long> stopped)
+    {
+        Meter.CreateObservableGauge("emithub.cluster.followed_channels", () => (long)followed(), "{channel}",
+            "Channels this cluster node follows now (consumes their JetStream stream), those lingering after their last local client left included.");
+        Meter.CreateObservableCounter("emithub.cluster.follows.started", started, "{follow}",
+            "Channel followers this node started: first follows, and follows again after an unfollow.");
+        Meter.CreateObservableCounter("emithub.cluster.follows.stopped", stopped, "{follow}",
+            "Channel followers this node stopped: no local client for unfollow_delay, or the channel deleted.");
+    }
+
     internal void OnRateLimited(bool broadcast) => RateLimited.Add(1, broadcast ? s_broadcastKind : s_clientMessageKind);
 
     /// <summary>Seconds since <paramref name="startTimestamp"/> (a <see cref="Stopwatch.GetTimestamp"/> value).</summary>

@@ -441,6 +441,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">[cluster] token</td><td>unset</td><td>NATS token</td></tr>
 <tr><td class="m">[cluster] tls_ca_file, tls_cert_file, tls_key_file</td><td>unset</td><td>TLS to NATS: CA bundle, client certificate and key (PEM)</td></tr>
 <tr><td class="m">[cluster] stream_replicas</td><td>1</td><td>JetStream replicas of the message stream and channel bucket (1–5)</td></tr>
+<tr><td class="m">[cluster] unfollow_delay</td><td>30</td><td>seconds a node keeps following a channel (its JetStream consumer) after its last local client left (0–3600); a client joining within it reuses the consumer</td></tr>
 <tr><td class="m">[tls] cert_path</td><td>unset</td><td>PEM certificate (leaf, then intermediates); with key_path the port speaks HTTPS and wss://</td></tr>
 <tr><td class="m">[tls] key_path</td><td>unset</td><td>PEM private key of cert_path (unencrypted)</td></tr>
 </table></div>
@@ -481,6 +482,7 @@ retention apply at once; host, port and db_path need a restart.</p>
 <tr><td class="m">EMIT_HUB_CLUSTER_TLS_CERT_FILE</td><td>[cluster] tls_cert_file</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_TLS_KEY_FILE</td><td>[cluster] tls_key_file</td></tr>
 <tr><td class="m">EMIT_HUB_CLUSTER_STREAM_REPLICAS</td><td>[cluster] stream_replicas</td></tr>
+<tr><td class="m">EMIT_HUB_CLUSTER_UNFOLLOW_DELAY</td><td>[cluster] unfollow_delay</td></tr>
 <tr><td class="m">EMIT_HUB_TLS_CERT_PATH</td><td>[tls] cert_path</td></tr>
 <tr><td class="m">EMIT_HUB_TLS_KEY_PATH</td><td>[tls] key_path</td></tr>
 </table></div>
@@ -501,6 +503,7 @@ curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application
 <tr><td>channels</td><td>JetStream key-value bucket <code>emithub-channels</code>; a change made on any node reaches every node's clients (<code>paused</code>, <code>resumed</code>, <code>stopped</code> + 1001) in well under a second; <code>GET /channels</code> is the same on every node</td></tr>
 <tr><td>messages</td><td>stream <code>EMITHUB_MESSAGES</code>, subject <code>emithub.ch.&lt;id&gt;</code> per channel; a broadcast's 200 comes after JetStream's acknowledgement. Every message passes through the stream, since it is what orders them; <code>persist_messages</code> decides only whether history and <code>?after=</code> recovery are offered</td></tr>
 <tr><td>sequences</td><td>per channel, gap-free and identical on every node, also with publishers on several nodes at once (optimistic concurrency on the channel's last stored message, retried)</td></tr>
+<tr><td>fan-out</td><td>a node follows (consumes the stream of) only the channels its clients are on: the first local client's join starts it (the last 256 messages loaded, then live ones), and it stops <code>[cluster] unfollow_delay</code> seconds (default 30, the bundled client's longest reconnect wait) after the last local client left; a client joining within that reuses the running follower. Lifecycle changes reach a node whether or not it follows the channel. <code>/metrics</code>: <code>emithub_cluster_followed_channels</code></td></tr>
 <tr><td>retention</td><td><code>message_retention_days</code> → stream MaxAge, <code>max_messages_per_channel</code> → MaxMsgsPerSubject (applied by JetStream, taken from the node that starts first or restarts last)</td></tr>
 <tr><td>recovery, history, replay_last</td><td>work on any node (<code>?after=SEQ&amp;epoch=…</code>, <code>GET …/messages</code>); an epoch never changes in a cluster</td></tr>
 <tr><td>per node</td><td><code>rate_limit_per_minute</code> (each node refills its own bucket: N nodes accept up to N×), <code>max_connections</code> (each node counts its own clients), <code>stats.connections</code> and a broadcast's <code>recipients</code> (this node's clients)</td></tr>
@@ -569,6 +572,9 @@ scrape_configs:
 <tr><td class="m">emithub_websocket_connections_closed_total</td><td>WebSocket connections closed, by <code>reason</code>: client_close, going_away, denied, channel_full, pong_timeout, protocol_error, slow_consumer, abnormal, other</td></tr>
 <tr><td class="m">emithub_slow_consumers_total</td><td>clients closed 1008 "slow consumer" (their queued messages dropped)</td></tr>
 <tr><td class="m">emithub_channels</td><td>channels by <code>status</code>: Created, Active, Paused, Stopped</td></tr>
+<tr><td class="m">emithub_cluster_followed_channels</td><td>cluster only: channels this node follows now (consumes their JetStream stream), lingering ones (no local client for less than <code>unfollow_delay</code>) included</td></tr>
+<tr><td class="m">emithub_cluster_follows_started_total</td><td>cluster only: channel followers started (a local client joined a channel not followed)</td></tr>
+<tr><td class="m">emithub_cluster_follows_stopped_total</td><td>cluster only: channel followers stopped (no local client for <code>unfollow_delay</code>, or the channel deleted)</td></tr>
 <tr><td class="m">emithub_broadcasts_total</td><td>REST broadcasts accepted</td></tr>
 <tr><td class="m">emithub_client_messages_total</td><td>client messages relayed</td></tr>
 <tr><td class="m">emithub_deliveries_total</td><td>envelopes handed to subscribers (a broadcast to k clients counts k)</td></tr>

@@ -662,13 +662,6 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             }
             return;
         }
-        var partialSince = Volatile.Read(ref _partialSince);
-        if (partialSince != 0 && timestamp - partialSince >= ToTicks(_settings.CloseTimeout))
-        {
-            // A message started and never finished (a first fragment, then only pongs): its buffer is not held forever.
-            FailPartialMessage(WebSocketCloseCodes.PolicyViolation, MessageDeadlineReason);
-            return;
-        }
         if (TokenExpiresAt is { } expiresAt && now >= expiresAt)
         {
             WebSocketLog.TokenExpired(_logger, _outbox.ConnectionId);
@@ -684,9 +677,15 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             _outbox.Close(WebSocketCloseCodes.GoingAway, "pong timeout");
             return;
         }
-        if (pongDeadline == 0 && timestamp - Volatile.Read(ref _lastPingTimestamp) >= ToTicks(_settings.PingInterval))
+        var interval = ToTicks(_settings.PingInterval);
+        var lastDue = Volatile.Read(ref _lastPingTimestamp);
+        if (pongDeadline == 0 && timestamp - lastDue >= interval)
         {
-            Volatile.Write(ref _lastPingTimestamp, timestamp);
+            // _lastPingTimestamp is when the ping fell due, not this tick (which comes up to a second late): pings stay
+            // ping_interval apart on average. After a pause of two intervals or more (a pong wait longer than the
+            // interval) the schedule restarts from now instead of catching up with a burst.
+            var due = lastDue + interval;
+            Volatile.Write(ref _lastPingTimestamp, timestamp - due >= interval ? timestamp : due);
             Volatile.Write(ref _pongDeadline, timestamp + ToTicks(_settings.PongTimeout));
             Span<byte> payload = stackalloc byte[8];
             System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, timestamp);
@@ -695,6 +694,13 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             {
                 SendKeepaliveEnvelope(channelId, now);
             }
+        }
+        // After the ping, so that a ping due on the tick that fails the message still goes out (ahead of the close).
+        var partialSince = Volatile.Read(ref _partialSince);
+        if (partialSince != 0 && timestamp - partialSince >= ToTicks(_settings.CloseTimeout))
+        {
+            // A message started and never finished (a first fragment, then only pongs): its buffer is not held forever.
+            FailPartialMessage(WebSocketCloseCodes.PolicyViolation, MessageDeadlineReason);
         }
     }
 

@@ -33,11 +33,15 @@ public class ChannelConcurrencyRegressionTests
             }
         }
 
+        // Each round yields: the bodies mostly complete synchronously, and five loops that never yield hold the
+        // thread pool's threads (2 on a 2-core machine), so the patcher, the deleter and even the 2 s stop timer waited
+        // for the pool to grow (measured: patcher first ran after 16 s, or never, the test ran 23 s) while the
+        // broadcasters emptied the limiters' buckets (1,000,000 each) and got 429s.
         async Task Loop(Func<int, Task> body)
         {
-            await Task.Yield();
             for (var n = 0; !stop.IsCancellationRequested; n++)
             {
+                await Task.Yield();
                 try
                 {
                     await body(n);
@@ -49,13 +53,26 @@ public class ChannelConcurrencyRegressionTests
             }
         }
 
+        // Fewer broadcasts in all than one limiter's bucket holds (999,999), so even a limiter that no PATCH or DELETE
+        // replaced never runs dry: any 429 is a limiter or a replacement refusing wrongly.
+        const int MaxBroadcasts = 900_000;
+        var attempts = 0;
+        var patches = 0;
+        var recreations = 0;
         var broadcasters = Enumerable.Range(0, 3).Select(_ => Task.Run(() => Loop(async n =>
         {
+            if (Interlocked.Increment(ref attempts) > MaxBroadcasts)
+            {
+                return;
+            }
             var result = await registry.BroadcastAsync(Id(n & 1), Broadcast("x"), default);
             outcomes.AddOrUpdate(result.Error, 1, (_, c) => c + 1);
         })));
         var patcher = Task.Run(() => Loop(async n =>
-            await registry.UpdateAsync(Id(n & 1), (n & 2) == 0 ? slower! : faster!, default)));
+        {
+            await registry.UpdateAsync(Id(n & 1), (n & 2) == 0 ? slower! : faster!, default);
+            Interlocked.Increment(ref patches);
+        }));
         var deleter = Task.Run(() => Loop(async n =>
         {
             var slot = n & 1;
@@ -63,11 +80,14 @@ public class ChannelConcurrencyRegressionTests
             var created = await registry.CreateAsync(new ChannelCreateRequest("r", null, new ChannelSettingsPatch(RateLimitPerMinute: 1000000)), default);
             await registry.StartAsync(created.Channel!.Id, default);
             lock (ids) { ids[slot] = created.Channel.Id; }
+            Interlocked.Increment(ref recreations);
         }));
         await Task.WhenAll([.. broadcasters, patcher, deleter]);
 
         Assert.Empty(errors.Select(e => e.GetType().Name + ": " + e.Message).Distinct());
         Assert.True(outcomes.GetValueOrDefault(ChannelError.None) > 0, "no broadcast succeeded");
+        // The race ran: limiters were replaced by PATCH and by DELETE + create while broadcasts used them.
+        Assert.True(patches > 0 && recreations > 0, $"patches {patches}, recreations {recreations}");
         // Only the answers a race may legitimately give: the channel was deleted (404) or is not yet started (409).
         Assert.Empty(outcomes.Keys.Except([ChannelError.None, ChannelError.NotFound, ChannelError.Conflict]));
     }

@@ -206,6 +206,49 @@ public class ChannelRegistryTests
         Assert.InRange(refused.RetryAfterSeconds, 1, 60);
     }
 
+    // Checked for a flaky 429 at rate_limit_per_minute 1,000,000 (issue: PATCH racing broadcasts): a PATCH never makes
+    // the limiter refuse. A new rate gets a new limiter whose bucket starts full; 0 is no limiter at all (unlimited,
+    // never a limit of 0); a PATCH that leaves the rate alone keeps the limiter and what it has counted.
+    [Fact]
+    public async Task A_patched_rate_starts_with_a_full_bucket_and_a_patch_of_other_settings_keeps_the_count()
+    {
+        var registry = NewRegistry();
+        var channel = await CreateAsync(registry, """{"name":"r","settings":{"rate_limit_per_minute":2}}""");
+        await registry.StartAsync(channel.Id, default);
+
+        async Task<int> AllowedInARowAsync(int tries)
+        {
+            var allowed = 0;
+            for (var i = 0; i < tries; i++)
+            {
+                var result = await registry.BroadcastAsync(channel.Id, Broadcast($"m{i}"), default);
+                if (result.Error == ChannelError.RateLimited)
+                {
+                    break;
+                }
+                Assert.True(result.IsSuccess, result.Message);
+                allowed++;
+            }
+            return allowed;
+        }
+
+        async Task PatchAsync(string json)
+        {
+            Assert.True(ChannelRequests.TryParsePatch(System.Text.Encoding.UTF8.GetBytes(json), out var patch, out var error), error);
+            Assert.True((await registry.UpdateAsync(channel.Id, patch!, default)).IsSuccess);
+        }
+
+        Assert.Equal(2, await AllowedInARowAsync(10));
+        await PatchAsync("""{"settings":{"replay_last":5},"description":"same rate"}""");
+        Assert.Equal(0, await AllowedInARowAsync(10)); // same limiter: still empty
+        await PatchAsync("""{"settings":{"rate_limit_per_minute":3}}""");
+        Assert.Equal(3, await AllowedInARowAsync(10)); // new rate: full bucket of 3
+        await PatchAsync("""{"settings":{"rate_limit_per_minute":0}}""");
+        Assert.Equal(50, await AllowedInARowAsync(50)); // unlimited
+        await PatchAsync("""{"settings":{"rate_limit_per_minute":1}}""");
+        Assert.Equal(1, await AllowedInARowAsync(10));
+    }
+
     [Fact]
     public async Task Oversized_content_and_inactive_channels_are_refused()
     {

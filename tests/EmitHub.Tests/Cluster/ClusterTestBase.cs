@@ -50,8 +50,9 @@ public abstract class ClusterTestBase : IAsyncLifetime
         await Task.WhenAll(Nats.Select(n => n.StartAsync()));
     }
 
-    /// <summary>Starts the three nodes A, B, C on <paramref name="natsUrl"/> (default: every NATS server started).</summary>
-    private protected async Task StartNodesAsync(int replicas = 1, string? natsUrl = null)
+    /// <summary>Starts the three nodes A, B, C on <paramref name="natsUrl"/> (default: every NATS server started), with
+    /// <paramref name="extraEnvironment"/> added to each node's environment.</summary>
+    private protected async Task StartNodesAsync(int replicas = 1, string? natsUrl = null, IReadOnlyDictionary<string, string>? extraEnvironment = null)
     {
         natsUrl ??= string.Join(',', Nats.Select(n => n.Url));
         var starts = new List<Task>();
@@ -59,7 +60,12 @@ public abstract class ClusterTestBase : IAsyncLifetime
         {
             var node = new ServerProcess(Path.Combine(_dir.Path, "db-" + name), _dir.Path);
             Nodes.Add(node);
-            starts.Add(node.StartAsync(NodeEnvironment(name, natsUrl, replicas)));
+            var environment = NodeEnvironment(name, natsUrl, replicas);
+            foreach (var (key, value) in extraEnvironment ?? new Dictionary<string, string>())
+            {
+                environment[key] = value;
+            }
+            starts.Add(node.StartAsync(environment));
         }
         await Task.WhenAll(starts);
     }

@@ -17,6 +17,9 @@ internal sealed class InMemoryClusterStore : IClusterStore
     private readonly Dictionary<Guid, ulong> _revisions = new();
     private readonly Dictionary<Guid, List<StoredMessage>> _messages = new();
     private readonly HashSet<Guid> _followed = new();
+    private readonly Dictionary<Guid, int> _leases = new();
+    private long _followsStarted;
+    private long _followsStopped;
     private IClusterChangeSink? _sink;
     private ulong _lastRevision;
 
@@ -81,12 +84,38 @@ internal sealed class InMemoryClusterStore : IClusterStore
         }
     }
 
-    public ValueTask FollowAsync(Guid channelId, int recent, CancellationToken cancellationToken)
+    /// <summary>Leases held per channel now (a channel is followed while it has one: no linger here, delay 0).</summary>
+    public int LeasesOn(Guid channelId)
     {
         lock (_gate)
         {
+            return _leases.GetValueOrDefault(channelId);
+        }
+    }
+
+    public int FollowedChannels
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _followed.Count;
+            }
+        }
+    }
+
+    public long FollowsStarted => Interlocked.Read(ref _followsStarted);
+
+    public long FollowsStopped => Interlocked.Read(ref _followsStopped);
+
+    public IClusterFollowLease Follow(Guid channelId, int recent)
+    {
+        lock (_gate)
+        {
+            _leases[channelId] = _leases.GetValueOrDefault(channelId) + 1;
             if (_followed.Add(channelId))
             {
+                Interlocked.Increment(ref _followsStarted);
                 var messages = _messages.GetValueOrDefault(channelId) ?? [];
                 var from = Math.Max(0, messages.Count - recent);
                 _sink!.OnFollowStarted(channelId, from);
@@ -96,7 +125,41 @@ internal sealed class InMemoryClusterStore : IClusterStore
                 }
             }
         }
-        return ValueTask.CompletedTask;
+        return new Lease(this, channelId);
+    }
+
+    private void Release(Guid channelId)
+    {
+        lock (_gate)
+        {
+            var left = _leases[channelId] - 1;
+            if (left > 0)
+            {
+                _leases[channelId] = left;
+                return;
+            }
+            _leases.Remove(channelId);
+            if (_followed.Remove(channelId))
+            {
+                Interlocked.Increment(ref _followsStopped);
+                _sink!.OnFollowStopped(channelId);
+            }
+        }
+    }
+
+    private sealed class Lease(InMemoryClusterStore store, Guid channelId) : IClusterFollowLease
+    {
+        private int _released;
+
+        public Task Ready => Task.CompletedTask;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                store.Release(channelId);
+            }
+        }
     }
 
     public ValueTask<long> GetFirstSequenceAsync(Guid channelId, CancellationToken cancellationToken) =>

@@ -164,6 +164,7 @@ public class ConfigLoaderTests
         { "EMIT_HUB_CLUSTER_TLS_CERT_FILE", "/etc/c.pem", "cluster.tls_cert_file", "\"/etc/c.pem\"" },
         { "EMIT_HUB_CLUSTER_TLS_KEY_FILE", "/etc/c.key", "cluster.tls_key_file", "\"/etc/c.key\"" },
         { "EMIT_HUB_CLUSTER_STREAM_REPLICAS", "3", "cluster.stream_replicas", "3" },
+        { "EMIT_HUB_CLUSTER_UNFOLLOW_DELAY", "5", "cluster.unfollow_delay", "5" },
         // Issue 14: permessage-deflate mode.
         { "EMIT_HUB_WS_COMPRESSION", "per_connection", "websocket.compression", "\"per_connection\"" },
         { "EMIT_HUB_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", "auth.token_secret", "\"0123456789abcdef0123456789abcdef\"" },
