@@ -51,7 +51,7 @@ public sealed partial class ConnectionContext
     private void CloseAfterFailedHandshake()
     {
         _socket.Dispose();
-        _input.Writer.Complete();
+        _input!.Writer.Complete();
         _input.Reader.Complete();
         _output.Writer.Complete();
         _output.Reader.Complete();
@@ -63,7 +63,7 @@ public sealed partial class ConnectionContext
 
     private async Task TlsReceiveLoopAsync(SslStream ssl)
     {
-        var writer = _input.Writer;
+        var writer = _input!.Writer;
         try
         {
             while (true)

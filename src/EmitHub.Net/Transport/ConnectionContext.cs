@@ -21,6 +21,11 @@ namespace EmitHub.Net.Transport;
 /// (ConnectionContext.Tls.cs): the same pipes, filled and drained by TLS loops, so HTTP and WebSocket do not know
 /// the difference and the plain-text loops below stay as they are.
 /// </para>
+/// <para>
+/// After a WebSocket upgrade on a plain TCP connection the receive side can be handed over
+/// (ConnectionContext.DirectReceive.cs): the receive loop stops, the input pipe is released, and the WebSocket reads
+/// the socket itself, so an idle WebSocket holds neither a pipe nor this loop.
+/// </para>
 /// </summary>
 public sealed partial class ConnectionContext
 {
@@ -51,7 +56,8 @@ public sealed partial class ConnectionContext
     private static readonly TimeSpan s_drainTime = TimeSpan.FromSeconds(5);
 
     private readonly Socket _socket;
-    private readonly Pipe _input;
+    // Null once the receive side was handed over (TakeOverReceiveAsync): the pipe's memory is then garbage.
+    private Pipe? _input;
     private readonly Pipe _output;
     private readonly SocketOperation _receiver = new();
     private readonly SocketOperation _sender = new();
@@ -59,6 +65,7 @@ public sealed partial class ConnectionContext
     private readonly ILogger _logger;
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
+    private Task _receiving = Task.CompletedTask;
     private int _closeReason;
     private bool _stopRequested;
     // Written by one loop each, read (torn-free on 64-bit) by the metrics collection: no interlocked traffic per send.
@@ -92,7 +99,8 @@ public sealed partial class ConnectionContext
     public EndPoint? LocalEndPoint { get; }
 
     /// <summary>Bytes received from the peer. Only the protocol currently owning the connection reads it.</summary>
-    public PipeReader Input => _input.Reader;
+    /// <exception cref="InvalidOperationException">The receive side was handed over to an upgraded WebSocket.</exception>
+    public PipeReader Input => (_input ?? throw new InvalidOperationException("The input was handed over to the upgraded protocol.")).Reader;
 
     /// <summary>Bytes to send to the peer. <c>FlushAsync</c> hands them to the send loop, which sends every queued
     /// segment in one gathered send. Only the owning protocol writes it.</summary>
@@ -133,7 +141,8 @@ public sealed partial class ConnectionContext
 
     /// <summary>The server is stopping: records it (<see cref="StopRequested"/>), tells the installed handler
     /// (<see cref="IConnectionHeartbeatHandler.OnStopRequested"/>: a WebSocket sends 1001), then cancels the pending
-    /// read of <see cref="Input"/>, so an idle HTTP connection closes now and one answering a request closes after it.
+    /// read of <see cref="Input"/> (or, after a hand-over, interrupts the direct receive wait), so an idle HTTP
+    /// connection closes now and one answering a request closes after it.
     /// The flag lives here, not in the protocol, so the server tracks connections without keeping their HTTP objects
     /// alive after an upgrade. A handler installed after this call must check <see cref="StopRequested"/> itself
     /// (after a full fence: the write here and that read form a store/load pair).</summary>
@@ -142,7 +151,7 @@ public sealed partial class ConnectionContext
         Volatile.Write(ref _stopRequested, true);
         Interlocked.MemoryBarrier();
         Volatile.Read(ref _heartbeatHandler)?.OnStopRequested();
-        _input.Reader.CancelPendingRead();
+        CancelPendingInputCore();
     }
 
     internal void OnHeartbeat(DateTimeOffset now) => Volatile.Read(ref _heartbeatHandler)?.OnHeartbeat(now);
@@ -174,7 +183,9 @@ public sealed partial class ConnectionContext
             CloseAfterFailedHandshake();
             return;
         }
-        var receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
+        // Kept in fields, not locals of this (long-parked) method: a hand-over replaces _receiving, so the finished
+        // loop's task is garbage while the upgraded protocol runs.
+        _receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
         var sending = _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
         try
         {
@@ -200,18 +211,32 @@ public sealed partial class ConnectionContext
         {
             await TlsCloseNotifyAsync(_ssl).ConfigureAwait(false);
         }
+        var lingering = Task.CompletedTask;
         try
         {
             _socket.Shutdown(SocketShutdown.Send);
-            await LingerAsync().ConfigureAwait(false);
+            if (_receivesDirectly)
+            {
+                lingering = LingerDirectAsync();
+                await lingering.WaitAsync(s_lingerTime).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            else
+            {
+                await LingerAsync().ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
         _socket.Dispose();
         _ssl?.Dispose();
-        await _input.Reader.CompleteAsync().ConfigureAwait(false);
-        await receiving.ConfigureAwait(false);
+        if (_input is { } input)
+        {
+            await input.Reader.CompleteAsync().ConfigureAwait(false);
+        }
+        await _receiving.ConfigureAwait(false);
+        // Disposing the socket ended a direct linger still waiting.
+        await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         TrySetCloseReason(ConnectionCloseReason.ResponseClose);
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
         _closed.Cancel();
@@ -264,7 +289,7 @@ public sealed partial class ConnectionContext
         {
             while (true)
             {
-                var result = await _input.Reader.ReadAsync(cts.Token).ConfigureAwait(false);
+                var result = await _input!.Reader.ReadAsync(cts.Token).ConfigureAwait(false);
                 _input.Reader.AdvanceTo(result.Buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
                 {
@@ -283,13 +308,19 @@ public sealed partial class ConnectionContext
 
     private async Task ReceiveLoopAsync()
     {
-        var writer = _input.Writer;
+        var writer = _input!.Writer;
         try
         {
             while (true)
             {
-                // Zero-byte receive: wait for readability without holding a buffer.
-                var ready = await _receiver.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                // Zero-byte receive: wait for readability without holding a buffer. Interrupted when an upgraded
+                // WebSocket takes the receive side over (TakeOverReceiveAsync): the loop ends, the wait stays in
+                // flight for the WebSocket.
+                var ready = await _receiver.WaitReadableAsync(_socket).ConfigureAwait(false);
+                if (ready.IsInterrupted)
+                {
+                    return;
+                }
                 if (!ready.Succeeded)
                 {
                     RecordSocketError(ready.Error);
@@ -369,7 +400,7 @@ public sealed partial class ConnectionContext
         }
     }
 
-    private void RecordSocketError(SocketError error) =>
+    internal void RecordSocketError(SocketError error) =>
         TrySetCloseReason(error is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted
             ? ConnectionCloseReason.RemoteClosed
             : error == SocketError.OperationAborted ? ConnectionCloseReason.ServerShutdown : ConnectionCloseReason.SocketError);

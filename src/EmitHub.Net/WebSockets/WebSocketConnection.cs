@@ -13,7 +13,8 @@ namespace EmitHub.Net.WebSockets;
 
 /// <summary>
 /// One upgraded RFC 6455 connection, the I/O around two sans-I/O parts: a receive loop feeding
-/// <see cref="WebSocketProtocolReader"/>, and a send loop draining <see cref="WebSocketOutbox"/> — everything queued
+/// <see cref="WebSocketProtocolReader"/> (on plain TCP straight from the socket, see
+/// <see cref="ReceiveSocketThenCloseAsync"/>; on TLS from the connection's input pipe), and a send loop draining <see cref="WebSocketOutbox"/> — everything queued
 /// goes out in one gathered send straight from the shared frames (no per-connection copy). Keepalive (ping every
 /// <c>ping_interval</c>, close 1001 after <c>pong_timeout</c>) and the close wait (<c>connection_timeout</c>) run on
 /// the server's single heartbeat. The outbox is the channel subscriber: past <c>max_pending_bytes</c> it closes the
@@ -48,6 +49,15 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
 
     // Created at the first unfinished message (most connections never send one), kept after.
     private PartialMessageBudget.Lease? _partialLease;
+
+    /// <summary>Most bytes taken from the socket per direct receive: 16 KiB, as the transport's receive loop.</summary>
+    private const int ReceiveChunk = 16 * 1024;
+
+    // Direct receive: bytes of a frame the reader could not consume yet (an incomplete header or control frame, at
+    // most 14 + 4 + 125 bytes), rented when a read ends inside one and returned at the next read. Null when drained,
+    // which is what an idle connection holds.
+    private byte[]? _tail;
+    private int _tailLength;
 
     /// <summary>Client messages held while the join catches up: at most 16. A client that chats during its own
     /// replay is rare; 16 covers a burst typed while the history loads.</summary>
@@ -120,6 +130,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     internal int HeldFramesForTests =>
         _segments.Count + (_control.HoldsBuffer ? 1 : 0) + (_ownedFrames?.Count ?? 0) + _outbox.Queue.QueuedCount;
 
+    /// <summary>Test hook: true while an unfinished frame's bytes are kept between direct reads.</summary>
+    internal bool HoldsReceiveTailForTests => _tail is not null;
+
     /// <summary>The connection's outbox (what every subscription of a multiplexed socket enqueues into).</summary>
     internal WebSocketOutbox Outbox => _outbox;
 
@@ -163,7 +176,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _echo = join is null;
         // The read side runs from the moment of the upgrade, also while the join catches up from the store: pongs,
         // the peer's close and pings are handled during a long replay (client texts wait for the join, see OnText).
-        var receiving = ReceiveThenCloseAsync();
+        var receiving = _connection.CanTakeOverReceive ? ReceiveSocketThenCloseAsync() : ReceiveThenCloseAsync();
         try
         {
             if (join is not null)
@@ -177,7 +190,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 {
                     // The join failed (the store): close at once rather than wait for the peer's close frame.
                     _outbox.Close(WebSocketCloseCodes.GoingAway, "");
-                    _connection.Input.CancelPendingRead();
+                    _connection.CancelPendingInput();
                     throw;
                 }
                 finally
@@ -250,13 +263,119 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
         finally
         {
-            if (!_outbox.IsClosing)
+            OnReceiveEnded();
+        }
+    }
+
+    /// <summary>
+    /// The receive loop on a plain TCP connection, reading the socket itself (issue 10): the transport's receive loop
+    /// is stopped and its pipe released (<see cref="ConnectionContext.TakeOverReceiveAsync"/>); the bytes it had read
+    /// after the request head are fed first. Then: a zero-byte wait (an idle connection holds no receive buffer), a
+    /// receive into a 16 KiB array rented from the shared pool only for that read, the reader fed from it, and only
+    /// the unfinished tail of a frame kept (<see cref="_tail"/>). <see cref="ConnectionContext.CancelPendingInput"/>
+    /// ends it as <c>CancelPendingRead</c> ends the pipe loop; the peer's FIN and socket errors as the pipe's
+    /// completion did.
+    /// </summary>
+    private async Task ReceiveSocketThenCloseAsync()
+    {
+        try
+        {
+            var (first, firstLength) = await _connection.TakeOverReceiveAsync().ConfigureAwait(false);
+            if (first is not null)
             {
-                // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
-                _aborted = true;
-                _vanished = true;
-                _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+                var done = Feed(first, 0, firstLength);
+                ArrayPool<byte>.Shared.Return(first);
+                if (done)
+                {
+                    return;
+                }
             }
+            while (true)
+            {
+                if (!_connection.IsInputReady(await _connection.WaitForInputAsync().ConfigureAwait(false)))
+                {
+                    return;
+                }
+                var scratch = ArrayPool<byte>.Shared.Rent(_tailLength + ReceiveChunk);
+                try
+                {
+                    // The unfinished frame goes in front of what arrives, so the reader sees contiguous bytes.
+                    var offset = TakeTail(scratch);
+                    var received = _connection.CountReceived(
+                        await _connection.ReceiveDirectAsync(scratch.AsMemory(offset)).ConfigureAwait(false));
+                    if (received == 0 || Feed(scratch, offset, received))
+                    {
+                        return;
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(scratch);
+                }
+            }
+        }
+        finally
+        {
+            ReturnTail();
+            OnReceiveEnded();
+        }
+    }
+
+    /// <summary>Feeds <paramref name="data"/>[0, <paramref name="offset"/> + <paramref name="count"/>) to the reader
+    /// (the first <paramref name="offset"/> bytes are the previous tail), handles its events, keeps what it could not
+    /// consume in <see cref="_tail"/>; true when the receive loop ends (the peer's close or a protocol error).</summary>
+    private bool Feed(byte[] data, int offset, int count)
+    {
+        var buffer = new ReadOnlySequence<byte>(data, 0, offset + count);
+        var done = false;
+        while (!done && _reader.TryRead(ref buffer, out var readEvent))
+        {
+            done = OnEvent(readEvent);
+        }
+        // After the peer's close or a protocol error nothing more is read (RFC 6455 §5.5.1, §7.1.7).
+        if (!done && !buffer.IsEmpty)
+        {
+            _tailLength = checked((int)buffer.Length);
+            _tail = ArrayPool<byte>.Shared.Rent(_tailLength);
+            buffer.CopyTo(_tail);
+        }
+        TrackPartialMessage();
+        return done;
+    }
+
+    /// <summary>Copies the kept tail to the front of <paramref name="scratch"/>, returns it to the pool, and returns
+    /// its length (0 when none).</summary>
+    private int TakeTail(byte[] scratch)
+    {
+        if (_tail is not { } tail)
+        {
+            return 0;
+        }
+        var length = _tailLength;
+        tail.AsSpan(0, length).CopyTo(scratch);
+        ReturnTail();
+        return length;
+    }
+
+    private void ReturnTail()
+    {
+        if (_tail is { } tail)
+        {
+            _tail = null;
+            _tailLength = 0;
+            ArrayPool<byte>.Shared.Return(tail);
+        }
+    }
+
+    /// <summary>The receive loop ended: without a closing handshake the outbox is closed.</summary>
+    private void OnReceiveEnded()
+    {
+        if (!_outbox.IsClosing)
+        {
+            // The peer vanished without a close frame (RFC 6455 §7.1.5, 1006): nothing more can be delivered.
+            _aborted = true;
+            _vanished = true;
+            _outbox.Close(WebSocketCloseCodes.GoingAway, "");
         }
     }
 
@@ -357,7 +476,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _settings.Counters?.OnProtocolError();
         _peerClosed = true;
         _outbox.Close(code, reason);
-        _connection.Input.CancelPendingRead();
+        _connection.CancelPendingInput();
     }
 
     /// <summary>Handles one reader event; true when the receive loop ends.</summary>
@@ -457,7 +576,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             if (_peerClosed || _aborted)
             {
                 // Both close frames are out (or the connection failed): the server closes TCP first (RFC 6455 §7.1.1).
-                _connection.Input.CancelPendingRead();
+                _connection.CancelPendingInput();
             }
         }
     }

@@ -27,12 +27,19 @@ public sealed class RawWebSocketClient : IDisposable
 
     /// <summary>Opens <paramref name="path"/> with a valid handshake (offering <paramref name="extensions"/> in
     /// <c>Sec-WebSocket-Extensions</c> when given) and asserts the 101.</summary>
-    public static async Task<RawWebSocketClient> ConnectAsync(IPEndPoint endPoint, string path, string? extensions = null)
+    /// <param name="endPoint">The hub.</param>
+    /// <param name="path">The request target.</param>
+    /// <param name="extensions">Offered extensions, or null.</param>
+    /// <param name="pipelined">Client frames sent in the same write as the request head (so they arrive with it,
+    /// before the 101 was sent), or null.</param>
+    public static async Task<RawWebSocketClient> ConnectAsync(IPEndPoint endPoint, string path, string? extensions = null,
+        byte[]? pipelined = null)
     {
         var http = await RawHttpConnection.ConnectAsync(endPoint);
-        await http.SendAsync($"GET {path} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        var head = System.Text.Encoding.Latin1.GetBytes($"GET {path} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
             (extensions is null ? "" : $"Sec-WebSocket-Extensions: {extensions}\r\n") + "\r\n");
+        await http.SendAsync([.. head, .. pipelined ?? []]);
         var response = await http.ReadResponseAsync();
         Assert.Equal(101, response?.StatusCode);
         return new RawWebSocketClient(http, http.TakePending()) { Extensions = response!.Header("Sec-WebSocket-Extensions")?.Trim() };
@@ -40,6 +47,17 @@ public sealed class RawWebSocketClient : IDisposable
 
     /// <summary>Sends <paramref name="bytes"/> in one write (client frames must be masked: see <see cref="ClientFrame"/>).</summary>
     public Task SendAsync(byte[] bytes) => _http.SendAsync(bytes);
+
+    /// <summary>Sends <paramref name="bytes"/> one byte per write, <paramref name="delay"/> apart (Nagle is off), so
+    /// the server's reads split them at every byte.</summary>
+    public async Task SendBytewiseAsync(byte[] bytes, TimeSpan delay)
+    {
+        foreach (var b in bytes)
+        {
+            await _http.SendAsync([b]);
+            await Task.Delay(delay);
+        }
+    }
 
     /// <summary>Reads server frames until <paramref name="until"/> holds for the events so far, the server closed
     /// (the last event is then "finished" or "eof"), or the server was silent for <paramref name="silence"/> (default

@@ -58,6 +58,57 @@ public class IdleFootprintTests
         }
     }
 
+    /// <summary>Step 4: on plain TCP the WebSocket reads the socket itself, so the transport's input pipe (its
+    /// reader, segments and blocks) is garbage once the WebSocket idles, and no unfinished-frame tail is held.</summary>
+    [Fact]
+    public async Task Idle_websocket_on_plain_tcp_releases_the_input_pipe_and_holds_no_receive_tail()
+    {
+        await using var hub = await TestHubServer.StartAsync();
+        var id = await hub.CreateActiveChannelAsync();
+        var port = hub.EndPoint.Port;
+        WeakReference? input = null;
+        EmitHub.Net.Transport.ConnectionContext? context = null;
+        HttpConnection.CreatedForTests = c =>
+        {
+            if (c.Connection.LocalEndPoint is IPEndPoint local && local.Port == port && input is null)
+            {
+                input = new WeakReference(c.Connection.Input);
+                context = c.Connection;
+            }
+        };
+        var endpoint = Assert.IsType<WebSocketEndpoint>(hub.Server.WebSocketUpgrade);
+        WebSocketConnection? accepted = null;
+        endpoint.AcceptedForTests = w => accepted = w;
+        RawWebSocketClient ws;
+        try
+        {
+            ws = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
+        }
+        finally
+        {
+            HttpConnection.CreatedForTests = null;
+        }
+        using (ws)
+        {
+            var connected = await ws.ReadEventsAsync(e => e.Any(x => x.Contains("\"connected\"", StringComparison.Ordinal)));
+            Assert.Contains(connected, x => x.Contains("\"connected\"", StringComparison.Ordinal));
+            // Half a ping header, then the rest: the tail is held between the two reads and released after.
+            await ws.SendAsync([0x89]);
+            await Task.Delay(100);
+            await ws.SendAsync([0x81, 0, 0, 0, 0, 0x05]);
+            Assert.Equal(["pong:05"], await ws.ReadEventsAsync(e => e.Count == 1));
+
+            Assert.NotNull(input);
+            Assert.True(await CollectedAsync(input!), "the input pipe is still reachable from an idle WebSocket");
+            Assert.Throws<InvalidOperationException>(() => context!.Input);
+            Assert.False(accepted!.HoldsReceiveTailForTests);
+
+            await hub.BroadcastAsync(id, "after-gc");
+            var events = await ws.ReadEventsAsync(e => e.Any(x => x.Contains("after-gc", StringComparison.Ordinal)));
+            Assert.Contains(events, x => x.Contains("after-gc", StringComparison.Ordinal));
+        }
+    }
+
     [Fact]
     public async Task Idle_websocket_after_a_broadcast_and_a_ping_references_no_frame_and_no_buffer()
     {
