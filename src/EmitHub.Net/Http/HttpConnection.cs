@@ -220,13 +220,24 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
         if (_pendingFlush)
         {
             _pendingFlush = false;
+            _connection.OnOutputFlushing(_connection.Output.UnflushedBytes);
             await _connection.Output.FlushAsync().ConfigureAwait(false);
         }
     }
 
+    /// <summary>Unflushed answer bytes after which a pipelined request waits for a flush (and its back-pressure).</summary>
+    internal const int PipelinedFlushBytes = 64 * 1024;
+
     private async ValueTask<ReadResult> ReadAsync()
     {
         var input = _connection.Input;
+        // Pipelined answers wait for a flush only up to PipelinedFlushBytes: the flush is what applies the output
+        // pipe's back-pressure, so a client that pipelines thousands of requests and never reads would otherwise make
+        // this connection buffer every answer (found by a hostile test: 10,000 GET /docs grew RSS by 500 MB).
+        if (_pendingFlush && _connection.Output.UnflushedBytes >= PipelinedFlushBytes)
+        {
+            await FlushAsync().ConfigureAwait(false);
+        }
         if (input.TryRead(out var result))
         {
             return result;

@@ -85,6 +85,10 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     /// <summary>Connections currently open (HTTP and upgraded).</summary>
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>Test hook: the most output bytes any open connection holds not yet sent.</summary>
+    internal long MaxBufferedOutputBytesForTests =>
+        _connections.Values.Select(c => c.Connection.BufferedOutputBytes).DefaultIfEmpty(0).Max();
+
     /// <summary>The <c>/metrics</c> collector over the registry's meter. Valid after <see cref="StartAsync"/>.</summary>
     public MetricsCollector Metrics => _metrics ?? throw new InvalidOperationException("The server is not started.");
 

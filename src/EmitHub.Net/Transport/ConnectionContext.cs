@@ -154,6 +154,33 @@ public sealed partial class ConnectionContext
         CancelPendingInputCore();
     }
 
+    private long _outputBytesCommitted;
+
+    /// <summary>
+    /// Counts <paramref name="bytes"/> about to be flushed to <see cref="Output"/> (the HTTP side calls it with the
+    /// writer's unflushed bytes before each flush), so <see cref="BufferedOutputBytes"/> can tell what is waiting.
+    /// </summary>
+    internal void OnOutputFlushing(long bytes) => _outputBytesCommitted += bytes;
+
+    /// <summary>Output bytes flushed but not yet handed to the kernel, plus unflushed ones (approximate while a
+    /// send is in flight; for tests and diagnostics).</summary>
+    internal long BufferedOutputBytes
+    {
+        get
+        {
+            long unflushed;
+            try
+            {
+                unflushed = _output.Writer.UnflushedBytes;
+            }
+            catch (InvalidOperationException)
+            {
+                unflushed = 0;
+            }
+            return Volatile.Read(ref _outputBytesCommitted) + unflushed - BytesSent;
+        }
+    }
+
     internal void OnHeartbeat(DateTimeOffset now) => Volatile.Read(ref _heartbeatHandler)?.OnHeartbeat(now);
 
     /// <summary>Closes the connection at once without sending queued output (records <paramref name="reason"/> if
