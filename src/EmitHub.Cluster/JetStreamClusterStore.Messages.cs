@@ -9,6 +9,9 @@ namespace EmitHub.Cluster;
 
 public sealed partial class JetStreamClusterStore
 {
+    /// <summary>Bytes kept free under max_payload for the publish's headers (Nats-Expected-Stream and the status line).</summary>
+    private const int PublishHeaderAllowance = 256;
+
     /// <summary>One message as read from a channel's stream: its sequence, time and envelope JSON (sequence included).</summary>
     private readonly record struct StreamEntry(long Sequence, DateTimeOffset Timestamp, byte[] Envelope);
 
@@ -18,6 +21,12 @@ public sealed partial class JetStreamClusterStore
         EnsureConnected();
         var timestamp = Now();
         var json = envelope(timestamp);
+        // max_payload bounds payload plus headers; NATS would refuse the publish and the ack would time out, which
+        // reads as "not confirmed" — but this refusal is certain and permanent, so it is answered as too large.
+        if (_connection.ServerInfo is { MaxPayload: > 0 } info && json.Length + PublishHeaderAllowance > info.MaxPayload)
+        {
+            throw new ClusterMessageTooLargeException(json.Length, info.MaxPayload - PublishHeaderAllowance);
+        }
         try
         {
             await EnsureStreamAsync(channelId, cancellationToken).ConfigureAwait(false);

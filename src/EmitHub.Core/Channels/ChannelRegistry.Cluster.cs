@@ -185,6 +185,12 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
                 cancellationToken).ConfigureAwait(false);
             return new BroadcastResult(ChannelError.None, new BroadcastAck(append.Sequence, channel.Subscribers.Count, append.Timestamp));
         }
+        catch (ClusterMessageTooLargeException ex)
+        {
+            return new BroadcastResult(ChannelError.TooLarge, null,
+                $"{ex.Message} Send less, or raise max_payload in the NATS server's configuration (up to 64 MB) to match message_size_limit.",
+                "message_too_large");
+        }
         catch (ClusterUnavailableException ex)
         {
             LogClusterRefused(channel.Id, ex.Message);
@@ -204,6 +210,10 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
             await cluster.AppendAsync(channel.Id,
                 timestamp => CopyAndRelease(BuildClientMessage(channel, sender, senderName, text, timestamp, sequence: 0, out var payload), payload),
                 CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ClusterMessageTooLargeException ex)
+        {
+            SendError(channel, sender, $"Your message was not relayed: {ex.Message}");
         }
         catch (ClusterUnavailableException)
         {

@@ -113,3 +113,17 @@ public sealed class ClusterConflictException(string message) : Exception(message
 
 /// <summary>The store of record cannot be reached or did not acknowledge in time; nothing was changed or may have been.</summary>
 public sealed class ClusterUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The message is larger than the store of record accepts (NATS <c>max_payload</c>, 1 MB by default): refused before
+/// it was sent, so nothing was stored. <see cref="Size"/> and <see cref="Limit"/> are envelope bytes.
+/// </summary>
+public sealed class ClusterMessageTooLargeException(long size, long limit)
+    : Exception($"The message envelope is {size} bytes; the NATS server accepts at most {limit} bytes per message (its max_payload).")
+{
+    /// <summary>Envelope bytes of the refused message.</summary>
+    public long Size { get; } = size;
+
+    /// <summary>Largest envelope the NATS server accepts (its <c>max_payload</c> less the headers EmitHub sends).</summary>
+    public long Limit { get; } = limit;
+}
