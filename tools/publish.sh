@@ -13,5 +13,6 @@ dotnet publish "$root/src/EmitHub.Cli/EmitHub.Cli.csproj" -c Release -r "$rid" -
 if grep -E 'warning (IL[23][0-9]{3})' "$log" >/dev/null; then
   echo "publish: trim/AOT warnings found" >&2; exit 1
 fi
-rm -f "$root"/dist/*.pdb "$root"/dist/*.dbg "$root"/dist/*.xml 2>/dev/null || true
+# emit-hub.dbg stays beside the binary: perf (make bench BENCH_PERF=1) resolves the native symbols through it.
+rm -f "$root"/dist/*.pdb "$root"/dist/*.xml 2>/dev/null || true
 ls -la "$root/dist/emit-hub"
