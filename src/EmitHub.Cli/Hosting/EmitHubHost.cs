@@ -36,6 +36,10 @@ public static class EmitHubHost
         // Our provider decides per call from LiveOptions, so the factory must let everything through.
         builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Logging.AddProvider(loggerProvider);
+        // Evaluated per call, so a hot-reloaded log_level = "debug" brings the NATS client's lines back.
+        var configuredLevel = loggerProvider is EmitHubConsoleLoggerProvider console ? console : null;
+        builder.Logging.AddFilter((category, level) =>
+            NatsClientLogFilter.Allows(category, level, configuredLevel?.MinimumLevel ?? LogLevel.Information));
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
