@@ -165,6 +165,9 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         return ChannelResult.Ok(snapshot);
     }
 
+    /// <summary><c>Retry-After</c> on a broadcast refused for want of NATS: NATS.Net retries the connection about every 2 s.</summary>
+    private const int ClusterRetryAfterSeconds = 2;
+
     /// <summary>
     /// A broadcast in a cluster: appended to the store of record, which gives it the channel's next sequence
     /// cluster-wide; acknowledged once JetStream acknowledged it. This node's clients get it from the channel's
@@ -176,7 +179,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
         {
             return new BroadcastResult(ChannelError.Unavailable, null,
                 "NATS is unreachable from this node, so the broadcast cannot be stored; it was not accepted. Retry when GET /ready reports \"nats\": \"ok\".",
-                "cluster_unavailable");
+                "cluster_unavailable", ClusterRetryAfterSeconds);
         }
         try
         {
@@ -196,7 +199,7 @@ public sealed partial class ChannelRegistry : IClusterChangeSink
             LogClusterRefused(channel.Id, ex.Message);
             return new BroadcastResult(ChannelError.Unavailable, null,
                 "The cluster's store of record (NATS JetStream) did not acknowledge the broadcast, so it is not confirmed: it may or may not have been stored (on a persisting channel, check GET …/messages before retrying).",
-                "cluster_unavailable");
+                "cluster_unavailable", ClusterRetryAfterSeconds);
         }
     }
 

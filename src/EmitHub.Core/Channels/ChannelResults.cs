@@ -38,7 +38,7 @@ public sealed record BroadcastAck(
     int Recipients,
     [property: JsonConverter(typeof(Rfc3339Converter))] DateTimeOffset Timestamp);
 
-/// <summary>Outcome of a broadcast. On 429 and on 503 <c>store_busy</c>, <see cref="RetryAfterSeconds"/> (≥ 1) goes into
+/// <summary>Outcome of a broadcast. On 429 and on 503 <c>store_busy</c> or <c>cluster_unavailable</c>, <see cref="RetryAfterSeconds"/> (≥ 1) goes into
 /// <c>Retry-After</c>. On 503 <c>store_unavailable</c> (a commit that did not complete) <see cref="Ack"/> holds the
 /// sequence and timestamp the message was given, so the client can check history for it.</summary>
 public readonly record struct BroadcastResult(ChannelError Error, BroadcastAck? Ack, string? Message = null, string? Code = null, int RetryAfterSeconds = 0)

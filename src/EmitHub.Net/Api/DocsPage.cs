@@ -508,7 +508,7 @@ curl -X POST http://localhost:8081/api/v1/channels -H 'Content-Type: application
 <tr><td>recovery, history, replay_last</td><td>work on any node (<code>?after=SEQ&amp;epoch=…</code>, <code>GET …/messages</code>); an epoch never changes in a cluster</td></tr>
 <tr><td>per node</td><td><code>rate_limit_per_minute</code> (each node refills its own bucket: N nodes accept up to N×), <code>max_connections</code> (each node counts its own clients), <code>stats.connections</code> and a broadcast's <code>recipients</code> (this node's clients)</td></tr>
 <tr><td>message over NATS <code>max_payload</code></td><td>413 <code>message_too_large</code> naming the limit (NATS defaults to 1 MB, which a broadcast of the full default <code>message_size_limit</code> exceeds); nothing stored. Raise <code>max_payload</code> in the NATS configuration to match <code>message_size_limit</code></td></tr>
-<tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code>; when NATS is back the node catches its clients up without gaps</td></tr>
+<tr><td>NATS unreachable</td><td><code>/ready</code> answers 503 with <code>"nats":"unavailable"</code>; connected clients stay connected; broadcasts and changes answer 503 <code>cluster_unavailable</code> (broadcasts with <code>Retry-After: 2</code>); when NATS is back the node catches its clients up without gaps</td></tr>
 <tr><td>not used</td><td><code>db_path</code> and <code>[persistence] auto_backup</code> (back up the stream and bucket with NATS tools)</td></tr>
 </table></div>
 

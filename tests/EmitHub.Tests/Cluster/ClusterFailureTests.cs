@@ -104,6 +104,13 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : ClusterTestB
         var (status, _, body) = await ServerProcess.TryBroadcastAsync(B.Http, id, "during");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Contains("NATS", body);
+        // Like store_busy, the refusal says when to come back (generic HTTP clients and proxies read Retry-After).
+        using (var refused = await B.Http.PostAsync($"/api/v1/channels/{id}/broadcast",
+            ServerProcess.Json("""{"content":"during","message_type":"Broadcast"}""")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(2), refused.Headers.RetryAfter?.Delta);
+        }
         using (var ready = await A.Http.GetAsync("/ready"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
