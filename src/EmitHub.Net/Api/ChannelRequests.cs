@@ -231,7 +231,7 @@ public static class ChannelRequests
         {
             document?.Dispose();
             document = null;
-            error = DescribeJsonError(ex);
+            error = DescribeJsonError(ex, empty: json.Trim(" \t\r\n"u8).IsEmpty);
             return false;
         }
         if (document.RootElement.ValueKind != JsonValueKind.Object)
@@ -244,7 +244,11 @@ public static class ChannelRequests
         return true;
     }
 
-    private static string DescribeJsonError(JsonException ex)
+    /// <summary>
+    /// One sentence for the API user: where the body stops being JSON (1-based line and byte) and why, without the
+    /// parser's advice to its own developer ("Change the reader options", "isFinalBlock").
+    /// </summary>
+    private static string DescribeJsonError(JsonException ex, bool empty)
     {
         var message = ex.Message;
         if (message.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase))
@@ -255,7 +259,26 @@ public static class ChannelRequests
         {
             return $"Request body repeats a member name; each member may appear once ({Trim(message)}).";
         }
-        return $"Request body is not valid JSON ({Trim(message)}).";
+        if (empty)
+        {
+            return "Request body is not valid JSON: it is empty; send one JSON object.";
+        }
+        var at = ex.LineNumber is long line && ex.BytePositionInLine is long position
+            ? $" at line {line + 1}, byte {position + 1}"
+            : "";
+        return $"Request body is not valid JSON{at}: {Reason(message)}.";
+    }
+
+    /// <summary>The reader's explanation, cut before its position suffix, with the developer-facing parts removed.</summary>
+    private static string Reason(string message)
+    {
+        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        var text = Trim(cut > 0 ? message[..cut] : message)
+            .Replace(" Change the reader options", "", StringComparison.Ordinal)
+            .Replace(" which is not supported in this mode", "", StringComparison.Ordinal)
+            .Replace(", when isFinalBlock is true", "", StringComparison.Ordinal)
+            .Replace("is invalid after a single JSON value. Expected end of data", "comes after the end of the JSON value", StringComparison.Ordinal);
+        return text.TrimEnd('.', ' ');
     }
 
     private static string Trim(string message)

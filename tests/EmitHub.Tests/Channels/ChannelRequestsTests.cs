@@ -6,6 +6,28 @@ namespace EmitHub.Tests.Channels;
 
 public class ChannelRequestsTests
 {
+    [Theory]
+    [InlineData("""{"name":"a",}""", "trailing comma", "line 1, byte 13")]
+    [InlineData("", "empty", null)]
+    [InlineData("   ", "empty", null)]
+    [InlineData("""{"name":"a"}x""", "after the end", "line 1, byte 13")]
+    [InlineData("{\n\"name\": tru}", "invalid", "at line 2, byte ")]
+    public void A_body_that_is_not_json_gets_a_sentence_for_the_api_user_not_the_parser_developer(string body, string says, string? at)
+    {
+        Assert.False(ChannelRequests.TryParseCreate(Encoding.UTF8.GetBytes(body), out _, out var error));
+        // Found by a new-user test: the parser's own text ("Change the reader options", "isFinalBlock") leaked through.
+        Assert.StartsWith("Request body is not valid JSON", error);
+        Assert.Contains(says, error, StringComparison.OrdinalIgnoreCase);
+        if (at is not null)
+        {
+            Assert.Contains(at, error);
+        }
+        Assert.DoesNotContain("reader options", error);
+        Assert.DoesNotContain("isFinalBlock", error);
+        Assert.DoesNotContain("LineNumber", error);
+        Assert.DoesNotContain("in this mode", error);
+    }
+
     [Fact]
     public void The_seed_quick_start_body_parses_with_every_setting()
     {
