@@ -276,10 +276,11 @@ es.addEventListener('broadcast', (e) =&gt; console.log(e.lastEventId, JSON.parse
 <tr><td class="m">connected</td><td>channel Active and not full</td><td>"Connected to channel: &lt;name&gt;"; data = {channel, connection_id, epoch, last_sequence[, recovered]}</td></tr>
 <tr><td class="m">denied</td><td>channel not Active (then close 1008) or full (close 1013)</td><td>"Channel &lt;name&gt; is not active" / "Channel &lt;name&gt; is full"; data null</td></tr>
 <tr><td class="m">broadcast</td><td>a REST broadcast</td><td>message = content; data = the request's data or null</td></tr>
-<tr><td class="m">client_message</td><td>a client text frame on a channel that allows it</td><td>"Client message in &lt;name&gt;: &lt;text&gt;"; data = {original_message, sender: "client", connection_id}</td></tr>
+<tr><td class="m">client_message</td><td>a client text frame on a channel that allows it</td><td>"Client message in &lt;name&gt;: &lt;text&gt;"; data = {original_message, sender: the subscriber token's <code>sub</code> or "client", connection_id}</td></tr>
 <tr><td class="m">error</td><td>client message refused (not allowed or over the rate limit); sender only</td><td>a sentence; data null</td></tr>
 <tr><td class="m">paused / resumed</td><td>pause / start after pause</td><td>"Channel &lt;name&gt; is paused" / "Channel &lt;name&gt; resumed"</td></tr>
 <tr><td class="m">stopped</td><td>stop or delete, then close 1001</td><td>"Channel &lt;name&gt; stopped"</td></tr>
+<tr><td class="m">unsubscribed</td><td>multiplexed socket (<code>/api/v1/ws</code>) only, after <code>{"op":"unsubscribe"}</code></td><td>"Unsubscribed from channel &lt;id&gt;"</td></tr>
 </table></div>
 <pre>{"status":"broadcast","message":"A004","channel_id":"550e8400-e29b-41d4-a716-446655440000",
  "timestamp":"2024-06-01T10:40:00Z","data":null,"sequence":1}</pre>
