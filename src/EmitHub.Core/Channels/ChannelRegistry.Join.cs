@@ -67,22 +67,29 @@ public sealed partial class ChannelRegistry
     {
         lock (channel.Gate)
         {
-            if (channel.Deleted)
-            {
-                return Gone(subscriber);
-            }
-            if (channel.Status != ChannelStatus.Active)
-            {
-                Deny(channel, subscriber, $"Channel {channel.Name} is not active", SubscriberCloseReason.ChannelNotActive);
-                return new SubscribeResult(SubscribeOutcome.NotActive, null);
-            }
-            if (channel.Connections >= channel.Settings.MaxConnections)
-            {
-                Deny(channel, subscriber, $"Channel {channel.Name} is full", SubscriberCloseReason.ChannelFull);
-                return new SubscribeResult(SubscribeOutcome.Full, null);
-            }
-            return null;
+            return RefuseUnderLock(channel, subscriber);
         }
+    }
+
+    /// <summary>The join refusals (deleted → 1001, not Active → <c>denied</c> 1008, full → <c>denied</c> 1013), or null
+    /// when the subscriber may join. Caller holds <c>channel.Gate</c>.</summary>
+    private SubscribeResult? RefuseUnderLock(Channel channel, IChannelSubscriber subscriber)
+    {
+        if (channel.Deleted)
+        {
+            return Gone(subscriber);
+        }
+        if (channel.Status != ChannelStatus.Active)
+        {
+            Deny(channel, subscriber, $"Channel {channel.Name} is not active", SubscriberCloseReason.ChannelNotActive);
+            return new SubscribeResult(SubscribeOutcome.NotActive, null);
+        }
+        if (channel.Connections >= channel.Settings.MaxConnections)
+        {
+            Deny(channel, subscriber, $"Channel {channel.Name} is full", SubscriberCloseReason.ChannelFull);
+            return new SubscribeResult(SubscribeOutcome.Full, null);
+        }
+        return null;
     }
 
     /// <summary>The join proper (<see cref="SubscribeAsync"/>): admission, <c>connected</c>, replay or store catch-up,
@@ -95,19 +102,9 @@ public sealed partial class ChannelRegistry
         int stopGeneration;
         lock (channel.Gate)
         {
-            if (channel.Deleted)
+            if (RefuseUnderLock(channel, subscriber) is { } refused)
             {
-                return Gone(subscriber);
-            }
-            if (channel.Status != ChannelStatus.Active)
-            {
-                Deny(channel, subscriber, $"Channel {channel.Name} is not active", SubscriberCloseReason.ChannelNotActive);
-                return new SubscribeResult(SubscribeOutcome.NotActive, null);
-            }
-            if (channel.Connections >= channel.Settings.MaxConnections)
-            {
-                Deny(channel, subscriber, $"Channel {channel.Name} is full", SubscriberCloseReason.ChannelFull);
-                return new SubscribeResult(SubscribeOutcome.Full, null);
+                return refused;
             }
             channel.Connections++;
             stopGeneration = channel.StopGeneration;

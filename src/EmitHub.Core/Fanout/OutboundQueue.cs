@@ -245,27 +245,10 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     }
 
     /// <summary>
-    /// Like <see cref="Drain"/>, but hands out the messages themselves (cleared first), so
-    /// the send loop can pick a shared variant of each (<see cref="OutboundMessage.GetVariant{TState}"/>). The
-    /// messages stay referenced by the queue until <see cref="ReleaseSent"/>.
-    /// </summary>
-    public int DrainMessages(List<OutboundMessage> messages)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        messages.Clear();
-        var count = DrainBatch();
-        for (var i = 0; i < count; i++)
-        {
-            messages.Add(_inFlight[i]!);
-        }
-        return count;
-    }
-
-    /// <summary>
-    /// Like <see cref="DrainMessages"/>, without a list: moves everything queued into the in-flight batch and returns
-    /// it, in enqueue order (every element non-null). The span is the queue's own array: read it before the next
-    /// <see cref="ReleaseSent"/> and do not keep it across an await (copy what the send needs, e.g. the frames'
-    /// array segments). Lets a send loop keep no per-connection message list while idle (issue 10).
+    /// Moves everything queued into the in-flight batch and returns it, in enqueue order (every element non-null), so
+    /// the send loop can pick a shared variant of each (<see cref="OutboundMessage.GetVariant{TState}"/>). The span is
+    /// the queue's own array: read it before the next <see cref="ReleaseSent"/> and do not keep it across an await
+    /// (copy what the send needs, e.g. the frames' array segments). A send loop keeps no message list while idle.
     /// </summary>
     public ReadOnlySpan<OutboundMessage?> DrainInFlight()
     {

@@ -29,7 +29,6 @@ public sealed class ServerSentEventsConnection : IConnectionHeartbeatHandler
     private readonly SubscriberOutbox _outbox;
     private readonly TimeSpan _heartbeatInterval;
     private readonly ILogger _logger;
-    private readonly List<OutboundMessage> _drained = new();
     private readonly List<ArraySegment<byte>> _segments = new();
     private int _heartbeatDue;
     private long _lastSendTimestamp;
@@ -131,7 +130,6 @@ public sealed class ServerSentEventsConnection : IConnectionHeartbeatHandler
                 }
                 // Let the broadcasts that follow join this send (see WebSocketConnection's send loop).
                 await Task.Yield();
-                _outbox.DrainMessages(_drained);
                 if (!await SendAsync().ConfigureAwait(false))
                 {
                     return;
@@ -156,16 +154,15 @@ public sealed class ServerSentEventsConnection : IConnectionHeartbeatHandler
         {
             _segments.Add(new ArraySegment<byte>(s_heartbeat));
         }
-        foreach (var message in _drained)
+        foreach (var message in _outbox.DrainInFlight())
         {
-            var sse = message.GetVariant(OutboundVariantSlots.ServerSentEvent, 0, static (m, _) => ServerSentEventFormatter.Format(m));
+            var sse = message!.GetVariant(OutboundVariantSlots.ServerSentEvent, 0, static (m, _) => ServerSentEventFormatter.Format(m));
             if (!MemoryMarshal.TryGetArray(sse.Frame, out var segment))
             {
                 throw new InvalidOperationException("Outbound events must be array-backed.");
             }
             _segments.Add(segment);
         }
-        _drained.Clear();
         if (_segments.Count == 0)
         {
             return true;

@@ -139,10 +139,8 @@ public class SubscriberOutbox : IChannelSubscriber, IDisposable
     /// <summary>Send loop: everything queued, in order, for one gathered send (see <see cref="OutboundQueue.Drain"/>).</summary>
     public int Drain(List<ReadOnlyMemory<byte>> segments) => _queue.Drain(segments);
 
-    /// <summary>Send loop: everything queued, in order, as messages, so a shared variant can be picked for each.</summary>
-    public int DrainMessages(List<OutboundMessage> messages) => _queue.DrainMessages(messages);
-
-    /// <summary>Send loop: everything queued, in order, as the queue's in-flight batch (see <see cref="OutboundQueue.DrainInFlight"/>).</summary>
+    /// <summary>Send loop: everything queued, in order, as the queue's in-flight batch, so a shared variant can be
+    /// picked for each (see <see cref="OutboundQueue.DrainInFlight"/>).</summary>
     public ReadOnlySpan<OutboundMessage?> DrainInFlight() => _queue.DrainInFlight();
 
     /// <summary>Send loop: the gathered send finished (or failed); release its frames.</summary>
