@@ -5,9 +5,10 @@ namespace EmitHub.Net.Transport;
 /// <summary>
 /// The receive side handed over to an upgraded protocol (issue 10): after a WebSocket upgrade on a plain TCP
 /// connection, the transport's receive loop stops and the input pipe is released, and the WebSocket reads the socket
-/// itself — a readiness wait on the epoll loop (<see cref="WaitForInputAsync"/>), then a receive into a buffer it
-/// borrows only for that read (<see cref="ReceiveDirectAsync"/>). An idle WebSocket then holds its reader's waiter on
-/// the <see cref="EpollSocket"/>, and neither a pipe, a buffer nor a parked transport loop. TLS connections keep the pipe (their bytes come out of <see cref="System.Net.Security.SslStream"/>).
+/// itself — a zero-byte wait (<see cref="WaitForInputAsync"/>), then a receive into a buffer it borrows only for
+/// that read (<see cref="ReceiveDirectAsync"/>). An idle WebSocket then holds one receive
+/// <see cref="System.Net.Sockets.SocketAsyncEventArgs"/> with a zero-byte receive in flight, and neither a pipe nor a
+/// parked transport loop. TLS connections keep the pipe (their bytes come out of <see cref="System.Net.Security.SslStream"/>).
 /// </summary>
 public sealed partial class ConnectionContext
 {
@@ -20,8 +21,8 @@ public sealed partial class ConnectionContext
 
     /// <summary>
     /// Hands the socket's receive side to the caller (an upgraded protocol, after the request head was consumed from
-    /// <see cref="Input"/>): interrupts the transport's receive loop (nothing is in flight: a wait is only a waiter,
-    /// and bytes that arrive meanwhile stay in the kernel for the caller's first <see cref="WaitForInputAsync"/>), waits for the loop to end, copies the bytes it had
+    /// <see cref="Input"/>): interrupts the transport's receive loop (its pending zero-byte receive stays in flight
+    /// for the caller's first <see cref="WaitForInputAsync"/>), waits for the loop to end, copies the bytes it had
     /// already put into the input pipe after the request head — the peer's first frames, to be processed before
     /// anything received later — and releases the pipe. Returns those bytes in an array rented from
     /// <see cref="ArrayPool{T}.Shared"/> (the caller returns it) with their count, or (null, 0) when there were none.
@@ -35,7 +36,7 @@ public sealed partial class ConnectionContext
         {
             throw new InvalidOperationException("Only a plain TCP connection's receive side can be handed over, once.");
         }
-        _io!.InterruptWait();
+        _receiver.InterruptWait();
         // A loop blocked in FlushAsync (over the pause threshold) ends too; what it wrote stays readable.
         input.Writer.CancelPendingFlush();
         await _receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -55,24 +56,24 @@ public sealed partial class ConnectionContext
         }
         await reader.CompleteAsync().ConfigureAwait(false);
         _input = null;
-        _io!.ClearInterrupt();
+        _receiver.ClearInterrupt();
         _receivesDirectly = true;
         // Full fence between the mode write and the flag reads, against CancelPendingInputCore's flag write before
         // its mode read: a stop or cancel racing the hand-over is seen by one side or the other.
         Interlocked.MemoryBarrier();
         if (_inputCancelled || StopRequested)
         {
-            _io!.InterruptWait();
+            _receiver.InterruptWait();
         }
         return (buffer, length);
     }
 
     /// <summary>
     /// After <see cref="TakeOverReceiveAsync"/>: waits until the socket is readable without holding a buffer (a
-    /// <c>MSG_PEEK</c> probe, then the loop's next edge). Pass the result to <see cref="IsInputReady"/>. The source's own ValueTask is returned (no
+    /// zero-byte receive). Pass the result to <see cref="IsInputReady"/>. The source's own ValueTask is returned (no
     /// async wrapper), so an idle connection parks only its reader's state machine. One waiter at a time.
     /// </summary>
-    internal ValueTask<SocketOperationResult> WaitForInputAsync() => _io!.WaitReadableAsync();
+    internal ValueTask<SocketOperationResult> WaitForInputAsync() => _receiver.WaitReadableAsync(_socket);
 
     /// <summary>True when data, the peer's FIN or an error is there to be received; false when
     /// <see cref="CancelPendingInput"/> or <see cref="RequestStop"/> ended the wait (as <c>CancelPendingRead</c> ends
@@ -94,7 +95,7 @@ public sealed partial class ConnectionContext
     /// <summary>After <see cref="IsInputReady"/> returned true: receives into <paramref name="buffer"/> what the
     /// kernel holds (at most its length; completes at once, since data is there). Pass the result to
     /// <see cref="CountReceived"/>.</summary>
-    internal ValueTask<SocketOperationResult> ReceiveDirectAsync(Memory<byte> buffer) => _io!.ReceiveAsync(buffer);
+    internal ValueTask<SocketOperationResult> ReceiveDirectAsync(Memory<byte> buffer) => _receiver.ReceiveAsync(_socket, buffer);
 
     /// <summary>The bytes a <see cref="ReceiveDirectAsync"/> delivered, or 0 when the peer closed its sending side
     /// (<see cref="ConnectionCloseReason.RemoteClosed"/> recorded) or the receive failed (recorded).</summary>
@@ -130,7 +131,7 @@ public sealed partial class ConnectionContext
     {
         if (_receivesDirectly)
         {
-            _io!.InterruptWait();
+            _receiver.InterruptWait();
         }
         else
         {
@@ -144,10 +145,10 @@ public sealed partial class ConnectionContext
     private async Task LingerDirectAsync()
     {
         // The owning protocol has ended; its interrupt (end of its read loop) must not end this one.
-        _io!.ClearInterrupt();
+        _receiver.ClearInterrupt();
         while (true)
         {
-            var ready = await _io!.WaitReadableAsync().ConfigureAwait(false);
+            var ready = await _receiver.WaitReadableAsync(_socket).ConfigureAwait(false);
             if (!ready.Succeeded)
             {
                 return;
@@ -155,7 +156,7 @@ public sealed partial class ConnectionContext
             var scratch = ArrayPool<byte>.Shared.Rent(ReceiveChunk);
             try
             {
-                var received = await _io!.ReceiveAsync(scratch).ConfigureAwait(false);
+                var received = await _receiver.ReceiveAsync(_socket, scratch).ConfigureAwait(false);
                 if (!received.Succeeded || received.BytesTransferred == 0)
                 {
                     return;

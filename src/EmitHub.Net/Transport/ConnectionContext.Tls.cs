@@ -57,6 +57,8 @@ public sealed partial class ConnectionContext
         _output.Reader.Complete();
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
         _closed.Cancel();
+        _receiver.Dispose();
+        _sender.Dispose();
     }
 
     private async Task TlsReceiveLoopAsync(SslStream ssl)

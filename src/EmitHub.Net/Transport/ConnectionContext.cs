@@ -11,9 +11,8 @@ namespace EmitHub.Net.Transport;
 /// <see cref="Output"/>, both over System.IO.Pipelines. The transport knows no HTTP; HTTP (and, after an upgrade,
 /// WebSocket) read <see cref="Input"/> and write <see cref="Output"/>.
 /// <para>
-/// On plain TCP the socket's I/O runs on the process's epoll loop (<see cref="EpollSocket"/>): receives and gathered
-/// sends are non-blocking calls on the caller's thread, and only EAGAIN waits for the loop's next edge. Idle
-/// connections hold no buffers: a receive borrows a scratch array only while data is there. Input is bounded: the receive loop stops reading the socket when <see cref="InputPauseThreshold"/> bytes
+/// Idle connections hold no buffers: each receive first waits with a zero-byte receive and only then rents pipe
+/// memory. Input is bounded: the receive loop stops reading the socket when <see cref="InputPauseThreshold"/> bytes
 /// are unread and resumes below <see cref="InputResumeThreshold"/> (TCP flow control pushes back on the peer).
 /// Socket failures are values; the first <see cref="ConnectionCloseReason"/> recorded wins.
 /// </para>
@@ -60,9 +59,8 @@ public sealed partial class ConnectionContext
     // Null once the receive side was handed over (TakeOverReceiveAsync): the pipe's memory is then garbage.
     private Pipe? _input;
     private readonly Pipe _output;
-    // Plain TCP: the socket's I/O on the process's epoll loop. Null on a TLS connection, whose bytes go through
-    // SslStream over the runtime's own socket operations.
-    private readonly EpollSocket? _io;
+    private readonly SocketOperation _receiver = new();
+    private readonly SocketOperation _sender = new();
     private readonly CancellationTokenSource _closed = new();
     private readonly ILogger _logger;
     private IConnectionHeartbeatHandler? _heartbeatHandler;
@@ -85,10 +83,6 @@ public sealed partial class ConnectionContext
         MemoryPool = pool;
         RemoteEndPoint = socket.RemoteEndPoint;
         LocalEndPoint = socket.LocalEndPoint;
-        if (tls is null)
-        {
-            _io = new EpollSocket(socket, EpollEventLoop.Shared);
-        }
         _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
             InputPauseThreshold, InputResumeThreshold, MinimumInputSegment, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
@@ -202,8 +196,6 @@ public sealed partial class ConnectionContext
         {
         }
         _socket.Dispose();
-        // Closing the descriptor removes it from epoll without an edge: end the waits here.
-        _io?.Close();
     }
 
     /// <summary>
@@ -264,8 +256,6 @@ public sealed partial class ConnectionContext
         {
         }
         _socket.Dispose();
-        // Ends a receive or linger wait still pending (closing the descriptor gives no epoll edge).
-        _io?.Close();
         _ssl?.Dispose();
         if (_input is { } input)
         {
@@ -277,6 +267,8 @@ public sealed partial class ConnectionContext
         TrySetCloseReason(ConnectionCloseReason.ResponseClose);
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
         _closed.Cancel();
+        _receiver.Dispose();
+        _sender.Dispose();
     }
 
     /// <summary>
@@ -303,7 +295,7 @@ public sealed partial class ConnectionContext
         {
             return await TlsSendAsync(_ssl, buffers).ConfigureAwait(false);
         }
-        var result = await _io!.SendAsync(buffers).ConfigureAwait(false);
+        var result = await _sender.SendAsync(_socket, buffers).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             RecordSocketError(result.Error);
@@ -343,62 +335,48 @@ public sealed partial class ConnectionContext
 
     private async Task ReceiveLoopAsync()
     {
-        var io = _io!;
         var writer = _input!.Writer;
         try
         {
             while (true)
             {
-                // Interrupted when an upgraded WebSocket takes the receive side over (TakeOverReceiveAsync): the loop
-                // ends before reading anything more, so every later byte goes to the WebSocket.
-                if (io.IsInterrupted)
+                // Zero-byte receive: wait for readability without holding a buffer. Interrupted when an upgraded
+                // WebSocket takes the receive side over (TakeOverReceiveAsync): the loop ends, the wait stays in
+                // flight for the WebSocket.
+                var ready = await _receiver.WaitReadableAsync(_socket).ConfigureAwait(false);
+                if (ready.IsInterrupted)
                 {
+                    return;
+                }
+                if (!ready.Succeeded)
+                {
+                    RecordSocketError(ready.Error);
                     return;
                 }
                 // Receive into a pooled scratch buffer and copy exactly what arrived into the pipe: a pipe keeps its
                 // last, partly filled block while the connection idles, and with right-sized segments that block is a
-                // few hundred bytes instead of 4 KiB per idle connection (the copy is of inbound bytes only, which
-                // are small here; fan-out traffic is outbound and never copied). Nothing there: the scratch goes back
-                // and the loop waits for the next readable edge without holding a buffer.
-                var edges = io.ReadEdges;
+                // few hundred bytes instead of 4 KiB per idle WebSocket (the copy is of inbound bytes only, which
+                // are small here; fan-out traffic is outbound and never copied).
                 var scratch = ArrayPool<byte>.Shared.Rent(ReceiveChunk);
-                SocketOperationResult received;
                 try
                 {
-                    received = io.TryReceive(scratch);
-                    if (received.Succeeded && received.BytesTransferred > 0)
+                    var received = await _receiver.ReceiveAsync(_socket, scratch).ConfigureAwait(false);
+                    if (!received.Succeeded)
                     {
-                        writer.Write(scratch.AsSpan(0, received.BytesTransferred));
-                        _bytesReceived += received.BytesTransferred;
+                        RecordSocketError(received.Error);
+                        return;
                     }
+                    if (received.BytesTransferred == 0)
+                    {
+                        TrySetCloseReason(ConnectionCloseReason.RemoteClosed);
+                        return;
+                    }
+                    writer.Write(scratch.AsSpan(0, received.BytesTransferred));
+                    _bytesReceived += received.BytesTransferred;
                 }
                 finally
                 {
                     ArrayPool<byte>.Shared.Return(scratch);
-                }
-                if (received.Error == SocketError.WouldBlock)
-                {
-                    var ready = await io.WaitReadableAfterAsync(edges).ConfigureAwait(false);
-                    if (ready.IsInterrupted)
-                    {
-                        return;
-                    }
-                    if (!ready.Succeeded)
-                    {
-                        RecordSocketError(ready.Error);
-                        return;
-                    }
-                    continue;
-                }
-                if (!received.Succeeded)
-                {
-                    RecordSocketError(received.Error);
-                    return;
-                }
-                if (received.BytesTransferred == 0)
-                {
-                    TrySetCloseReason(ConnectionCloseReason.RemoteClosed);
-                    return;
                 }
                 var flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
@@ -428,7 +406,7 @@ public sealed partial class ConnectionContext
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    var sent = await _io!.SendAsync(buffer).ConfigureAwait(false);
+                    var sent = await _sender.SendAsync(_socket, buffer).ConfigureAwait(false);
                     if (!sent.Succeeded)
                     {
                         RecordSocketError(sent.Error);

@@ -149,8 +149,8 @@ public class DirectReceiveTests
 
     /// <summary>
     /// The interruptible wait under races (the hand-over and <c>CancelPendingInput</c> rely on it): an interrupt
-    /// ends a pending readiness wait on the epoll loop; the next owner's wait is woken by the next byte — whether that
-    /// byte arrives before, during or after the interrupt. No wake-up (edge) is lost.
+    /// ends a pending zero-byte receive; the receive stays in flight, detached; the next owner re-attaches to it and
+    /// is woken by the next byte — whether that byte arrives before, during or after the interrupt. No wake-up is lost.
     /// </summary>
     [Fact]
     public async Task An_interrupted_wait_hands_its_pending_receive_to_the_next_waiter_without_losing_a_wakeup()
@@ -161,13 +161,13 @@ public class DirectReceiveTests
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await client.ConnectAsync(listener.LocalEndPoint!);
         using var server = await listener.AcceptAsync();
-        var operation = new EpollSocket(server, EpollEventLoop.Shared);
+        using var operation = new SocketOperation();
         var buffer = new byte[16];
         var random = new Random(1234);
 
         for (var i = 0; i < 400; i++)
         {
-            var wait = operation.WaitReadableAsync().AsTask();
+            var wait = operation.WaitReadableAsync(server).AsTask();
             var sendFirst = random.Next(3);
             if (sendFirst == 0)
             {
@@ -186,7 +186,7 @@ public class DirectReceiveTests
             await interrupter;
             Assert.True(first.IsInterrupted || first.Succeeded, $"iteration {i}: {first}");
             // Interrupts are sticky until cleared.
-            Assert.True((await operation.WaitReadableAsync()).IsInterrupted);
+            Assert.True((await operation.WaitReadableAsync(server)).IsInterrupted);
             operation.ClearInterrupt();
             if (sendFirst == 2)
             {
@@ -194,12 +194,11 @@ public class DirectReceiveTests
             }
 
             // The next owner: woken by the byte (sent before, during or after), exactly that byte is there.
-            var ready = await operation.WaitReadableAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            var ready = await operation.WaitReadableAsync(server).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
             Assert.True(ready.Succeeded, $"iteration {i}: {ready}");
-            var received = await operation.ReceiveAsync(buffer);
+            var received = await operation.ReceiveAsync(server, buffer);
             Assert.Equal(1, received.BytesTransferred);
             Assert.Equal((byte)i, buffer[0]);
         }
-        operation.Close();
     }
 }
