@@ -58,9 +58,7 @@ public sealed partial class ConnectionContext
     private readonly Socket _socket;
     // Null once the receive side was handed over (TakeOverReceiveAsync): the pipe's memory is then garbage.
     private Pipe? _input;
-    // Null once an upgraded protocol completed it (CompleteOutputAsync): the pipe is then garbage, not held for the
-    // WebSocket's lifetime.
-    private Pipe? _output;
+    private readonly Pipe _output;
     private readonly SocketOperation _receiver = new();
     private readonly SocketOperation _sender = new();
     private readonly CancellationTokenSource _closed = new();
@@ -106,8 +104,7 @@ public sealed partial class ConnectionContext
 
     /// <summary>Bytes to send to the peer. <c>FlushAsync</c> hands them to the send loop, which sends every queued
     /// segment in one gathered send. Only the owning protocol writes it.</summary>
-    /// <exception cref="InvalidOperationException">The output was completed by an upgraded protocol.</exception>
-    public PipeWriter Output => (_output ?? throw new InvalidOperationException("The output was completed for the upgraded protocol.")).Writer;
+    public PipeWriter Output => _output.Writer;
 
     /// <summary>Bytes received from the peer so far (after TLS decryption on a TLS connection).</summary>
     public long BytesReceived => Volatile.Read(ref _bytesReceived);
@@ -174,7 +171,7 @@ public sealed partial class ConnectionContext
             long unflushed;
             try
             {
-                unflushed = Volatile.Read(ref _output)?.Writer.UnflushedBytes ?? 0;
+                unflushed = _output.Writer.UnflushedBytes;
             }
             catch (InvalidOperationException)
             {
@@ -216,9 +213,7 @@ public sealed partial class ConnectionContext
         // Kept in fields, not locals of this (long-parked) method: a hand-over replaces _receiving, so the finished
         // loop's task is garbage while the upgraded protocol runs.
         _receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
-        // A field, not a local of this long-parked method: CompleteOutputAsync replaces it once the loop ended, so an
-        // upgraded connection does not hold the finished loop's state machine.
-        _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
+        var sending = _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
         try
         {
             await application(this).ConfigureAwait(false);
@@ -229,13 +224,10 @@ public sealed partial class ConnectionContext
             TransportLog.ConnectionFailed(_logger, Id, e);
         }
 
-        if (_output is { } output)
-        {
-            await output.Writer.CompleteAsync().ConfigureAwait(false);
-        }
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
         try
         {
-            await _sending.WaitAsync(s_drainTime).ConfigureAwait(false);
+            await sending.WaitAsync(s_drainTime).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -287,12 +279,8 @@ public sealed partial class ConnectionContext
     /// </summary>
     public async ValueTask<bool> CompleteOutputAsync()
     {
-        var output = _output ?? throw new InvalidOperationException("The output was already completed.");
-        await output.Writer.CompleteAsync().ConfigureAwait(false);
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
-        // The loop has completed the reader: nothing references the pipe's memory any more.
-        _sending = Task.CompletedTask;
-        _output = null;
         return CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed);
     }
 
@@ -409,7 +397,7 @@ public sealed partial class ConnectionContext
 
     private async Task SendLoopAsync()
     {
-        var reader = _output!.Reader;
+        var reader = _output.Reader;
         try
         {
             while (true)
