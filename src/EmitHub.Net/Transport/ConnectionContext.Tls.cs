@@ -53,7 +53,7 @@ public sealed partial class ConnectionContext
         _socket.Dispose();
         _input!.Writer.Complete();
         _input.Reader.Complete();
-        _output.Writer.Complete();
+        _output!.Writer.Complete();
         _output.Reader.Complete();
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
         _closed.Cancel();
@@ -106,7 +106,7 @@ public sealed partial class ConnectionContext
 
     private async Task TlsSendLoopAsync(SslStream ssl)
     {
-        var reader = _output.Reader;
+        var reader = _output!.Reader;
         try
         {
             while (true)

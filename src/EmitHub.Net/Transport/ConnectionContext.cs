@@ -58,7 +58,9 @@ public sealed partial class ConnectionContext
     private readonly Socket _socket;
     // Null once the receive side was handed over (TakeOverReceiveAsync): the pipe's memory is then garbage.
     private Pipe? _input;
-    private readonly Pipe _output;
+    // Null once an upgraded protocol completed it (CompleteOutputAsync): the pipe is then garbage, not held for the
+    // WebSocket's lifetime.
+    private Pipe? _output;
     private readonly SocketOperation _receiver = new();
     private readonly SocketOperation _sender = new();
     private readonly CancellationTokenSource _closed = new();
@@ -104,7 +106,8 @@ public sealed partial class ConnectionContext
 
     /// <summary>Bytes to send to the peer. <c>FlushAsync</c> hands them to the send loop, which sends every queued
     /// segment in one gathered send. Only the owning protocol writes it.</summary>
-    public PipeWriter Output => _output.Writer;
+    /// <exception cref="InvalidOperationException">The output was completed by an upgraded protocol.</exception>
+    public PipeWriter Output => (_output ?? throw new InvalidOperationException("The output was completed for the upgraded protocol.")).Writer;
 
     /// <summary>Bytes received from the peer so far (after TLS decryption on a TLS connection).</summary>
     public long BytesReceived => Volatile.Read(ref _bytesReceived);
@@ -171,7 +174,7 @@ public sealed partial class ConnectionContext
             long unflushed;
             try
             {
-                unflushed = _output.Writer.UnflushedBytes;
+                unflushed = Volatile.Read(ref _output)?.Writer.UnflushedBytes ?? 0;
             }
             catch (InvalidOperationException)
             {
@@ -213,7 +216,9 @@ public sealed partial class ConnectionContext
         // Kept in fields, not locals of this (long-parked) method: a hand-over replaces _receiving, so the finished
         // loop's task is garbage while the upgraded protocol runs.
         _receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
-        var sending = _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
+        // A field, not a local of this long-parked method: CompleteOutputAsync replaces it once the loop ended, so an
+        // upgraded connection does not hold the finished loop's state machine.
+        _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
         try
         {
             await application(this).ConfigureAwait(false);
@@ -224,10 +229,13 @@ public sealed partial class ConnectionContext
             TransportLog.ConnectionFailed(_logger, Id, e);
         }
 
-        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        if (_output is { } output)
+        {
+            await output.Writer.CompleteAsync().ConfigureAwait(false);
+        }
         try
         {
-            await sending.WaitAsync(s_drainTime).ConfigureAwait(false);
+            await _sending.WaitAsync(s_drainTime).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -279,8 +287,12 @@ public sealed partial class ConnectionContext
     /// </summary>
     public async ValueTask<bool> CompleteOutputAsync()
     {
-        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        var output = _output ?? throw new InvalidOperationException("The output was already completed.");
+        await output.Writer.CompleteAsync().ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
+        // The loop has completed the reader: nothing references the pipe's memory any more.
+        _sending = Task.CompletedTask;
+        _output = null;
         return CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed);
     }
 
@@ -397,7 +409,7 @@ public sealed partial class ConnectionContext
 
     private async Task SendLoopAsync()
     {
-        var reader = _output.Reader;
+        var reader = _output!.Reader;
         try
         {
             while (true)

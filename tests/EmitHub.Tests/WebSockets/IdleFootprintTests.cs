@@ -59,20 +59,22 @@ public class IdleFootprintTests
     }
 
     /// <summary>Step 4: on plain TCP the WebSocket reads the socket itself, so the transport's input pipe (its
-    /// reader, segments and blocks) is garbage once the WebSocket idles, and no unfinished-frame tail is held.</summary>
+    /// reader, segments and blocks) is garbage once the WebSocket idles, and no unfinished-frame tail is held. The
+    /// output pipe, completed after the 101, is garbage too (it was held for the connection's life).</summary>
     [Fact]
-    public async Task Idle_websocket_on_plain_tcp_releases_the_input_pipe_and_holds_no_receive_tail()
+    public async Task Idle_websocket_on_plain_tcp_releases_the_input_and_output_pipes_and_holds_no_receive_tail()
     {
         await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
         var port = hub.EndPoint.Port;
-        WeakReference? input = null;
+        WeakReference? input = null, output = null;
         EmitHub.Net.Transport.ConnectionContext? context = null;
         HttpConnection.CreatedForTests = c =>
         {
             if (c.Connection.LocalEndPoint is IPEndPoint local && local.Port == port && input is null)
             {
                 input = new WeakReference(c.Connection.Input);
+                output = new WeakReference(c.Connection.Output);
                 context = c.Connection;
             }
         };
@@ -101,6 +103,8 @@ public class IdleFootprintTests
             Assert.NotNull(input);
             Assert.True(await CollectedAsync(input!), "the input pipe is still reachable from an idle WebSocket");
             Assert.Throws<InvalidOperationException>(() => context!.Input);
+            Assert.True(await CollectedAsync(output!), "the completed output pipe is still reachable from an idle WebSocket");
+            Assert.Throws<InvalidOperationException>(() => context!.Output);
             Assert.False(accepted!.HoldsReceiveTailForTests);
 
             await hub.BroadcastAsync(id, "after-gc");
