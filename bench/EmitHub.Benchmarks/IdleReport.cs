@@ -24,7 +24,7 @@ namespace EmitHub.Benchmarks;
 /// </summary>
 public static class IdleReport
 {
-    private const int WarmUpClients = 200;
+    internal const int WarmUpClients = 200;
 
     public static void Run(string[] args)
     {
@@ -54,24 +54,11 @@ public static class IdleReport
     public static async Task ServerAsync(string[] args)
     {
         var n = int.Parse(args[0], CultureInfo.InvariantCulture);
-        var o = new EmitHubOptions { Host = "127.0.0.1", Port = 0 };
-        o.WebSocket.PingInterval = 3600;
-        o.MaxConnectionsPerChannel = 1_000_000;
-        var options = new LiveOptions(o);
-        var registry = new ChannelRegistry(options, new InMemoryChannelStore(), EmitHub.Net.WebSockets.WebSocketFrameEncoder.Instance,
-            TimeProvider.System, NullLogger<ChannelRegistry>.Instance);
-        await registry.InitializeAsync(CancellationToken.None);
-        var id = (await registry.CreateAsync(new ChannelCreateRequest("idle", null, new ChannelSettingsPatch(1_000_000, null, null, null, null)),
-            default)).Channel!.Id;
-        await registry.StartAsync(id, default);
-        await using var server = new HubServer(options, registry, new StderrLoggerFactory(), TimeProvider.System);
-        await server.StartAsync(CancellationToken.None);
+        var (registry, server, path) = await StartHubAsync();
+        await using var _ = server;
         var port = server.LocalEndPoint.Port.ToString(CultureInfo.InvariantCulture);
-        var path = $"/api/v1/channels/{id}/ws";
 
-        // Warm-up: JIT, thread pool, pools and the subscriber set's growth happen once, outside the measurement.
-        await ConnectClientsAsync(server, port, path, WarmUpClients, measure: null);
-        await WaitForAsync(() => server.ConnectionCount == 0);
+        await WarmUpAsync(server, port, path);
 
         var before = TakeSnapshot();
         var watch = Stopwatch.StartNew();
@@ -96,9 +83,30 @@ public static class IdleReport
         await registry.DisposeAsync();
     }
 
-    private readonly record struct HeapSnapshot(long Managed, long Heap, long Rss);
+    /// <summary>
+    /// A started <see cref="HubServer"/> on a free loopback port over an in-memory store, with one active channel that
+    /// admits a million subscribers; keepalive pings pushed out to an hour. Returns the WebSocket path of that channel.
+    /// </summary>
+    internal static async Task<(ChannelRegistry Registry, HubServer Server, string Path)> StartHubAsync()
+    {
+        var o = new EmitHubOptions { Host = "127.0.0.1", Port = 0 };
+        o.WebSocket.PingInterval = 3600;
+        o.MaxConnectionsPerChannel = 1_000_000;
+        var options = new LiveOptions(o);
+        var registry = new ChannelRegistry(options, new InMemoryChannelStore(), EmitHub.Net.WebSockets.WebSocketFrameEncoder.Instance,
+            TimeProvider.System, NullLogger<ChannelRegistry>.Instance);
+        await registry.InitializeAsync(CancellationToken.None);
+        var id = (await registry.CreateAsync(new ChannelCreateRequest("idle", null, new ChannelSettingsPatch(1_000_000, null, null, null, null)),
+            default)).Channel!.Id;
+        await registry.StartAsync(id, default);
+        var server = new HubServer(options, registry, new StderrLoggerFactory(), TimeProvider.System);
+        await server.StartAsync(CancellationToken.None);
+        return (registry, server, $"/api/v1/channels/{id}/ws");
+    }
 
-    private static HeapSnapshot TakeSnapshot()
+    internal readonly record struct HeapSnapshot(long Managed, long Heap, long Rss);
+
+    internal static HeapSnapshot TakeSnapshot()
     {
         GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -124,26 +132,49 @@ public static class IdleReport
     private static async Task ConnectClientsAsync(HubServer server, string port, string path, int n, Func<TimeSpan>? measure,
         Action<TimeSpan, int>? row = null)
     {
-        using var clients = Self("idle-clients", port, path, n.ToString(CultureInfo.InvariantCulture));
-        clients.Start();
-        var ready = await clients.StandardOutput.ReadLineAsync();
-        if (ready != "ready")
-        {
-            throw new InvalidOperationException($"idle-clients: {ready}");
-        }
-        await WaitForAsync(() => server.ConnectionCount >= n);
+        using var clients = await StartClientsAsync(server, port, path, n);
         var open = server.ConnectionCount;
         if (measure is not null)
         {
             var connect = measure();
             row?.Invoke(connect, open);
         }
+        await StopClientsAsync(clients);
+    }
+
+    /// <summary>JIT, thread pool, pools and the subscriber set's growth happen once, outside a measurement:
+    /// <see cref="WarmUpClients"/> clients connect and leave again.</summary>
+    internal static async Task WarmUpAsync(HubServer server, string port, string path)
+    {
+        await ConnectClientsAsync(server, port, path, WarmUpClients, measure: null);
+        await WaitForAsync(() => server.ConnectionCount == 0);
+    }
+
+    /// <summary>Starts the client child process and returns once its N WebSockets are open and the server counts
+    /// them. Stop it with <see cref="StopClientsAsync"/>.</summary>
+    internal static async Task<Process> StartClientsAsync(HubServer server, string port, string path, int n)
+    {
+        var clients = Self("idle-clients", port, path, n.ToString(CultureInfo.InvariantCulture));
+        clients.Start();
+        var ready = await clients.StandardOutput.ReadLineAsync();
+        if (ready != "ready")
+        {
+            clients.Dispose();
+            throw new InvalidOperationException($"idle-clients: {ready}");
+        }
+        await WaitForAsync(() => server.ConnectionCount >= n);
+        return clients;
+    }
+
+    /// <summary>Tells the client child process to close its sockets and waits for it to exit.</summary>
+    internal static async Task StopClientsAsync(Process clients)
+    {
         await clients.StandardInput.WriteLineAsync("exit");
         await clients.StandardInput.FlushAsync();
         await clients.WaitForExitAsync();
     }
 
-    private static async Task WaitForAsync(Func<bool> condition)
+    internal static async Task WaitForAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!condition() && DateTime.UtcNow < deadline)
@@ -232,12 +263,11 @@ public static class IdleReport
             RedirectStandardError = false,
             UseShellExecute = false,
         };
+        // Always through the muxer: under BenchmarkDotNet this process is the generated runner, whose Main does not
+        // know the idle-* commands.
         var host = Environment.ProcessPath!;
-        info.FileName = host;
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
-        {
-            info.ArgumentList.Add(typeof(IdleReport).Assembly.Location);
-        }
+        info.FileName = Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        info.ArgumentList.Add(typeof(IdleReport).Assembly.Location);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
