@@ -37,6 +37,9 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     private Task? _acceptLoop;
     private TlsCertificateSource? _tls;
     private MetricsCollector? _metrics;
+    private ConnectionStormCompaction? _stormCompaction;
+    private ITimer? _stormTimer;
+    private int _stormTicking;
     private long _nextConnectionId;
     private long _closedBytesReceived;
     private long _closedBytesSent;
@@ -59,6 +62,17 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
 
     /// <summary>Version reported by <c>/health</c> and <c>/</c> (assembly informational version without build metadata).</summary>
     public static string Version { get; } = GetVersion();
+
+    /// <summary>Whether a settled connection storm triggers one compacting collection
+    /// (<see cref="ConnectionStormCompaction"/>); default true. Change only before <see cref="StartAsync"/>.</summary>
+    public bool CompactAfterConnectionStorms { get; set; } = true;
+
+    /// <summary>Tests: the growth in open connections that counts as a storm (default
+    /// <see cref="ConnectionStormCompaction.MinimumGrowth"/>).</summary>
+    internal int StormMinimumGrowth { get; set; } = ConnectionStormCompaction.MinimumGrowth;
+
+    /// <summary>Compacting collections run after connection storms so far.</summary>
+    internal int StormCompactions => _stormCompaction?.Compactions ?? 0;
 
     /// <summary>HTTP limits and timeouts; change only before <see cref="StartAsync"/> (tests shorten them).</summary>
     public HttpLimits Limits { get; set; } = new();
@@ -150,6 +164,15 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         Func<ConnectionContext, Task> serve = connection => HttpConnection.ServeAsync(connection, httpContext, stopping);
         var transportLogger = _loggerFactory.CreateLogger("EmitHub.Net.Transport");
         _heartbeat.Start();
+        if (CompactAfterConnectionStorms)
+        {
+            _stormCompaction = new ConnectionStormCompaction(() =>
+            {
+                var (pause, before, after) = ConnectionStormCompaction.CompactAndMeasure();
+                ServerLog.StormCompacted(_logger, _connections.Count, pause, before / 1048576.0, after / 1048576.0);
+            }, StormMinimumGrowth);
+            _stormTimer = _time.CreateTimer(static s => ((HubServer)s!).OnStormTick(), this, Heartbeat.Interval, Heartbeat.Interval);
+        }
         _acceptLoop = Task.Run(() => _listener.AcceptLoopAsync(socket => OnAccepted(socket, serve, transportLogger), _stopping.Token));
         return Task.CompletedTask;
     }
@@ -197,6 +220,23 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         _ = Api.DocsPage.Html.Length;
         _ = CorsPolicy.Evaluate(new CorsOptions(), "http://localhost:3000");
         _ = ApiKeyAuthorization.IsAuthorized("Bearer a", "a");
+    }
+
+    private void OnStormTick()
+    {
+        // A collection longer than a tick must not run twice.
+        if (Interlocked.Exchange(ref _stormTicking, 1) == 1)
+        {
+            return;
+        }
+        try
+        {
+            _stormCompaction?.OnTick(Interlocked.Read(ref _nextConnectionId), _connections.Count);
+        }
+        finally
+        {
+            Volatile.Write(ref _stormTicking, 0);
+        }
     }
 
     private static IPAddress ResolveHost(string host)
@@ -257,6 +297,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         }
         ServerLog.Stopping(_logger, _connections.Count);
         _stopping.Cancel();
+        _stormTimer?.Dispose();
         _listener?.Dispose();
         if (_acceptLoop != null)
         {

@@ -14,4 +14,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(1202, LogLevel.Information, "Stopped; {Aborted} connections had to be aborted")]
     public static partial void Stopped(ILogger logger, int aborted);
+
+    [LoggerMessage(1203, LogLevel.Information, "Connection storm settled at {Open} connections: compacted the heap in {PauseMs:F0} ms, resident memory {RssBeforeMb:F1} -> {RssAfterMb:F1} MB")]
+    public static partial void StormCompacted(ILogger logger, int open, double pauseMs, double rssBeforeMb, double rssAfterMb);
 }

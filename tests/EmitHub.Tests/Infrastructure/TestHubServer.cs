@@ -36,9 +36,11 @@ public sealed class TestHubServer : IAsyncDisposable
 
     /// <summary>Starts a server. <paramref name="configure"/> edits the options before start; <paramref name="time"/>
     /// replaces the clock (a FakeTimeProvider moves every timeout); <paramref name="limits"/> replaces HTTP limits;
-    /// <paramref name="webSocket"/> plugs the upgrade seam.</summary>
+    /// <paramref name="webSocket"/> plugs the upgrade seam; <paramref name="configureServer"/> edits the server before
+    /// its start.</summary>
     public static async Task<TestHubServer> StartAsync(Action<EmitHubOptions>? configure = null, TimeProvider? time = null,
-        HttpLimits? limits = null, IWebSocketUpgrade? webSocket = null, ILoggerFactory? loggerFactory = null)
+        HttpLimits? limits = null, IWebSocketUpgrade? webSocket = null, ILoggerFactory? loggerFactory = null,
+        Action<HubServer>? configureServer = null)
     {
         var o = new EmitHubOptions { Host = "127.0.0.1", Port = 0 };
         configure?.Invoke(o);
@@ -53,6 +55,7 @@ public sealed class TestHubServer : IAsyncDisposable
         {
             server.Limits = limits;
         }
+        configureServer?.Invoke(server);
         await server.StartAsync(CancellationToken.None);
         return new TestHubServer(server, registry, options, store);
     }
