@@ -58,7 +58,6 @@ public sealed partial class ConnectionContext
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
         _closed.Cancel();
         _receiver.Dispose();
-        _sender.Dispose();
     }
 
     private async Task TlsReceiveLoopAsync(SslStream ssl)

@@ -62,7 +62,6 @@ public sealed partial class ConnectionContext
     // WebSocket's lifetime.
     private Pipe? _output;
     private readonly SocketOperation _receiver = new();
-    private readonly SocketOperation _sender = new();
     private readonly CancellationTokenSource _closed = new();
     private readonly ILogger _logger;
     private IConnectionHeartbeatHandler? _heartbeatHandler;
@@ -276,7 +275,6 @@ public sealed partial class ConnectionContext
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
         _closed.Cancel();
         _receiver.Dispose();
-        _sender.Dispose();
     }
 
     /// <summary>
@@ -307,7 +305,16 @@ public sealed partial class ConnectionContext
         {
             return await TlsSendAsync(_ssl, buffers).ConfigureAwait(false);
         }
-        var result = await _sender.SendAsync(_socket, buffers).ConfigureAwait(false);
+        var sender = SocketSenderPool.Rent();
+        SocketOperationResult result;
+        try
+        {
+            result = await sender.SendAsync(_socket, buffers).ConfigureAwait(false);
+        }
+        finally
+        {
+            SocketSenderPool.Return(sender);
+        }
         if (!result.Succeeded)
         {
             RecordSocketError(result.Error);
@@ -418,7 +425,16 @@ public sealed partial class ConnectionContext
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    var sent = await _sender.SendAsync(_socket, buffer).ConfigureAwait(false);
+                    var sender = SocketSenderPool.Rent();
+                    SocketOperationResult sent;
+                    try
+                    {
+                        sent = await sender.SendAsync(_socket, buffer).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        SocketSenderPool.Return(sender);
+                    }
                     if (!sent.Succeeded)
                     {
                         RecordSocketError(sent.Error);

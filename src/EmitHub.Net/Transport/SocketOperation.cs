@@ -21,9 +21,10 @@ internal readonly record struct SocketOperationResult(int BytesTransferred, Sock
 }
 
 /// <summary>
-/// One reusable <see cref="SocketAsyncEventArgs"/> per direction of a connection, awaited as a
-/// <see cref="ValueTask{T}"/>: no allocation per operation and failures come back as <see cref="SocketError"/>
-/// values instead of exceptions (a peer reset is routine, not exceptional).
+/// A reusable <see cref="SocketAsyncEventArgs"/> awaited as a <see cref="ValueTask{T}"/>: no allocation per
+/// operation and failures come back as <see cref="SocketError"/> values instead of exceptions (a peer reset is
+/// routine, not exceptional). Each connection owns one for its receives; sends rent one from
+/// <see cref="SocketSenderPool"/> for the duration of a send.
 /// <para>
 /// A receive operation also offers an interruptible readiness wait (<see cref="WaitReadableAsync"/>, a zero-byte
 /// receive): <see cref="InterruptWait"/> (any thread) ends the pending wait at once with
@@ -262,6 +263,18 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<S
             return ValueTask.FromResult(new SocketOperationResult(0, SocketError.OperationAborted));
         }
         return ValueTask.FromResult(new SocketOperationResult(BytesTransferred, SocketError));
+    }
+
+    /// <summary>Drops every reference to the last operation's buffers (before the operation goes back to
+    /// <see cref="SocketSenderPool"/>).</summary>
+    public void ForgetBuffers()
+    {
+        if (BufferList != null)
+        {
+            BufferList = null;
+        }
+        SetBuffer(null, 0, 0);
+        _bufferList?.Clear();
     }
 
     public SocketOperationResult GetResult(short token) => _core.GetResult(token);
