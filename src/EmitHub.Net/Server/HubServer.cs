@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
@@ -30,7 +29,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Heartbeat _heartbeat;
-    private readonly ConcurrentDictionary<long, (ConnectionContext Connection, Task Task)> _connections = new();
+    private readonly Action<ConnectionContext> _onConnectionClosed;
     private readonly CancellationTokenSource _stopping = new();
     private readonly long[] _closedByReason = new long[Enum.GetValues<ConnectionCloseReason>().Length];
     private SocketListener? _listener;
@@ -58,6 +57,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         _logger = loggerFactory.CreateLogger("EmitHub.Net.Server");
         _time = time;
         _heartbeat = new Heartbeat(time);
+        _onConnectionClosed = OnConnectionClosed;
     }
 
     /// <summary>Version reported by <c>/health</c> and <c>/</c> (assembly informational version without build metadata).</summary>
@@ -97,11 +97,11 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     public Heartbeat Heartbeat => _heartbeat;
 
     /// <summary>Connections currently open (HTTP and upgraded).</summary>
-    public int ConnectionCount => _connections.Count;
+    public int ConnectionCount => _heartbeat.ConnectionCount;
 
     /// <summary>Test hook: the most output bytes any open connection holds not yet sent.</summary>
     internal long MaxBufferedOutputBytesForTests =>
-        _connections.Values.Select(c => c.Connection.BufferedOutputBytes).DefaultIfEmpty(0).Max();
+        _heartbeat.EnumerateConnections().Select(c => c.BufferedOutputBytes).DefaultIfEmpty(0).Max();
 
     /// <summary>The <c>/metrics</c> collector over the registry's meter. Valid after <see cref="StartAsync"/>.</summary>
     public MetricsCollector Metrics => _metrics ?? throw new InvalidOperationException("The server is not started.");
@@ -109,7 +109,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     /// <summary>The TLS certificate in use, or null when the server speaks plain HTTP.</summary>
     public TlsCertificateSource? Tls => _tls;
 
-    int ServerMetrics.ISource.OpenConnections => _connections.Count;
+    int ServerMetrics.ISource.OpenConnections => _heartbeat.ConnectionCount;
 
     long ServerMetrics.ISource.AcceptedConnections => Interlocked.Read(ref _nextConnectionId);
 
@@ -118,9 +118,8 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
     (long Received, long Sent) ServerMetrics.ISource.TotalBytes()
     {
         long received = Interlocked.Read(ref _closedBytesReceived), sent = Interlocked.Read(ref _closedBytesSent);
-        foreach (var pair in _connections)
+        foreach (var connection in _heartbeat.EnumerateConnections())
         {
-            var connection = pair.Value.Connection;
             received += connection.BytesReceived;
             sent += connection.BytesSent;
         }
@@ -169,7 +168,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
             _stormCompaction = new ConnectionStormCompaction(() =>
             {
                 var (pause, before, after) = ConnectionStormCompaction.CompactAndMeasure();
-                ServerLog.StormCompacted(_logger, _connections.Count, pause, before / 1048576.0, after / 1048576.0);
+                ServerLog.StormCompacted(_logger, _heartbeat.ConnectionCount, pause, before / 1048576.0, after / 1048576.0);
             }, StormMinimumGrowth);
             _stormTimer = _time.CreateTimer(static s => ((HubServer)s!).OnStormTick(), this, Heartbeat.Interval, Heartbeat.Interval);
         }
@@ -231,7 +230,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         }
         try
         {
-            _stormCompaction?.OnTick(Interlocked.Read(ref _nextConnectionId), _connections.Count);
+            _stormCompaction?.OnTick(Interlocked.Read(ref _nextConnectionId), _heartbeat.ConnectionCount);
         }
         finally
         {
@@ -258,30 +257,39 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         var id = Interlocked.Increment(ref _nextConnectionId);
         var connection = new ConnectionContext(id, socket, MemoryPool<byte>.Shared, _time, transportLogger, _tls);
         _heartbeat.Register(connection);
-        var run = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _connections[id] = (connection, run.Task);
         if (_stopping.IsCancellationRequested)
         {
             connection.RequestStop();
         }
-        ThreadPool.UnsafeQueueUserWorkItem(static async state =>
+        // Not on the accept loop: a connection's first request may be parsed and answered synchronously.
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
         {
-            var (server, connection, serve, run) = state;
-            try
-            {
-                await connection.RunAsync(serve).ConfigureAwait(false);
-            }
-            finally
-            {
-                server._heartbeat.Unregister(connection);
-                server._connections.TryRemove(connection.Id, out _);
-                // After the removal, so a collection in between undercounts for a moment instead of counting twice.
-                Interlocked.Add(ref server._closedBytesReceived, connection.BytesReceived);
-                Interlocked.Add(ref server._closedBytesSent, connection.BytesSent);
-                Interlocked.Increment(ref server._closedByReason[(int)connection.CloseReason]);
-                run.TrySetResult();
-            }
-        }, (this, connection, serve, run), preferLocal: false);
+            var (connection, serve, onClosed) = state;
+            connection.Running = connection.RunAsync(serve, onClosed);
+        }, (connection, serve, _onConnectionClosed), preferLocal: false);
+    }
+
+    /// <summary>The end of a connection (its <see cref="ConnectionContext.RunAsync"/>'s last step).</summary>
+    private void OnConnectionClosed(ConnectionContext connection)
+    {
+        _heartbeat.Unregister(connection);
+        // After the removal, so a collection in between undercounts for a moment instead of counting twice.
+        Interlocked.Add(ref _closedBytesReceived, connection.BytesReceived);
+        Interlocked.Add(ref _closedBytesSent, connection.BytesSent);
+        Interlocked.Increment(ref _closedByReason[(int)connection.CloseReason]);
+    }
+
+    /// <summary>Completes when <paramref name="connection"/> has ended; its task may not be stored yet if its
+    /// work item has not started.</summary>
+    private static async Task WhenEndedAsync(ConnectionContext connection)
+    {
+        var running = connection.Running;
+        while (running is null)
+        {
+            await Task.Delay(5).ConfigureAwait(false);
+            running = connection.Running;
+        }
+        await running.ConfigureAwait(false);
     }
 
     /// <summary>
@@ -295,7 +303,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         {
             return;
         }
-        ServerLog.Stopping(_logger, _connections.Count);
+        ServerLog.Stopping(_logger, _heartbeat.ConnectionCount);
         _stopping.Cancel();
         _stormTimer?.Dispose();
         _listener?.Dispose();
@@ -303,12 +311,13 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         {
             await _acceptLoop.ConfigureAwait(false);
         }
-        foreach (var pair in _connections)
+        var open = _heartbeat.Connections;
+        foreach (var connection in open)
         {
-            pair.Value.Connection.RequestStop();
+            connection.RequestStop();
         }
 
-        var all = Task.WhenAll(_connections.Values.Select(c => c.Task));
+        var all = Task.WhenAll(open.Select(WhenEndedAsync));
         try
         {
             await all.WaitAsync(ShutdownGrace, cancellationToken).ConfigureAwait(false);
@@ -317,14 +326,15 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         {
         }
         var aborted = 0;
-        foreach (var pair in _connections)
+        var remaining = _heartbeat.Connections;
+        foreach (var connection in remaining)
         {
             aborted++;
-            pair.Value.Connection.Abort(ConnectionCloseReason.ServerShutdown);
+            connection.Abort(ConnectionCloseReason.ServerShutdown);
         }
         try
         {
-            await Task.WhenAll(_connections.Values.Select(c => c.Task)).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Task.WhenAll(remaining.Select(WhenEndedAsync)).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

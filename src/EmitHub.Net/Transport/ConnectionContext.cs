@@ -67,6 +67,7 @@ public sealed partial class ConnectionContext
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
     private Task _receiving = Task.CompletedTask;
+    private Task? _running;
     private int _closeReason;
     private bool _stopRequested;
     // Written by one loop each, read (torn-free on 64-bit) by the metrics collection: no interlocked traffic per send.
@@ -88,6 +89,14 @@ public sealed partial class ConnectionContext
             InputPauseThreshold, InputResumeThreshold, MinimumInputSegment, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
             OutputPauseThreshold, OutputPauseThreshold / 2, MinimumOutputSegment, useSynchronizationContext: false));
+    }
+
+    /// <summary>The task of <see cref="RunAsync"/> once its owner stored it (null until then); completes after the
+    /// owner's close callback ran.</summary>
+    internal Task? Running
+    {
+        get => Volatile.Read(ref _running);
+        set => Volatile.Write(ref _running, value);
     }
 
     /// <summary>Server-unique connection number (also the heartbeat registration key).</summary>
@@ -203,78 +212,87 @@ public sealed partial class ConnectionContext
     /// <summary>
     /// Runs the connection: starts the receive and send loops, runs <paramref name="application"/> (which owns
     /// <see cref="Input"/>/<see cref="Output"/>), then sends what is queued, shuts down the sending side, lingers
-    /// briefly, and disposes the socket. Never throws.
+    /// briefly, and disposes the socket; last, calls <paramref name="onClosed"/>. Never throws.
     /// </summary>
-    internal async Task RunAsync(Func<ConnectionContext, Task> application)
+    internal async Task RunAsync(Func<ConnectionContext, Task> application, Action<ConnectionContext>? onClosed = null)
     {
-        if (_tls is not null && !await AuthenticateTlsAsync(_tls).ConfigureAwait(false))
-        {
-            CloseAfterFailedHandshake();
-            return;
-        }
-        // Kept in fields, not locals of this (long-parked) method: a hand-over replaces _receiving, so the finished
-        // loop's task is garbage while the upgraded protocol runs.
-        _receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
-        // A field, not a local of this long-parked method: CompleteOutputAsync replaces it once the loop ended, so an
-        // upgraded connection does not hold the finished loop's state machine.
-        _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
         try
         {
-            await application(this).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            TrySetCloseReason(ConnectionCloseReason.InternalError);
-            TransportLog.ConnectionFailed(_logger, Id, e);
-        }
-
-        if (_output is { } output)
-        {
-            await output.Writer.CompleteAsync().ConfigureAwait(false);
-        }
-        try
-        {
-            await _sending.WaitAsync(s_drainTime).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            TrySetCloseReason(ConnectionCloseReason.SocketError);
-        }
-
-        if (_ssl is not null && CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed))
-        {
-            await TlsCloseNotifyAsync(_ssl).ConfigureAwait(false);
-        }
-        var lingering = Task.CompletedTask;
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-            if (_receivesDirectly)
+            if (_tls is not null && !await AuthenticateTlsAsync(_tls).ConfigureAwait(false))
             {
-                lingering = LingerDirectAsync();
-                await lingering.WaitAsync(s_lingerTime).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                CloseAfterFailedHandshake();
+                return;
             }
-            else
+            // Kept in fields, not locals of this (long-parked) method: a hand-over replaces _receiving, so the finished
+            // loop's task is garbage while the upgraded protocol runs.
+            _receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
+            // A field, not a local of this long-parked method: CompleteOutputAsync replaces it once the loop ended, so an
+            // upgraded connection does not hold the finished loop's state machine.
+            _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
+            try
             {
-                await LingerAsync().ConfigureAwait(false);
+                await application(this).ConfigureAwait(false);
             }
+            catch (Exception e)
+            {
+                TrySetCloseReason(ConnectionCloseReason.InternalError);
+                TransportLog.ConnectionFailed(_logger, Id, e);
+            }
+
+            if (_output is { } output)
+            {
+                await output.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            try
+            {
+                await _sending.WaitAsync(s_drainTime).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                TrySetCloseReason(ConnectionCloseReason.SocketError);
+            }
+
+            if (_ssl is not null && CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed))
+            {
+                await TlsCloseNotifyAsync(_ssl).ConfigureAwait(false);
+            }
+            var lingering = Task.CompletedTask;
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+                if (_receivesDirectly)
+                {
+                    lingering = LingerDirectAsync();
+                    await lingering.WaitAsync(s_lingerTime).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+                else
+                {
+                    await LingerAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+            _socket.Dispose();
+            _ssl?.Dispose();
+            if (_input is { } input)
+            {
+                await input.Reader.CompleteAsync().ConfigureAwait(false);
+            }
+            await _receiving.ConfigureAwait(false);
+            // Disposing the socket ended a direct linger still waiting.
+            await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            TrySetCloseReason(ConnectionCloseReason.ResponseClose);
+            TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
+            _closed.Cancel();
+            _receiver.Dispose();
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        finally
         {
+            // The owner's bookkeeping runs here rather than in a wrapper that awaits this method: a wrapper would be
+            // one more state machine parked for the connection's whole life.
+            onClosed?.Invoke(this);
         }
-        _socket.Dispose();
-        _ssl?.Dispose();
-        if (_input is { } input)
-        {
-            await input.Reader.CompleteAsync().ConfigureAwait(false);
-        }
-        await _receiving.ConfigureAwait(false);
-        // Disposing the socket ended a direct linger still waiting.
-        await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        TrySetCloseReason(ConnectionCloseReason.ResponseClose);
-        TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
-        _closed.Cancel();
-        _receiver.Dispose();
     }
 
     /// <summary>

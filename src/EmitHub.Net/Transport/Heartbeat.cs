@@ -47,6 +47,16 @@ public sealed class Heartbeat : IDisposable
     /// <summary>The registered connections (a moment's snapshot, for shutdown).</summary>
     public ICollection<ConnectionContext> Connections => _connections.Values;
 
+    /// <summary>Walks the registered connections without copying them (a connection registered or removed meanwhile
+    /// may or may not be seen). The server's list of open connections is this one: one entry per connection.</summary>
+    public IEnumerable<ConnectionContext> EnumerateConnections()
+    {
+        foreach (var pair in _connections)
+        {
+            yield return pair.Value;
+        }
+    }
+
     /// <summary>Runs one tick now (also used by tests).</summary>
     public void Tick()
     {
