@@ -39,6 +39,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private readonly WebSocketOutbox _outbox;
     private readonly WebSocketProtocolReader _reader;
     private readonly WebSocketSettings _settings;
+
+    /// <summary>Tests: the settings this connection runs with.</summary>
+    internal WebSocketSettings SettingsForTests => _settings;
     private readonly ILogger _logger;
     // Send-loop state. Between sends an idle connection references no frame and no buffer: the control buffer is
     // rented per send, and the segment list is cleared as soon as its send completed (issue 10).
@@ -197,6 +200,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 {
                     OnJoined(subscription);
                 }
+                // A parameter lives in this method's state machine, which stays parked for the connection's whole
+                // life: let the join delegate and what it captured go.
+                join = null;
             }
             await receiving.ConfigureAwait(false);
         }

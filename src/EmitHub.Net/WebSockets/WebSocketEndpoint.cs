@@ -115,7 +115,7 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         }
 
         PartialMessages.MaxBytes = options.WebSocket.MaxPartialMessageBytes;
-        var settings = WebSocketSettings.FromOptions(options, Counters, PartialMessages);
+        var settings = SettingsFor(options);
         var deflate = PerMessageDeflateNegotiation.Negotiate(request.GetCombinedField("Sec-WebSocket-Extensions"), settings.Compression);
         settings = settings.WithDeflate(deflate);
         WebSocketHandshake.WriteSwitchingProtocols(connection.Output, handshake.AcceptValue,
@@ -142,6 +142,26 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
         var kind = echo ? AcceptedWebSocket.Kind.Echo : multiplexed ? AcceptedWebSocket.Kind.Multiplexed : AcceptedWebSocket.Kind.Channel;
         return new AcceptedWebSocket(this, webSocket, kind, channelId, after, epoch, subject, options.WebSocket.MaxSubscriptions);
     }
+
+    /// <summary>
+    /// The settings every uncompressed connection accepted under <paramref name="options"/> shares (one object, not
+    /// a copy per connection: a hub holds thousands). A reload publishes a new options object, so the next handshake
+    /// builds new settings; connections already open keep theirs, as before.
+    /// </summary>
+    private WebSocketSettings SettingsFor(EmitHubOptions options)
+    {
+        var cached = Volatile.Read(ref _settings);
+        if (cached is null || !ReferenceEquals(cached.Options, options))
+        {
+            cached = new SettingsSnapshot(options, WebSocketSettings.FromOptions(options, Counters, PartialMessages));
+            Volatile.Write(ref _settings, cached);
+        }
+        return cached.Settings;
+    }
+
+    private sealed record SettingsSnapshot(EmitHubOptions Options, WebSocketSettings Settings);
+
+    private SettingsSnapshot? _settings;
 
     /// <summary>Runs an accepted WebSocket until it ends (the upgraded half of <see cref="AcceptAsync"/>).</summary>
     internal async Task RunAsync(AcceptedWebSocket accepted, CancellationToken cancellationToken)

@@ -42,7 +42,7 @@ public sealed record WebSocketSettings(
 
     /// <summary>These settings with <paramref name="deflate"/> agreed: the reader accepts and inflates RSV1 messages.</summary>
     public WebSocketSettings WithDeflate(PerMessageDeflateParameters? deflate) => deflate is null
-        ? this with { Deflate = null }
+        ? Deflate is null ? this : this with { Deflate = null }
         : this with
         {
             Deflate = deflate,

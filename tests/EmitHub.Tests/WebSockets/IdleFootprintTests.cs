@@ -114,6 +114,36 @@ public class IdleFootprintTests
     }
 
     [Fact]
+    public async Task Uncompressed_websockets_share_one_settings_object_until_a_reload_publishes_new_options()
+    {
+        await using var hub = await TestHubServer.StartAsync();
+        var id = await hub.CreateActiveChannelAsync();
+        var endpoint = Assert.IsType<WebSocketEndpoint>(hub.Server.WebSocketUpgrade);
+        var accepted = new List<WebSocketConnection>();
+        endpoint.AcceptedForTests = w =>
+        {
+            lock (accepted)
+            {
+                accepted.Add(w);
+            }
+        };
+        using var first = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
+        using var second = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
+        var current = hub.Options.Current;
+        var reloaded = new EmitHub.Core.Configuration.EmitHubOptions { Host = current.Host, Port = current.Port };
+        reloaded.WebSocket.PingInterval = current.WebSocket.PingInterval + 7;
+        hub.Options.Update(reloaded);
+        using var third = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
+        endpoint.AcceptedForTests = null;
+
+        Assert.Equal(3, accepted.Count);
+        Assert.Same(accepted[0].SettingsForTests, accepted[1].SettingsForTests);
+        Assert.NotSame(accepted[0].SettingsForTests, accepted[2].SettingsForTests);
+        Assert.Equal(TimeSpan.FromSeconds(current.WebSocket.PingInterval), accepted[0].SettingsForTests.PingInterval);
+        Assert.Equal(TimeSpan.FromSeconds(current.WebSocket.PingInterval + 7), accepted[2].SettingsForTests.PingInterval);
+    }
+
+    [Fact]
     public async Task Idle_websocket_after_a_broadcast_and_a_ping_references_no_frame_and_no_buffer()
     {
         await using var hub = await TestHubServer.StartAsync();
