@@ -68,27 +68,13 @@ internal sealed class HttpConnection : IConnectionHeartbeatHandler
     private bool Stopping => _connection.StopRequested;
 
     /// <summary>
-    /// Serves HTTP/1.1 on <paramref name="connection"/> until it closes; after an accepted upgrade the HTTP objects
-    /// (this connection, its request head, response, chunked decoder and body buffer) are dropped before the upgraded
-    /// protocol runs, so an idle WebSocket does not keep them alive. Exceptions propagate to the transport.
+    /// Serves HTTP/1.1 on <paramref name="connection"/> until it closes (null) or an upgrade was accepted (the
+    /// upgraded protocol, which the transport runs next: <see cref="ConnectionContext.RunAsync"/>). The HTTP objects
+    /// (this connection, its request head, response, chunked decoder and body buffer) are garbage once this task
+    /// completed, so an idle WebSocket does not keep them alive. Exceptions propagate to the transport.
     /// </summary>
-    public static async Task ServeAsync(ConnectionContext connection, HttpServerContext server, CancellationToken serverStopping)
-    {
-        var upgraded = await Create(connection, server).RunAsync(serverStopping).ConfigureAwait(false);
-        if (upgraded is null)
-        {
-            return;
-        }
-        try
-        {
-            await upgraded.RunAsync(serverStopping).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (serverStopping.IsCancellationRequested)
-        {
-            connection.TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
-        }
-        connection.TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
-    }
+    public static Task<IUpgradedConnection?> ServeAsync(ConnectionContext connection, HttpServerContext server, CancellationToken serverStopping) =>
+        Create(connection, server).RunAsync(serverStopping);
 
     private static HttpConnection Create(ConnectionContext connection, HttpServerContext server)
     {

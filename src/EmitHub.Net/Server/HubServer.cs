@@ -160,7 +160,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
             _loggerFactory.CreateLogger("EmitHub.Net.Http"));
         // One delegate for every connection: a connection's own objects are only what it holds itself.
         var stopping = _stopping.Token;
-        Func<ConnectionContext, Task> serve = connection => HttpConnection.ServeAsync(connection, httpContext, stopping);
+        Func<ConnectionContext, Task<IUpgradedConnection?>> serve = connection => HttpConnection.ServeAsync(connection, httpContext, stopping);
         var transportLogger = _loggerFactory.CreateLogger("EmitHub.Net.Transport");
         _heartbeat.Start();
         if (CompactAfterConnectionStorms)
@@ -252,7 +252,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0];
     }
 
-    private void OnAccepted(Socket socket, Func<ConnectionContext, Task> serve, ILogger transportLogger)
+    private void OnAccepted(Socket socket, Func<ConnectionContext, Task<IUpgradedConnection?>> serve, ILogger transportLogger)
     {
         var id = Interlocked.Increment(ref _nextConnectionId);
         var connection = new ConnectionContext(id, socket, MemoryPool<byte>.Shared, _time, transportLogger, _tls);
@@ -264,9 +264,9 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         // Not on the accept loop: a connection's first request may be parsed and answered synchronously.
         ThreadPool.UnsafeQueueUserWorkItem(static state =>
         {
-            var (connection, serve, onClosed) = state;
-            connection.Running = connection.RunAsync(serve, onClosed);
-        }, (connection, serve, _onConnectionClosed), preferLocal: false);
+            var (connection, serve, onClosed, stopping) = state;
+            connection.Running = connection.RunAsync(serve, stopping, onClosed);
+        }, (connection, serve, _onConnectionClosed, _stopping.Token), preferLocal: false);
     }
 
     /// <summary>The end of a connection (its <see cref="ConnectionContext.RunAsync"/>'s last step).</summary>

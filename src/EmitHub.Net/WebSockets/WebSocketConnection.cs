@@ -165,6 +165,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// </summary>
     public async Task RunAsync(Func<IChannelSubscriber, ValueTask<Subscription?>>? join, CancellationToken stopping)
     {
+        _settings.Counters?.OnOpened();
         _connection.SetHeartbeatHandler(this);
         // Server shutdown reaches us through OnStopRequested (no registration on the server's token per connection);
         // a stop that came before the handler was installed is seen here. The fence orders our handler write before
@@ -226,6 +227,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             _connection.TrySetCloseReason(_aborted || _outbox.IsSlowConsumer
                 ? ConnectionCloseReason.UpgradedProtocolAborted
                 : ConnectionCloseReason.UpgradedProtocolClosed);
+            _settings.Counters?.OnClosed(CloseKind);
         }
     }
 

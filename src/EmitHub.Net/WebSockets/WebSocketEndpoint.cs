@@ -164,25 +164,18 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     private SettingsSnapshot? _settings;
 
     /// <summary>Runs an accepted WebSocket until it ends (the upgraded half of <see cref="AcceptAsync"/>).</summary>
-    internal async Task RunAsync(AcceptedWebSocket accepted, CancellationToken cancellationToken)
+    internal Task RunAsync(AcceptedWebSocket accepted, CancellationToken cancellationToken)
     {
         var webSocket = accepted.WebSocket;
-        Counters.OnOpened();
         if (accepted.Mode == AcceptedWebSocket.Kind.Multiplexed)
         {
-            await RunMultiplexedAsync(webSocket, accepted.MaxSubscriptions, cancellationToken).ConfigureAwait(false);
-            return;
+            return RunMultiplexedAsync(webSocket, accepted.MaxSubscriptions, cancellationToken);
         }
-        try
-        {
-            await webSocket.RunAsync(
-                accepted.Mode == AcceptedWebSocket.Kind.Echo ? null : ws => JoinAsync(_registry, accepted.ChannelId, ws, accepted.After, accepted.Epoch, accepted.Subject, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            Counters.OnClosed(webSocket.CloseKind);
-        }
+        // Not awaited here: this method would be one more state machine parked for the connection's whole life. The
+        // connection counts its own open and close (WebSocketSettings.Counters).
+        return webSocket.RunAsync(
+            accepted.Mode == AcceptedWebSocket.Kind.Echo ? null : ws => JoinAsync(_registry, accepted.ChannelId, ws, accepted.After, accepted.Epoch, accepted.Subject, cancellationToken),
+            cancellationToken);
     }
 
     /// <summary><c>GET /api/v1/ws</c>: one socket, many channels (see <see cref="MultiplexSession"/>).</summary>
@@ -192,15 +185,8 @@ public sealed class WebSocketEndpoint : IWebSocketUpgrade
     {
         await using var session = new MultiplexSession(_registry, _tokens, webSocket.Outbox, maxSubscriptions, cancellationToken);
         webSocket.TextHandler = session.OnText;
-        try
-        {
-            // No channel to join: the connection is open at once and every operation arrives as text.
-            await webSocket.RunAsync(static _ => ValueTask.FromResult<Subscription?>(null), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            Counters.OnClosed(webSocket.CloseKind);
-        }
+        // No channel to join: the connection is open at once and every operation arrives as text.
+        await webSocket.RunAsync(static _ => ValueTask.FromResult<Subscription?>(null), cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask RefuseAsync(ConnectionContext connection, int status, string code, string message,
