@@ -56,7 +56,6 @@ public sealed partial class ConnectionContext
         _output!.Writer.Complete();
         _output.Reader.Complete();
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
-        _closed.Cancel();
         _receiver.Dispose();
     }
 

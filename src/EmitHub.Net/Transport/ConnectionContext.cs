@@ -62,7 +62,6 @@ public sealed partial class ConnectionContext
     // WebSocket's lifetime.
     private Pipe? _output;
     private readonly SocketOperation _receiver = new();
-    private readonly CancellationTokenSource _closed = new();
     private readonly ILogger _logger;
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
@@ -128,9 +127,6 @@ public sealed partial class ConnectionContext
 
     /// <summary>The pool both pipes rent from.</summary>
     public MemoryPool<byte> MemoryPool { get; }
-
-    /// <summary>Cancelled once the connection is fully closed (socket disposed).</summary>
-    public CancellationToken ConnectionClosed => _closed.Token;
 
     /// <summary>Why the connection ended, or <see cref="ConnectionCloseReason.None"/> while open.</summary>
     public ConnectionCloseReason CloseReason => (ConnectionCloseReason)Volatile.Read(ref _closeReason);
@@ -302,7 +298,6 @@ public sealed partial class ConnectionContext
             await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             TrySetCloseReason(ConnectionCloseReason.ResponseClose);
             TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
-            _closed.Cancel();
             _receiver.Dispose();
         }
         finally

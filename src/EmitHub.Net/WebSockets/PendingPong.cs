@@ -19,7 +19,8 @@ public sealed class PendingPong
 
     private const int MaxPayload = WebSocketFrameEncoder.MaxControlPayloadLength;
 
-    private readonly Lock _lock = new();
+    // The lock is this object's own monitor (a private, internal class nobody else locks): a separate lock object
+    // would be 40 more bytes on every idle WebSocket, and pings are rare enough that Monitor's cost does not show.
     private byte[]? _lengths; // allocated with the payloads, at the first ping
     private byte[]? _payloads; // the waiting payloads back to back, oldest first
     private int _count;
@@ -34,7 +35,7 @@ public sealed class PendingPong
     {
         get
         {
-            lock (_lock)
+            lock (this)
             {
                 return _count;
             }
@@ -54,7 +55,7 @@ public sealed class PendingPong
         {
             throw new ArgumentException("Ping payloads are at most 125 bytes (RFC 6455 §5.5).", nameof(payload));
         }
-        lock (_lock)
+        lock (this)
         {
             var wasEmpty = _count == 0;
             if (_count == MaxPendingPongs)
@@ -78,7 +79,7 @@ public sealed class PendingPong
     public int WritePongs(IBufferWriter<byte> writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        lock (_lock)
+        lock (this)
         {
             // The writer is the send loop's own buffer: writing under the lock is a memory copy, never I/O.
             var offset = 0;
