@@ -336,43 +336,11 @@ public sealed partial class ConnectionContext
         {
             return await TlsSendAsync(_ssl, buffers).ConfigureAwait(false);
         }
-        long skip = 0;
-        if (DirectSend.IsSupported)
-        {
-            long total = 0;
-            for (var i = 0; i < buffers.Count; i++)
-            {
-                total += buffers[i].Count;
-            }
-            var error = DirectSend.TrySend(_socket, buffers, total, out skip);
-            _bytesSent += skip;
-            if (error != SocketError.WouldBlock)
-            {
-                if (error != SocketError.Success)
-                {
-                    RecordSocketError(error);
-                }
-                return error;
-            }
-            // The socket buffer is full: the runtime's send takes the rest and waits for room.
-        }
-        var sender = SocketSenderPool.Rent();
-        SocketOperationResult result;
-        try
-        {
-            result = await (skip == 0 ? sender.SendAsync(_socket, buffers) : sender.SendAsync(_socket, buffers, skip)).ConfigureAwait(false);
-        }
-        finally
-        {
-            SocketSenderPool.Return(sender);
-        }
+        var result = await DirectSend.SendAsync(_socket, buffers).ConfigureAwait(false);
+        _bytesSent += result.BytesTransferred;
         if (!result.Succeeded)
         {
             RecordSocketError(result.Error);
-        }
-        else
-        {
-            _bytesSent += result.BytesTransferred;
         }
         return result.Error;
     }
@@ -476,35 +444,11 @@ public sealed partial class ConnectionContext
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    var rest = buffer;
-                    if (DirectSend.IsSupported)
+                    var sent = await DirectSend.SendAsync(_socket, buffer).ConfigureAwait(false);
+                    if (!sent.Succeeded)
                     {
-                        var error = DirectSend.TrySend(_socket, buffer, out var direct);
-                        if (error is not (SocketError.Success or SocketError.WouldBlock))
-                        {
-                            RecordSocketError(error);
-                            return;
-                        }
-                        rest = buffer.Slice(direct);
-                    }
-                    if (!rest.IsEmpty)
-                    {
-                        // The socket buffer is full: the runtime's send takes the rest and waits for room.
-                        var sender = SocketSenderPool.Rent();
-                        SocketOperationResult sent;
-                        try
-                        {
-                            sent = await sender.SendAsync(_socket, rest).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            SocketSenderPool.Return(sender);
-                        }
-                        if (!sent.Succeeded)
-                        {
-                            RecordSocketError(sent.Error);
-                            return;
-                        }
+                        RecordSocketError(sent.Error);
+                        return;
                     }
                     _bytesSent += buffer.Length;
                 }

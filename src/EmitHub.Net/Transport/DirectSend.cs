@@ -16,7 +16,7 @@ namespace EmitHub.Net.Transport;
 /// server's samples. A <c>fixed</c> local costs nothing unless a GC runs during the call.
 /// </para>
 /// </summary>
-internal static unsafe partial class DirectSend
+internal static partial class DirectSend
 {
     /// <summary>Most segments per <c>sendmsg</c>: 64 (Linux allows 1,024; the rest goes in the next call).</summary>
     private const int MaxGather = 64;
@@ -44,6 +44,81 @@ internal static unsafe partial class DirectSend
     public static bool IsSupported { get; } = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
 
     /// <summary>
+    /// Sends all of <paramref name="buffers"/> (one send at a time per socket): the direct attempt first, then, after
+    /// EAGAIN (or on every send where <see cref="IsSupported"/> is false), the rest through a
+    /// <see cref="SocketOperation"/> rented from <see cref="SocketSenderPool"/>. Synchronous and allocation-free when
+    /// the kernel takes everything at once. The result carries the bytes handed to the kernel and the error, if any.
+    /// </summary>
+    public static async ValueTask<SocketOperationResult> SendAsync(Socket socket, IList<ArraySegment<byte>> buffers)
+    {
+        long total = 0;
+        for (var i = 0; i < buffers.Count; i++)
+        {
+            total += buffers[i].Count;
+        }
+        long sent = 0;
+        if (IsSupported)
+        {
+            var error = TrySend(socket, buffers, total, out sent);
+            if (error != SocketError.WouldBlock)
+            {
+                return Result(sent, error);
+            }
+        }
+        // The socket buffer is full: the runtime's send takes the rest and waits for room (EPOLLOUT).
+        ArraySegment<byte>[]? rest = null;
+        var remaining = buffers;
+        if (sent > 0)
+        {
+            rest = ArrayPool<ArraySegment<byte>>.Shared.Rent(buffers.Count);
+            remaining = new ArraySegment<ArraySegment<byte>>(rest, 0, Collect(buffers, sent, rest));
+        }
+        var operation = SocketSenderPool.Rent();
+        try
+        {
+            var result = await operation.SendAsync(socket, remaining).ConfigureAwait(false);
+            return Result(sent + result.BytesTransferred, result.Error);
+        }
+        finally
+        {
+            SocketSenderPool.Return(operation);
+            if (rest is not null)
+            {
+                // A pooled array must not keep this send's frames alive.
+                Array.Clear(rest);
+                ArrayPool<ArraySegment<byte>>.Shared.Return(rest);
+            }
+        }
+    }
+
+    /// <summary>As <see cref="SendAsync(Socket, IList{ArraySegment{byte}})"/> for a pipe's array-backed
+    /// <paramref name="buffers"/>.</summary>
+    public static async ValueTask<SocketOperationResult> SendAsync(Socket socket, ReadOnlySequence<byte> buffers)
+    {
+        long sent = 0;
+        if (IsSupported)
+        {
+            var error = TrySend(socket, buffers, out sent);
+            if (error != SocketError.WouldBlock)
+            {
+                return Result(sent, error);
+            }
+        }
+        var operation = SocketSenderPool.Rent();
+        try
+        {
+            var result = await operation.SendAsync(socket, buffers.Slice(sent)).ConfigureAwait(false);
+            return Result(sent + result.BytesTransferred, result.Error);
+        }
+        finally
+        {
+            SocketSenderPool.Return(operation);
+        }
+    }
+
+    private static SocketOperationResult Result(long sent, SocketError error) => new((int)Math.Min(sent, int.MaxValue), error);
+
+    /// <summary>
     /// Sends <paramref name="buffers"/> until all <paramref name="total"/> bytes are in the kernel
     /// (<see cref="SocketError.Success"/>), the socket buffer is full (<see cref="SocketError.WouldBlock"/>), or an
     /// error occurs (a closed socket is <see cref="SocketError.OperationAborted"/>). <paramref name="sent"/> is the
@@ -57,7 +132,7 @@ internal static unsafe partial class DirectSend
     public static SocketError TrySend(Socket socket, in ReadOnlySequence<byte> buffers, out long sent) =>
         TrySend(socket, null, buffers, buffers.Length, out sent);
 
-    private static SocketError TrySend(Socket socket, IList<ArraySegment<byte>>? list, in ReadOnlySequence<byte> sequence, long total, out long sent)
+    private static unsafe SocketError TrySend(Socket socket, IList<ArraySegment<byte>>? list, in ReadOnlySequence<byte> sequence, long total, out long sent)
     {
         sent = 0;
         SafeSocketHandle handle;
@@ -105,7 +180,7 @@ internal static unsafe partial class DirectSend
     private static int Collect(IList<ArraySegment<byte>> list, long skip, ArraySegment<byte>[] gather)
     {
         var count = 0;
-        for (var i = 0; i < list.Count && count < MaxGather; i++)
+        for (var i = 0; i < list.Count && count < gather.Length; i++)
         {
             var segment = list[i];
             if (skip >= segment.Count)
@@ -124,7 +199,7 @@ internal static unsafe partial class DirectSend
         var count = 0;
         foreach (var memory in sequence.Slice(skip))
         {
-            if (count == MaxGather)
+            if (count == gather.Length)
             {
                 break;
             }
@@ -139,7 +214,7 @@ internal static unsafe partial class DirectSend
 
     /// <summary>Pins <paramref name="gather"/>[<paramref name="index"/>..] one <c>fixed</c> local per recursion
     /// level and makes the <c>sendmsg</c> at the bottom.</summary>
-    private static nint SendPinned(SafeSocketHandle handle, ArraySegment<byte>[] gather, int count, IoVector* vectors, int index)
+    private static unsafe nint SendPinned(SafeSocketHandle handle, ArraySegment<byte>[] gather, int count, IoVector* vectors, int index)
     {
         if (index == count)
         {
@@ -174,7 +249,7 @@ internal static unsafe partial class DirectSend
 
     /// <summary>One <c>struct iovec</c> (sendmsg's gather list entry).</summary>
     [StructLayout(LayoutKind.Sequential)]
-    private struct IoVector
+    private unsafe struct IoVector
     {
         public byte* Base;
         public nuint Length;
@@ -182,7 +257,7 @@ internal static unsafe partial class DirectSend
 
     /// <summary><c>struct msghdr</c> on 64-bit Linux (natural alignment gives the kernel's layout).</summary>
     [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
+    private unsafe struct MessageHeader
     {
         public void* Name;
         public uint NameLength;
@@ -196,5 +271,5 @@ internal static unsafe partial class DirectSend
     /// <summary><c>sendmsg(2)</c>. The marshaller holds a reference on <paramref name="socket"/> across the call, so a
     /// concurrent dispose cannot close (and the kernel cannot reuse) the descriptor mid-call.</summary>
     [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
-    private static partial nint SendMessage(SafeSocketHandle socket, MessageHeader* message, int flags);
+    private static unsafe partial nint SendMessage(SafeSocketHandle socket, MessageHeader* message, int flags);
 }

@@ -229,26 +229,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<S
         return SendAsync(socket, _bufferList);
     }
 
-    /// <summary>Gathered send of <paramref name="buffers"/> after their first <paramref name="skip"/> bytes (the
-    /// rest of a send whose start went out through <see cref="DirectSend"/>).</summary>
-    public ValueTask<SocketOperationResult> SendAsync(Socket socket, IList<ArraySegment<byte>> buffers, long skip)
-    {
-        _bufferList ??= new List<ArraySegment<byte>>();
-        _bufferList.Clear();
-        for (var i = 0; i < buffers.Count; i++)
-        {
-            var segment = buffers[i];
-            if (skip >= segment.Count)
-            {
-                skip -= segment.Count;
-                continue;
-            }
-            _bufferList.Add(skip == 0 ? segment : segment.Slice((int)skip));
-            skip = 0;
-        }
-        return SendAsync(socket, _bufferList);
-    }
-
     /// <summary>Gathered send of caller-owned array segments (the WebSocket send path's shared frames).</summary>
     public ValueTask<SocketOperationResult> SendAsync(Socket socket, IList<ArraySegment<byte>> buffers)
     {

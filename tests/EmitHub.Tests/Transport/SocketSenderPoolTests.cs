@@ -43,8 +43,8 @@ public class SocketSenderPoolTests
             var second = await operation.SendAsync(pairs[1].Server, single);
             Assert.Equal((4, SocketError.Success), (second.BytesTransferred, second.Error));
 
-            Assert.Equal([1, 2, 3, 4, 5], await ReceiveAsync(pairs[0].Client, 5));
-            Assert.Equal([9, 8, 7, 6], await ReceiveAsync(pairs[1].Client, 4));
+            Assert.Equal([1, 2, 3, 4, 5], await LoopbackSockets.ReceiveExactlyAsync(pairs[0].Client, 5));
+            Assert.Equal([9, 8, 7, 6], await LoopbackSockets.ReceiveExactlyAsync(pairs[1].Client, 4));
         }
         finally
         {
@@ -83,19 +83,5 @@ public class SocketSenderPoolTests
             SocketSenderPool.Return(operation);
         }
         Assert.True(SocketSenderPool.RetainedCount <= SocketSenderPool.MaxRetained, $"{SocketSenderPool.RetainedCount} retained");
-    }
-
-    private static async Task<byte[]> ReceiveAsync(Socket socket, int count)
-    {
-        var buffer = new byte[count];
-        var read = 0;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (read < count)
-        {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, timeout.Token);
-            Assert.NotEqual(0, n);
-            read += n;
-        }
-        return buffer;
     }
 }
