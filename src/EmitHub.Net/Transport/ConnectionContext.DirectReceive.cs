@@ -1,14 +1,14 @@
 using System.Buffers;
+using System.Net.Sockets;
 
 namespace EmitHub.Net.Transport;
 
 /// <summary>
 /// The receive side handed over to an upgraded protocol (issue 10): after a WebSocket upgrade on a plain TCP
 /// connection, the transport's receive loop stops and the input pipe is released, and the WebSocket reads the socket
-/// itself — a zero-byte wait (<see cref="WaitForInputAsync"/>), then a receive into a buffer it borrows only for
-/// that read (<see cref="ReceiveDirectAsync"/>). An idle WebSocket then holds one receive
-/// <see cref="System.Net.Sockets.SocketAsyncEventArgs"/> with a zero-byte receive in flight, and neither a pipe nor a
-/// parked transport loop. TLS connections keep the pipe (their bytes come out of <see cref="System.Net.Security.SslStream"/>).
+/// itself — a readiness wait (<see cref="WaitForInputAsync"/>), then a receive into a buffer it borrows only for
+/// that read (<see cref="ReceiveDirect"/>). An idle WebSocket then holds its <see cref="SocketReceiver"/> with a
+/// one-shot epoll registration armed, and neither a pipe nor a parked transport loop. TLS connections keep the pipe (their bytes come out of <see cref="System.Net.Security.SslStream"/>).
 /// </summary>
 public sealed partial class ConnectionContext
 {
@@ -21,7 +21,7 @@ public sealed partial class ConnectionContext
 
     /// <summary>
     /// Hands the socket's receive side to the caller (an upgraded protocol, after the request head was consumed from
-    /// <see cref="Input"/>): interrupts the transport's receive loop (its pending zero-byte receive stays in flight
+    /// <see cref="Input"/>): interrupts the transport's receive loop (its armed readiness wait stays armed, detached,
     /// for the caller's first <see cref="WaitForInputAsync"/>), waits for the loop to end, copies the bytes it had
     /// already put into the input pipe after the request head — the peer's first frames, to be processed before
     /// anything received later — and releases the pipe. Returns those bytes in an array rented from
@@ -70,10 +70,10 @@ public sealed partial class ConnectionContext
 
     /// <summary>
     /// After <see cref="TakeOverReceiveAsync"/>: waits until the socket is readable without holding a buffer (a
-    /// zero-byte receive). Pass the result to <see cref="IsInputReady"/>. The source's own ValueTask is returned (no
+    /// one-shot epoll registration, <see cref="SocketReceiver"/>). Pass the result to <see cref="IsInputReady"/>. The source's own ValueTask is returned (no
     /// async wrapper), so an idle connection parks only its reader's state machine. One waiter at a time.
     /// </summary>
-    internal ValueTask<SocketOperationResult> WaitForInputAsync() => _receiver.WaitReadableAsync(_socket);
+    internal ValueTask<SocketOperationResult> WaitForInputAsync() => _receiver.WaitReadableAsync();
 
     /// <summary>True when data, the peer's FIN or an error is there to be received; false when
     /// <see cref="CancelPendingInput"/> or <see cref="RequestStop"/> ended the wait (as <c>CancelPendingRead</c> ends
@@ -93,14 +93,18 @@ public sealed partial class ConnectionContext
     }
 
     /// <summary>After <see cref="IsInputReady"/> returned true: receives into <paramref name="buffer"/> what the
-    /// kernel holds (at most its length; completes at once, since data is there). Pass the result to
-    /// <see cref="CountReceived"/>.</summary>
-    internal ValueTask<SocketOperationResult> ReceiveDirectAsync(Memory<byte> buffer) => _receiver.ReceiveAsync(_socket, buffer);
+    /// kernel holds (at most its length), without blocking. Pass the result to <see cref="CountReceived"/>.</summary>
+    internal SocketOperationResult ReceiveDirect(Span<byte> buffer) => _receiver.Receive(buffer);
 
-    /// <summary>The bytes a <see cref="ReceiveDirectAsync"/> delivered, or 0 when the peer closed its sending side
-    /// (<see cref="ConnectionCloseReason.RemoteClosed"/> recorded) or the receive failed (recorded).</summary>
+    /// <summary>The bytes a <see cref="ReceiveDirect"/> delivered; 0 when the peer closed its sending side
+    /// (<see cref="ConnectionCloseReason.RemoteClosed"/> recorded) or the receive failed (recorded); -1 when nothing
+    /// was there after all (the readiness was spent: wait again).</summary>
     internal int CountReceived(SocketOperationResult received)
     {
+        if (received.Error == SocketError.WouldBlock)
+        {
+            return -1;
+        }
         if (!received.Succeeded)
         {
             RecordSocketError(received.Error);
@@ -148,7 +152,7 @@ public sealed partial class ConnectionContext
         _receiver.ClearInterrupt();
         while (true)
         {
-            var ready = await _receiver.WaitReadableAsync(_socket).ConfigureAwait(false);
+            var ready = await _receiver.WaitReadableAsync().ConfigureAwait(false);
             if (!ready.Succeeded)
             {
                 return;
@@ -156,7 +160,11 @@ public sealed partial class ConnectionContext
             var scratch = ArrayPool<byte>.Shared.Rent(ReceiveChunk);
             try
             {
-                var received = await _receiver.ReceiveAsync(_socket, scratch).ConfigureAwait(false);
+                var received = _receiver.Receive(scratch);
+                if (received.Error == SocketError.WouldBlock)
+                {
+                    continue;
+                }
                 if (!received.Succeeded || received.BytesTransferred == 0)
                 {
                     return;

@@ -56,7 +56,7 @@ public sealed partial class ConnectionContext
         _output!.Writer.Complete();
         _output.Reader.Complete();
         TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
-        _receiver.Dispose();
+        _receiver.Close();
     }
 
     private async Task TlsReceiveLoopAsync(SslStream ssl)

@@ -11,7 +11,7 @@ namespace EmitHub.Net.Transport;
 /// <see cref="Output"/>, both over System.IO.Pipelines. The transport knows no HTTP; HTTP (and, after an upgrade,
 /// WebSocket) read <see cref="Input"/> and write <see cref="Output"/>.
 /// <para>
-/// Idle connections hold no buffers: each receive first waits with a zero-byte receive and only then rents pipe
+/// Idle connections hold no buffers: each receive first waits for readiness (<see cref="SocketReceiver"/>) and only then rents pipe
 /// memory. Input is bounded: the receive loop stops reading the socket when <see cref="InputPauseThreshold"/> bytes
 /// are unread and resumes below <see cref="InputResumeThreshold"/> (TCP flow control pushes back on the peer).
 /// Socket failures are values; the first <see cref="ConnectionCloseReason"/> recorded wins.
@@ -61,7 +61,7 @@ public sealed partial class ConnectionContext
     // Null once an upgraded protocol completed it (CompleteOutputAsync): the pipe is then garbage, not held for the
     // WebSocket's lifetime.
     private Pipe? _output;
-    private readonly SocketOperation _receiver = new();
+    private readonly SocketReceiver _receiver;
     private readonly ILogger _logger;
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
@@ -79,14 +79,15 @@ public sealed partial class ConnectionContext
         _tls = tls;
         Id = id;
         _socket = socket;
+        _receiver = new SocketReceiver(socket);
         _logger = logger;
         Time = time;
         MemoryPool = pool;
         RemoteEndPoint = socket.RemoteEndPoint;
         LocalEndPoint = socket.LocalEndPoint;
-        _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+        _input = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.ThreadPool,
             InputPauseThreshold, InputResumeThreshold, MinimumInputSegment, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+        _output = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.ThreadPool,
             OutputPauseThreshold, OutputPauseThreshold / 2, MinimumOutputSegment, useSynchronizationContext: false));
     }
 
@@ -203,6 +204,7 @@ public sealed partial class ConnectionContext
         {
         }
         _socket.Dispose();
+        _receiver.Close();
     }
 
     /// <summary>
@@ -288,20 +290,21 @@ public sealed partial class ConnectionContext
             {
             }
             _socket.Dispose();
+            // Ends a direct linger still waiting (a closed descriptor leaves epoll without a word).
+            _receiver.Close();
             _ssl?.Dispose();
             if (_input is { } input)
             {
                 await input.Reader.CompleteAsync().ConfigureAwait(false);
             }
             await _receiving.ConfigureAwait(false);
-            // Disposing the socket ended a direct linger still waiting.
             await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             TrySetCloseReason(ConnectionCloseReason.ResponseClose);
             TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
-            _receiver.Dispose();
         }
         finally
         {
+            _receiver.Close();
             // The owner's bookkeeping runs here rather than in a wrapper that awaits this method: a wrapper would be
             // one more state machine parked for the connection's whole life.
             onClosed?.Invoke(this);
@@ -378,10 +381,10 @@ public sealed partial class ConnectionContext
         {
             while (true)
             {
-                // Zero-byte receive: wait for readability without holding a buffer. Interrupted when an upgraded
+                // Wait for readability without holding a buffer. Interrupted when an upgraded
                 // WebSocket takes the receive side over (TakeOverReceiveAsync): the loop ends, the wait stays in
                 // flight for the WebSocket.
-                var ready = await _receiver.WaitReadableAsync(_socket).ConfigureAwait(false);
+                var ready = await _receiver.WaitReadableAsync().ConfigureAwait(false);
                 if (ready.IsInterrupted)
                 {
                     return;
@@ -398,7 +401,11 @@ public sealed partial class ConnectionContext
                 var scratch = ArrayPool<byte>.Shared.Rent(ReceiveChunk);
                 try
                 {
-                    var received = await _receiver.ReceiveAsync(_socket, scratch).ConfigureAwait(false);
+                    var received = _receiver.Receive(scratch);
+                    if (received.Error == SocketError.WouldBlock)
+                    {
+                        continue; // the readiness was spent meanwhile: wait again
+                    }
                     if (!received.Succeeded)
                     {
                         RecordSocketError(received.Error);

@@ -232,7 +232,7 @@ internal static partial class DirectSend
 
     /// <summary>The <see cref="SocketError"/> for a failed <c>sendmsg</c>'s errno, as the runtime's socket layer maps
     /// it (EAGAIN is <see cref="SocketError.WouldBlock"/>, EPIPE <see cref="SocketError.Shutdown"/>).</summary>
-    private static SocketError ToSocketError(int errno) => errno switch
+    internal static SocketError ToSocketError(int errno) => errno switch
     {
         EAGAIN => SocketError.WouldBlock,
         ECONNRESET => SocketError.ConnectionReset,

@@ -278,7 +278,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>
     /// The receive loop on a plain TCP connection, reading the socket itself (issue 10): the transport's receive loop
     /// is stopped and its pipe released (<see cref="ConnectionContext.TakeOverReceiveAsync"/>); the bytes it had read
-    /// after the request head are fed first. Then: a zero-byte wait (an idle connection holds no receive buffer), a
+    /// after the request head are fed first. Then: a readiness wait (an idle connection holds no receive buffer), a
     /// receive into a 16 KiB array rented from the shared pool only for that read, the reader fed from it, and only
     /// the unfinished tail of a frame kept (<see cref="_tail"/>). <see cref="ConnectionContext.CancelPendingInput"/>
     /// ends it as <c>CancelPendingRead</c> ends the pipe loop; the peer's FIN and socket errors as the pipe's
@@ -309,8 +309,16 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 {
                     // The unfinished frame goes in front of what arrives, so the reader sees contiguous bytes.
                     var offset = TakeTail(scratch);
-                    var received = _connection.CountReceived(
-                        await _connection.ReceiveDirectAsync(scratch.AsMemory(offset)).ConfigureAwait(false));
+                    var received = _connection.CountReceived(_connection.ReceiveDirect(scratch.AsSpan(offset)));
+                    if (received < 0)
+                    {
+                        // Nothing there after all: the tail goes back (fed again with no new bytes) and we wait again.
+                        if (Feed(scratch, offset, 0))
+                        {
+                            return;
+                        }
+                        continue;
+                    }
                     if (received == 0 || Feed(scratch, offset, received))
                     {
                         return;
