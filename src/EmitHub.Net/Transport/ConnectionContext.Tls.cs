@@ -132,19 +132,24 @@ public sealed partial class ConnectionContext
 
     /// <summary>The TLS form of <see cref="SendAsync"/>: the segments are copied into chunks of up to
     /// <see cref="TlsWriteChunk"/> bytes (they are encrypted into new buffers anyway) and written.</summary>
-    private async ValueTask<SocketError> TlsSendAsync(SslStream ssl, IList<ArraySegment<byte>> buffers)
+    private async ValueTask<SocketError> TlsSendAsync(SslStream ssl, IList<ArraySegment<byte>> list)
     {
+        // Copied before the first await: the caller's list is free once this call returns (SendAsync's contract).
+        var count = list.Count;
+        var buffers = ArrayPool<ArraySegment<byte>>.Shared.Rent(Math.Max(1, count));
+        list.CopyTo(buffers, 0);
         long total = 0;
-        foreach (var segment in buffers)
+        for (var i = 0; i < count; i++)
         {
-            total += segment.Count;
+            total += buffers[i].Count;
         }
         var chunk = ArrayPool<byte>.Shared.Rent((int)Math.Min(total, TlsWriteChunk));
         try
         {
             var filled = 0;
-            foreach (var segment in buffers)
+            for (var i = 0; i < count; i++)
             {
+                var segment = buffers[i];
                 var rest = segment.AsMemory();
                 while (!rest.IsEmpty)
                 {
@@ -175,6 +180,8 @@ public sealed partial class ConnectionContext
         finally
         {
             ArrayPool<byte>.Shared.Return(chunk);
+            Array.Clear(buffers, 0, count);
+            ArrayPool<ArraySegment<byte>>.Shared.Return(buffers);
         }
     }
 

@@ -331,7 +331,9 @@ public sealed partial class ConnectionContext
     /// <summary>
     /// One gathered send of <paramref name="buffers"/> (after <see cref="CompleteOutputAsync"/>; one send at a
     /// time). Completes when every byte was handed to the kernel. A failure is returned as a value and recorded as
-    /// the close reason.
+    /// the close reason. <paramref name="buffers"/> is not referenced once this call returns, even while the send is
+    /// still pending, so the caller may clear and reuse it at once (the segments' memory must stay valid until the
+    /// send completes).
     /// </summary>
     public async ValueTask<SocketError> SendAsync(IList<ArraySegment<byte>> buffers)
     {

@@ -48,6 +48,7 @@ internal static partial class DirectSend
     /// EAGAIN (or on every send where <see cref="IsSupported"/> is false), the rest through a
     /// <see cref="SocketOperation"/> rented from <see cref="SocketSenderPool"/>. Synchronous and allocation-free when
     /// the kernel takes everything at once. The result carries the bytes handed to the kernel and the error, if any.
+    /// <paramref name="buffers"/> is not referenced once this call returns, even while the send is still pending.
     /// </summary>
     public static async ValueTask<SocketOperationResult> SendAsync(Socket socket, IList<ArraySegment<byte>> buffers)
     {
@@ -65,14 +66,11 @@ internal static partial class DirectSend
                 return Result(sent, error);
             }
         }
-        // The socket buffer is full: the runtime's send takes the rest and waits for room (EPOLLOUT).
-        ArraySegment<byte>[]? rest = null;
-        var remaining = buffers;
-        if (sent > 0)
-        {
-            rest = ArrayPool<ArraySegment<byte>>.Shared.Rent(buffers.Count);
-            remaining = new ArraySegment<ArraySegment<byte>>(rest, 0, Collect(buffers, sent, rest));
-        }
+        // The socket buffer is full: the runtime's send takes the rest and waits for room (EPOLLOUT). The rest is
+        // copied before the first await, so the caller's list is free as soon as this call returns (callers fill a
+        // per-thread list).
+        var rest = ArrayPool<ArraySegment<byte>>.Shared.Rent(Math.Max(1, buffers.Count));
+        var remaining = new ArraySegment<ArraySegment<byte>>(rest, 0, Collect(buffers, sent, rest));
         var operation = SocketSenderPool.Rent();
         try
         {
@@ -82,12 +80,9 @@ internal static partial class DirectSend
         finally
         {
             SocketSenderPool.Return(operation);
-            if (rest is not null)
-            {
-                // A pooled array must not keep this send's frames alive.
-                Array.Clear(rest);
-                ArrayPool<ArraySegment<byte>>.Shared.Return(rest);
-            }
+            // A pooled array must not keep this send's frames alive.
+            Array.Clear(rest);
+            ArrayPool<ArraySegment<byte>>.Shared.Return(rest);
         }
     }
 

@@ -17,7 +17,9 @@ public class SubscriberOutbox : IChannelSubscriber, IDisposable
     private static readonly TimeSpan s_roomPollInterval = TimeSpan.FromMilliseconds(5);
 
     private readonly OutboundQueue _queue;
-    private readonly Lock _closeLock = new();
+    // The close state is guarded by the monitor of _queue, a private object nobody else locks (OutboundQueue's own
+    // lock is a separate Lock inside it): a lock object of its own would be 40 more bytes on every idle connection,
+    // and closes are rare enough that Monitor's cost does not show.
     private bool _closeRequested;
     private ushort _closeCode;
     private string _closeReason = "";
@@ -41,7 +43,7 @@ public class SubscriberOutbox : IChannelSubscriber, IDisposable
     {
         get
         {
-            lock (_closeLock)
+            lock (_queue)
             {
                 return _closeRequested;
             }
@@ -56,7 +58,7 @@ public class SubscriberOutbox : IChannelSubscriber, IDisposable
     {
         get
         {
-            lock (_closeLock)
+            lock (_queue)
             {
                 return _closeCode;
             }
@@ -68,7 +70,7 @@ public class SubscriberOutbox : IChannelSubscriber, IDisposable
     {
         get
         {
-            lock (_closeLock)
+            lock (_queue)
             {
                 return _closeReason;
             }
@@ -110,7 +112,7 @@ public class SubscriberOutbox : IChannelSubscriber, IDisposable
     /// </summary>
     public void Close(ushort closeCode, string reason)
     {
-        lock (_closeLock)
+        lock (_queue)
         {
             if (_closeRequested)
             {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using EmitHub.Core.Channels;
@@ -44,14 +45,19 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     internal WebSocketSettings SettingsForTests => _settings;
     private readonly ILogger _logger;
     // Send-loop state. Between sends an idle connection references no frame and no buffer: the control buffer is
-    // rented per send, and the segment list is cleared as soon as its send completed (issue 10).
+    // rented per send, and the gather list is the sending thread's (t_segments), not the connection's (issue 10).
     private readonly PerMessageDeflateSender? _deflate;
     private readonly List<OutboundMessage>? _ownedFrames; // frames this connection compressed itself (deflate only)
-    private readonly List<ArraySegment<byte>> _segments = new();
     private readonly ControlFrameWriter _control = new();
 
     // Created at the first unfinished message (most connections never send one), kept after.
     private PartialMessageBudget.Lease? _partialLease;
+
+    // The gather list of the send being started on this thread: filled and handed to the transport synchronously
+    // (ConnectionContext.SendAsync copies what it keeps across an await), then cleared, so it is never shared by two
+    // sends and no connection holds one while idle.
+    [ThreadStatic]
+    private static List<ArraySegment<byte>>? t_segments;
 
     /// <summary>Most bytes taken from the socket per direct receive: 16 KiB, as the transport's receive loop.</summary>
     private const int ReceiveChunk = 16 * 1024;
@@ -73,11 +79,15 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>Close reason (1008) when a client sends more than the held-message bounds during its catch-up.</summary>
     public const string HeldTextsExceededReason = "too many client messages during catch-up";
 
-    private readonly Lock _textGate = new();
+    // Guards the held texts and the subscription against the join: the monitor of _reader, a private object nobody
+    // else locks (a lock object of its own would be 40 more bytes on every idle WebSocket; this is a cold path).
+    private object TextGate => _reader;
     private Queue<string>? _heldTexts;
     private int _heldTextBytes;
     private bool _joined;
     private Subscription? _subscription;
+    private Task _sending = Task.CompletedTask;
+    private Task? _joining;
     private bool _echo;
 
     // The message being received: which one (the reader's start count) and since when (a timestamp, 0 = none open).
@@ -131,7 +141,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>Test hook: frames and buffers the send side references right now (segments of the current send, the
     /// rented control buffer, frames compressed for it, frames queued). 0 for an idle connection.</summary>
     internal int HeldFramesForTests =>
-        _segments.Count + (_control.HoldsBuffer ? 1 : 0) + (_ownedFrames?.Count ?? 0) + _outbox.Queue.QueuedCount;
+        (_control.HoldsBuffer ? 1 : 0) + (_ownedFrames?.Count ?? 0) + _outbox.Queue.QueuedCount;
 
     /// <summary>Test hook: true while an unfinished frame's bytes are kept between direct reads.</summary>
     internal bool HoldsReceiveTailForTests => _tail is not null;
@@ -163,7 +173,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <paramref name="join"/>, as an echo endpoint. <paramref name="stopping"/> (server shutdown, signalled through <see cref="ConnectionContext.RequestStop"/>) closes it with
     /// 1001. Network failures are values, never exceptions out of here.
     /// </summary>
-    public async Task RunAsync(Func<IChannelSubscriber, ValueTask<Subscription?>>? join, CancellationToken stopping)
+    public Task RunAsync(Func<IChannelSubscriber, ValueTask<Subscription?>>? join, CancellationToken stopping)
     {
         _settings.Counters?.OnOpened();
         _connection.SetHeartbeatHandler(this);
@@ -176,45 +186,69 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             OnStopRequested();
         }
         // Started inline: it parks at once on the empty outbox (its first step is an await), so no Task.Run wrapper.
-        var sending = SendLoopAsync();
+        _sending = SendLoopAsync();
         _echo = join is null;
-        // The read side runs from the moment of the upgrade, also while the join catches up from the store: pongs,
-        // the peer's close and pings are handled during a long replay (client texts wait for the join, see OnText).
-        var receiving = _connection.CanTakeOverReceive ? ReceiveSocketThenCloseAsync() : ReceiveThenCloseAsync();
+        // The join runs until its first real wait (a replay reading the store, or room in the outbox) and goes on
+        // beside the receive loop, which handles pongs, the peer's close and pings during a long replay (client texts
+        // wait for the join, see OnText). A failed join cancels the input, which ends the receive loop even if it has
+        // not started yet (the cancel is sticky).
+        if (join is not null)
+        {
+            _joining = JoinAsync(join);
+        }
+        // The receive loop's task is the connection's: the loop finishes the connection itself (FinishAsync), so no
+        // method of ours stays parked awaiting it for the connection's whole life (issue 10: 184 bytes less per idle
+        // WebSocket).
+        return _connection.CanTakeOverReceive ? ReceiveSocketThenCloseAsync() : ReceiveThenCloseAsync();
+    }
+
+    private async Task JoinAsync(Func<IChannelSubscriber, ValueTask<Subscription?>> join)
+    {
+        Subscription? subscription = null;
         try
         {
-            if (join is not null)
-            {
-                Subscription? subscription = null;
-                try
-                {
-                    subscription = await join(_outbox).ConfigureAwait(false);
-                }
-                catch
-                {
-                    // The join failed (the store): close at once rather than wait for the peer's close frame.
-                    _outbox.Close(WebSocketCloseCodes.GoingAway, "");
-                    _connection.CancelPendingInput();
-                    throw;
-                }
-                finally
-                {
-                    OnJoined(subscription);
-                }
-                // A parameter lives in this method's state machine, which stays parked for the connection's whole
-                // life: let the join delegate and what it captured go.
-                join = null;
-            }
-            await receiving.ConfigureAwait(false);
+            subscription = await join(_outbox).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The join failed (the store): close at once rather than wait for the peer's close frame.
+            _outbox.Close(WebSocketCloseCodes.GoingAway, "");
+            _connection.CancelPendingInput();
+            throw;
         }
         finally
         {
-            await receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            lock (_textGate)
+            OnJoined(subscription);
+        }
+    }
+
+    /// <summary>After the receive loop ended: waits for the join and the send loop, releases what the connection held
+    /// and records how it ended. A failed join's exception is rethrown last (the transport logs it).</summary>
+    private async Task FinishAsync()
+    {
+        ExceptionDispatchInfo? joinFailure = null;
+        if (_joining is { } joining)
+        {
+            try
+            {
+                await joining.ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                joinFailure = ExceptionDispatchInfo.Capture(e);
+            }
+            _joining = null;
+        }
+        try
+        {
+            lock (TextGate)
             {
                 _subscription?.Dispose();
             }
-            await sending.ConfigureAwait(false);
+            await _sending.ConfigureAwait(false);
+        }
+        finally
+        {
             _outbox.Dispose();
             _partialLease?.Dispose();
             _reader.Dispose();
@@ -229,6 +263,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 : ConnectionCloseReason.UpgradedProtocolClosed);
             _settings.Counters?.OnClosed(CloseKind);
         }
+        joinFailure?.Throw();
     }
 
     /// <summary>The receive loop; when it ends without a closing handshake the outbox is closed, so a join still
@@ -272,6 +307,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         finally
         {
             OnReceiveEnded();
+            await FinishAsync().ConfigureAwait(false);
         }
     }
 
@@ -334,6 +370,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         {
             ReturnTail();
             OnReceiveEnded();
+            await FinishAsync().ConfigureAwait(false);
         }
     }
 
@@ -399,7 +436,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// during it are handed over in order, and later ones go straight to the subscription.</summary>
     private void OnJoined(Subscription? subscription)
     {
-        lock (_textGate)
+        lock (TextGate)
         {
             _subscription = subscription;
             _joined = true;
@@ -430,7 +467,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// </summary>
     private void OnText(ReadOnlySpan<byte> payload)
     {
-        lock (_textGate)
+        lock (TextGate)
         {
             if (_joined)
             {
@@ -584,7 +621,6 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
         finally
         {
-            _segments.Clear();
             _control.Reset();
             _outbox.ReleaseSent();
             ReleaseOwnedFrames();
@@ -602,24 +638,33 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// cleared, the control buffer goes back to the pool and the frames are released.</summary>
     private async ValueTask<bool> SendAsync(bool drain)
     {
-        if (_control.WrittenCount > 0)
+        var segments = t_segments ??= new List<ArraySegment<byte>>();
+        ValueTask<SocketError> sending;
+        try
         {
-            _segments.Add(_control.WrittenSegment);
-        }
-        if (drain)
-        {
-            foreach (var message in _outbox.DrainInFlight())
+            if (_control.WrittenCount > 0)
             {
-                AddSegment(_deflate is null ? message!.Frame : _deflate.Select(message!, _ownedFrames!));
+                segments.Add(_control.WrittenSegment);
             }
+            if (drain)
+            {
+                foreach (var message in _outbox.DrainInFlight())
+                {
+                    AddSegment(segments, _deflate is null ? message!.Frame : _deflate.Select(message!, _ownedFrames!));
+                }
+            }
+            if (segments.Count == 0)
+            {
+                _control.Reset();
+                return true;
+            }
+            sending = _connection.SendAsync(segments);
         }
-        if (_segments.Count == 0)
+        finally
         {
-            _control.Reset();
-            return true;
+            segments.Clear();
         }
-        var error = await _connection.SendAsync(_segments).ConfigureAwait(false);
-        _segments.Clear();
+        var error = await sending.ConfigureAwait(false);
         _control.Reset();
         _outbox.ReleaseSent();
         ReleaseOwnedFrames();
@@ -644,13 +689,13 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         _ownedFrames.Clear();
     }
 
-    private void AddSegment(ReadOnlyMemory<byte> memory)
+    private static void AddSegment(List<ArraySegment<byte>> segments, ReadOnlyMemory<byte> memory)
     {
         if (!MemoryMarshal.TryGetArray(memory, out var segment))
         {
             throw new InvalidOperationException("Outbound frames must be array-backed.");
         }
-        _segments.Add(segment);
+        segments.Add(segment);
     }
 
     /// <summary>Server shutdown (<see cref="ConnectionContext.RequestStop"/>): close 1001 "Server shutting down".</summary>

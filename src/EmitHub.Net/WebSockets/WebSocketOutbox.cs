@@ -23,7 +23,8 @@ namespace EmitHub.Net.WebSockets;
 /// </summary>
 public sealed class WebSocketOutbox : SubscriberOutbox
 {
-    private readonly PendingPong _pong = new();
+    // Created at the first ping the peer sends (browsers never do): 48 bytes an idle WebSocket does not hold.
+    private PendingPong? _pong;
     // The keepalive ping's payload while one is due (null otherwise): a copy made per ping (8 bytes from the
     // heartbeat) rather than a 125-byte buffer per connection that an idle connection would hold between pings.
     private byte[]? _ping;
@@ -39,7 +40,14 @@ public sealed class WebSocketOutbox : SubscriberOutbox
     /// (ping-flood policy, SPEC §4).</summary>
     public void OnPing(ReadOnlySpan<byte> payload)
     {
-        if (_pong.OnPing(payload))
+        var pong = Volatile.Read(ref _pong);
+        if (pong is null)
+        {
+            // The read loop creates it; the send loop may read it concurrently, so it is published once.
+            Interlocked.CompareExchange(ref _pong, new PendingPong(), null);
+            pong = _pong!;
+        }
+        if (pong.OnPing(payload))
         {
             Queue.Wake();
         }
@@ -63,7 +71,7 @@ public sealed class WebSocketOutbox : SubscriberOutbox
     public int WriteControlFrames(IBufferWriter<byte> writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        var frames = _pong.WritePongs(writer);
+        var frames = Volatile.Read(ref _pong)?.WritePongs(writer) ?? 0;
 
         if (Interlocked.Exchange(ref _ping, null) is { } ping)
         {
