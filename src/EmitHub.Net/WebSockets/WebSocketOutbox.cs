@@ -36,6 +36,9 @@ public sealed class WebSocketOutbox : SubscriberOutbox
     {
     }
 
+    /// <summary>Test hook: true once the peer's first ping created the pong state (an idle connection holds none).</summary>
+    internal bool HoldsPendingPongForTests => Volatile.Read(ref _pong) is not null;
+
     /// <summary>Read loop: a ping arrived; its pong joins those not yet sent, up to <see cref="PendingPong.MaxPendingPongs"/>
     /// (ping-flood policy, SPEC §4).</summary>
     public void OnPing(ReadOnlySpan<byte> payload)

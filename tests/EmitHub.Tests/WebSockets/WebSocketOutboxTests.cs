@@ -83,6 +83,25 @@ public class WebSocketOutboxTests
         outbox.Dispose();
     }
 
+    /// <summary>Issue 10: the pong state is created by the first ping, so an idle connection whose peer never pings
+    /// (browsers do not) holds none; a keepalive ping of ours does not create it.</summary>
+    [Fact]
+    public void The_pong_state_is_created_by_the_peers_first_ping_and_not_before()
+    {
+        var outbox = new WebSocketOutbox(Guid.NewGuid(), 1 << 20);
+        var writer = new ArrayBufferWriter<byte>();
+        outbox.SendPing("hb"u8);
+        Assert.Equal(1, outbox.WriteControlFrames(writer));
+        Assert.False(outbox.HoldsPendingPongForTests);
+
+        outbox.OnPing([7]);
+        Assert.True(outbox.HoldsPendingPongForTests);
+        writer.Clear();
+        Assert.Equal(1, outbox.WriteControlFrames(writer));
+        Assert.Equal("8A0107", Convert.ToHexString(writer.WrittenSpan));
+        outbox.Dispose();
+    }
+
     [Fact]
     public void Echoing_a_close_without_code_sends_an_empty_close_frame()
     {
