@@ -130,6 +130,11 @@ public sealed class WebSocketOptions
     /// <summary>TOML <c>max_pending_bytes</c>. Outbound bytes queued per connection before it is closed 1008 "slow consumer". Default 1 MiB.</summary>
     public long MaxPendingBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>TOML <c>coalesce_window_ms</c>, env <c>EMIT_HUB_WS_COALESCE_WINDOW_MS</c>. Milliseconds a WebSocket that
+    /// sent less than this long ago waits before its next send, so messages arriving meanwhile leave in one gathered
+    /// send (<see cref="Fanout.SendCoalescer"/>); 0 sends at once. Default 10.</summary>
+    public int CoalesceWindowMs { get; set; } = 10;
+
     /// <summary>TOML <c>compression</c>, env <c>EMIT_HUB_WS_COMPRESSION</c>: <c>off</c>, <c>shared</c> or
     /// <c>per_connection</c> — how a client's permessage-deflate offer (RFC 7692) is answered. <c>shared</c> compresses
     /// each broadcast once for every client that negotiated it. Default <c>shared</c>.</summary>

@@ -59,6 +59,8 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     private bool _disposed;
     private bool _waiterArmed;
     private bool _wakeRequested;
+    // The armed wait is a cork (WaitCorkedAsync): messages and wakes do not end it, Uncork and completion do.
+    private bool _corked;
 
     // Consumer side: the batch handed to the last Drain, released by ReleaseSent. Only the consumer touches it
     // (the swap with _queued happens under _lock).
@@ -163,7 +165,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             }
             _queued[_queuedCount++] = message;
             _pendingBytes += message.Length;
-            wake = DisarmWaiter();
+            wake = !_corked && DisarmWaiter();
         }
 
         if (wake)
@@ -183,8 +185,9 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
         bool wake;
         lock (_lock)
         {
-            if (_completed)
+            if (_completed || _corked)
             {
+                // Corked: the uncork that ends the wait lets the send loop write its control frames too.
                 return;
             }
             wake = DisarmWaiter();
@@ -224,6 +227,47 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             _signal.Reset();
             _waiterArmed = true;
             return new ValueTask<bool>(this, _signal.Version);
+        }
+    }
+
+    /// <summary>
+    /// Send coalescing (<c>[websocket] coalesce_window_ms</c>): waits until <see cref="Uncork"/> (true) or until the
+    /// queue is completed (<see cref="Complete"/>: true while messages remain to drain; <see cref="DiscardQueued"/>
+    /// and <see cref="Dispose"/>: false). Messages and <see cref="Wake"/>s arriving meanwhile do not end the wait, so
+    /// they join the next gathered send; a slow-consumer verdict or a close still ends it at once. One waiter at a
+    /// time (the send loop), as <see cref="WaitAsync"/>.
+    /// </summary>
+    public ValueTask<bool> WaitCorkedAsync()
+    {
+        lock (_lock)
+        {
+            if (_waiterArmed)
+            {
+                throw new InvalidOperationException("Only the send loop may wait on an OutboundQueue, one wait at a time.");
+            }
+            if (_completed || _disposed)
+            {
+                return new ValueTask<bool>(_queuedCount > 0);
+            }
+            _signal.Reset();
+            _waiterArmed = true;
+            _corked = true;
+            return new ValueTask<bool>(this, _signal.Version);
+        }
+    }
+
+    /// <summary>Ends a <see cref="WaitCorkedAsync"/> (its result is true); does nothing when no corked wait is
+    /// armed. Any thread.</summary>
+    public void Uncork()
+    {
+        bool wake;
+        lock (_lock)
+        {
+            wake = _corked && DisarmWaiter();
+        }
+        if (wake)
+        {
+            _signal.SetResult(true);
         }
     }
 
@@ -414,6 +458,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             return false;
         }
         _waiterArmed = false;
+        _corked = false;
         return true;
     }
 

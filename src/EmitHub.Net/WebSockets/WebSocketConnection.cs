@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.ExceptionServices;
@@ -88,6 +89,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private Subscription? _subscription;
     private Task _sending = Task.CompletedTask;
     private Task? _joining;
+    // Send coalescing (null when off, and for echo connections, whose replies answer the peer one by one).
+    private SendCoalescer? _coalescer;
+    private long _lastSendTimestamp;
+    private int _sends;
     private bool _echo;
 
     // The message being received: which one (the reader's start count) and since when (a timestamp, 0 = none open).
@@ -143,6 +148,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     internal int HeldFramesForTests =>
         (_control.HoldsBuffer ? 1 : 0) + (_ownedFrames?.Count ?? 0) + _outbox.Queue.QueuedCount;
 
+    /// <summary>Test hook: gathered sends made so far (each carries every frame queued when it started).</summary>
+    internal int SendsForTests => Volatile.Read(ref _sends);
+
     /// <summary>Test hook: true while an unfinished frame's bytes are kept between direct reads.</summary>
     internal bool HoldsReceiveTailForTests => _tail is not null;
 
@@ -186,8 +194,9 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             OnStopRequested();
         }
         // Started inline: it parks at once on the empty outbox (its first step is an await), so no Task.Run wrapper.
-        _sending = SendLoopAsync();
         _echo = join is null;
+        _coalescer = _echo ? null : _settings.Coalescer;
+        _sending = SendLoopAsync();
         // The join runs until its first real wait (a replay reading the store, or room in the outbox) and goes on
         // beside the receive loop, which handles pongs, the peer's close and pings during a long replay (client texts
         // wait for the join, see OnText). A failed join cancels the input, which ends the receive loop even if it has
@@ -596,12 +605,27 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 {
                     return;
                 }
-                // Requeue once at the back of the thread pool's global queue before draining: a broadcast wakes
-                // every subscriber at once, so by the time this connection's turn comes round again the frames of the
-                // broadcasts that followed have joined the same gathered send. Under load this doubled deliveries/s
-                // (1k clients: 0.68 -> 1.35 M/s, ~5 -> ~19 frames per send, p50 latency 28 -> 16 ms); when idle it
-                // costs one extra hop of a few microseconds. (bench/results/2026-11-29-*.md)
-                await Task.Yield();
+                if (_coalescer is { } coalescer && coalescer.ShouldCork(_lastSendTimestamp))
+                {
+                    // Sent less than a window ago: wait for the coalescer's next tick, so what arrives meanwhile joins
+                    // this send. Armed before registering, so the tick that uncorks it cannot come first.
+                    var corked = _outbox.Queue.WaitCorkedAsync();
+                    coalescer.Register(_outbox.Queue);
+                    await corked.ConfigureAwait(false);
+                    if (_aborted)
+                    {
+                        return;
+                    }
+                }
+                else
+                {
+                    // Requeue once at the back of the thread pool's global queue before draining: a broadcast wakes
+                    // every subscriber at once, so by the time this connection's turn comes round again the frames of
+                    // the broadcasts that followed have joined the same gathered send. Under load this doubled
+                    // deliveries/s (1k clients: 0.68 -> 1.35 M/s, ~5 -> ~19 frames per send, p50 latency 28 -> 16 ms);
+                    // when idle it costs one extra hop of a few microseconds. (bench/results/2026-11-29-*.md)
+                    await Task.Yield();
+                }
                 _outbox.WriteControlFrames(_control);
                 if (!await SendAsync(drain: true).ConfigureAwait(false))
                 {
@@ -665,6 +689,8 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             segments.Clear();
         }
         var error = await sending.ConfigureAwait(false);
+        _lastSendTimestamp = Stopwatch.GetTimestamp();
+        _sends++;
         _control.Reset();
         _outbox.ReleaseSent();
         ReleaseOwnedFrames();

@@ -1,4 +1,5 @@
 using EmitHub.Core.Configuration;
+using EmitHub.Core.Fanout;
 using EmitHub.Net.WebSockets.Compression;
 
 namespace EmitHub.Net.WebSockets;
@@ -18,6 +19,7 @@ namespace EmitHub.Net.WebSockets;
 /// <param name="Deflate">The permessage-deflate parameters agreed for this connection, or null (uncompressed).</param>
 /// <param name="PartialMessages">Server-wide bound on bytes held by unfinished client messages
 /// (<c>max_partial_message_bytes</c>), or null for none.</param>
+/// <param name="Coalescer">The process's send coalescer for <c>coalesce_window_ms</c>, or null (sends at once).</param>
 public sealed record WebSocketSettings(
     WebSocketReaderLimits ReaderLimits,
     long MaxPendingBytes,
@@ -27,7 +29,8 @@ public sealed record WebSocketSettings(
     WebSocketCounters? Counters,
     WebSocketCompressionMode Compression = WebSocketCompressionMode.Off,
     PerMessageDeflateParameters? Deflate = null,
-    PartialMessageBudget? PartialMessages = null)
+    PartialMessageBudget? PartialMessages = null,
+    SendCoalescer? Coalescer = null)
 {
     /// <summary>Settings from <paramref name="options"/>.</summary>
     public static WebSocketSettings FromOptions(EmitHubOptions options, WebSocketCounters? counters, PartialMessageBudget? partialMessages = null) => new(
@@ -38,7 +41,8 @@ public sealed record WebSocketSettings(
         TimeSpan.FromSeconds(options.WebSocket.ConnectionTimeout),
         counters,
         WebSocketCompressionModes.TryParse(options.WebSocket.Compression, out var mode) ? mode : WebSocketCompressionMode.Off,
-        PartialMessages: partialMessages);
+        PartialMessages: partialMessages,
+        Coalescer: SendCoalescer.For(TimeSpan.FromMilliseconds(options.WebSocket.CoalesceWindowMs)));
 
     /// <summary>These settings with <paramref name="deflate"/> agreed: the reader accepts and inflates RSV1 messages.</summary>
     public WebSocketSettings WithDeflate(PerMessageDeflateParameters? deflate) => deflate is null

@@ -167,6 +167,8 @@ public class ConfigLoaderTests
         { "EMIT_HUB_CLUSTER_UNFOLLOW_DELAY", "5", "cluster.unfollow_delay", "5" },
         // Issue 14: permessage-deflate mode.
         { "EMIT_HUB_WS_COMPRESSION", "per_connection", "websocket.compression", "\"per_connection\"" },
+        // Issue 10: send coalescing window.
+        { "EMIT_HUB_WS_COALESCE_WINDOW_MS", "25", "websocket.coalesce_window_ms", "25" },
         { "EMIT_HUB_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", "auth.token_secret", "\"0123456789abcdef0123456789abcdef\"" },
         { "EMIT_HUB_TOKEN_PUBLIC_KEY", s_publicKeyPath.Value, "auth.token_public_key", "\"" + s_publicKeyPath.Value + "\"" },
         { "EMIT_HUB_TLS_CERT_PATH", "/etc/emit-hub/tls/fullchain.pem", "tls.cert_path", "\"/etc/emit-hub/tls/fullchain.pem\"" },

@@ -1,0 +1,49 @@
+using EmitHub.Net.WebSockets;
+using EmitHub.Tests.Infrastructure;
+
+namespace EmitHub.Tests.EndToEnd;
+
+/// <summary>
+/// <c>[websocket] coalesce_window_ms</c> end to end (issue 10): broadcasts that arrive within one window of the
+/// previous send leave in a few gathered sends, every message arrives once and in order, and a connection that was
+/// quiet longer than the window gets its next message without waiting for a tick.
+/// </summary>
+public class SendCoalescingEndToEndTests
+{
+    [Fact]
+    public async Task Broadcasts_within_a_window_leave_in_a_few_sends_complete_and_in_order()
+    {
+        await using var hub = await TestHubServer.StartAsync(o => o.WebSocket.CoalesceWindowMs = 300);
+        var id = await hub.CreateActiveChannelAsync();
+        var endpoint = Assert.IsType<WebSocketEndpoint>(hub.Server.WebSocketUpgrade);
+        WebSocketConnection? accepted = null;
+        endpoint.AcceptedForTests = w => accepted = w;
+        using var client = await hub.ConnectAsync(id);
+        endpoint.AcceptedForTests = null;
+        Assert.Equal("connected", (await client.ReceiveEnvelopeAsync())!.Value.GetProperty("status").GetString());
+        Assert.Equal(1, accepted!.SendsForTests);
+
+        // Quiet for longer than the window: the first broadcast is sent at once (no tick to wait for).
+        await Task.Delay(400);
+        await hub.BroadcastAsync(id, "first");
+        var first = await client.ReceiveEnvelopeAsync(5);
+        Assert.Equal(1, first!.Value.GetProperty("sequence").GetInt64());
+        Assert.Equal(2, accepted.SendsForTests);
+
+        // 20 broadcasts a few milliseconds apart, all within about one window of that send: a handful of sends.
+        for (var i = 2; i <= 21; i++)
+        {
+            await hub.BroadcastAsync(id, $"m{i}");
+            await Task.Delay(3);
+        }
+        var sequences = new List<long>();
+        while (sequences.Count < 20)
+        {
+            var envelope = await client.ReceiveEnvelopeAsync(5);
+            Assert.True(envelope.HasValue, $"closed after {sequences.Count}");
+            sequences.Add(envelope!.Value.GetProperty("sequence").GetInt64());
+        }
+        Assert.Equal(Enumerable.Range(2, 20).Select(i => (long)i), sequences);
+        Assert.InRange(accepted.SendsForTests - 2, 1, 5);
+    }
+}
