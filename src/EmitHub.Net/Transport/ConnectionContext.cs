@@ -85,9 +85,9 @@ public sealed partial class ConnectionContext
         MemoryPool = pool;
         RemoteEndPoint = socket.RemoteEndPoint;
         LocalEndPoint = socket.LocalEndPoint;
-        _input = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.ThreadPool,
+        _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
             InputPauseThreshold, InputResumeThreshold, MinimumInputSegment, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.ThreadPool,
+        _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
             OutputPauseThreshold, OutputPauseThreshold / 2, MinimumOutputSegment, useSynchronizationContext: false));
     }
 

@@ -13,7 +13,7 @@ namespace EmitHub.Net.Transport;
 /// <c>recv(2)</c> with <c>MSG_DONTWAIT</c> on the caller's thread: an idle connection holds this object (about 100
 /// bytes) and nothing of the runtime's socket engine (issue 10: the runtime's zero-byte receive parked a
 /// <see cref="SocketAsyncEventArgs"/>, its pending operation and the socket's async context, ~650 bytes). Elsewhere
-/// it falls back to the runtime's zero-byte receive through a <see cref="SocketOperation"/>.
+/// the same wait is armed with the runtime's zero-byte receive instead (<see cref="ZeroByteWait"/>).
 /// </para>
 /// <para>
 /// <see cref="InterruptWait"/> (any thread) ends the pending wait at once with
@@ -39,7 +39,7 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
 
     private readonly Socket _socket;
     private readonly EpollReadinessLoop? _loop;
-    private readonly SocketOperation? _fallback;
+    private readonly ZeroByteWait? _fallback;
     private ManualResetValueTaskSourceCore<SocketOperationResult> _core;
     private SocketOperationResult _detachedResult;
     private long _token;
@@ -55,7 +55,7 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
         _loop = EpollReadinessLoop.Shared;
         if (_loop is null)
         {
-            _fallback = new SocketOperation();
+            _fallback = new ZeroByteWait(this);
         }
         _core.RunContinuationsAsynchronously = true;
     }
@@ -71,10 +71,6 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
     /// </summary>
     public ValueTask<SocketOperationResult> WaitReadableAsync()
     {
-        if (_fallback is not null)
-        {
-            return _fallback.WaitReadableAsync(_socket);
-        }
         if (Volatile.Read(ref _closed) != 0)
         {
             return ValueTask.FromResult(new SocketOperationResult(0, SocketError.OperationAborted));
@@ -119,14 +115,16 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
             Volatile.Write(ref _waitState, Idle);
             return new ValueTask<SocketOperationResult>(this, _core.Version);
         }
-        var error = Arm();
-        if (error != SocketError.Success)
+        var error = _fallback is null ? Arm() : _fallback.Start(_socket);
+        if (error != SocketError.IOPending)
         {
             OnWaitFinished(new SocketOperationResult(0, error));
         }
         return new ValueTask<SocketOperationResult>(this, _core.Version);
     }
 
+    /// <summary>Arms the epoll registration: <see cref="SocketError.IOPending"/> (the loop reports readiness) or the
+    /// failure.</summary>
     private SocketError Arm()
     {
         SafeSocketHandle handle;
@@ -150,7 +148,7 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
         }
         var error = _loop!.Arm(handle, _token, add: !_added);
         _added = true;
-        return error;
+        return error == SocketError.Success ? SocketError.IOPending : error;
     }
 
     /// <summary>The armed wait fired (the loop's thread) or could not be armed: delivers <paramref name="result"/> to
@@ -195,11 +193,6 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
     /// </summary>
     public void InterruptWait()
     {
-        if (_fallback is not null)
-        {
-            _fallback.InterruptWait();
-            return;
-        }
         Interlocked.Exchange(ref _interrupted, 1);
         if (Interlocked.CompareExchange(ref _waitState, Detached, Awaited) == Awaited)
         {
@@ -209,15 +202,7 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
 
     /// <summary>Lets waits wait again after <see cref="InterruptWait"/> (by the next owner, once the previous one has
     /// stopped).</summary>
-    public void ClearInterrupt()
-    {
-        if (_fallback is not null)
-        {
-            _fallback.ClearInterrupt();
-            return;
-        }
-        Interlocked.Exchange(ref _interrupted, 0);
-    }
+    public void ClearInterrupt() => Interlocked.Exchange(ref _interrupted, 0);
 
     /// <summary>
     /// Receives into <paramref name="buffer"/> what the kernel holds, without blocking (after a wait reported the
@@ -269,17 +254,13 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
     /// makes every later wait return that, and frees the loop's slot. Idempotent; any thread.</summary>
     public void Close()
     {
-        if (_fallback is not null)
-        {
-            _fallback.Dispose();
-            return;
-        }
         Interlocked.Exchange(ref _closed, 1);
         var token = Volatile.Read(ref _token);
         if (token != 0)
         {
             _loop!.Unregister(this, token);
         }
+        _fallback?.Dispose();
         OnWaitFinished(new SocketOperationResult(0, SocketError.OperationAborted));
     }
 
@@ -289,6 +270,29 @@ internal sealed partial class SocketReceiver : IValueTaskSource<SocketOperationR
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>Where epoll is not available: the readiness wait is the runtime's zero-byte receive, whose completion
+    /// finishes the wait like an epoll event. It stays in flight across an interrupt, as the armed registration
+    /// does.</summary>
+    private sealed class ZeroByteWait(SocketReceiver owner) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    {
+        /// <summary>Starts the zero-byte receive: <see cref="SocketError.IOPending"/>, or its outcome when it
+        /// completed at once.</summary>
+        public SocketError Start(Socket socket)
+        {
+            SetBuffer(Memory<byte>.Empty);
+            try
+            {
+                return socket.ReceiveAsync(this) ? SocketError.IOPending : SocketError;
+            }
+            catch (ObjectDisposedException)
+            {
+                return SocketError.OperationAborted;
+            }
+        }
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => owner.OnWaitFinished(new SocketOperationResult(0, SocketError));
+    }
 
     /// <summary><c>recv(2)</c>. The marshaller holds a reference on <paramref name="socket"/> across the call, so a
     /// concurrent dispose cannot close (and the kernel cannot reuse) the descriptor mid-call.</summary>

@@ -14,14 +14,9 @@ public class DirectSendTests
 {
     private static async Task<(Socket Client, Socket Server, Socket Listener)> PairAsync()
     {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await listener.AcceptAsync();
-        server.SendBufferSize = 4096;
-        return (client, server, listener);
+        var pair = await LoopbackSockets.ConnectPairAsync(client => client.ReceiveBufferSize = 4096);
+        pair.Server.SendBufferSize = 4096;
+        return pair;
     }
 
     [Fact]

@@ -11,16 +11,8 @@ namespace EmitHub.Tests.Transport;
 /// </summary>
 public class SocketReceiverTests
 {
-    private static async Task<(Socket Listener, Socket Client, Socket Server)> ConnectAsync()
-    {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(512);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await listener.AcceptAsync();
-        return (listener, client, server);
-    }
+    private static Task<(Socket Client, Socket Server, Socket Listener)> ConnectAsync() =>
+        LoopbackSockets.ConnectPairAsync(client => client.NoDelay = true);
 
     [Fact]
     public void The_epoll_loop_is_used_on_64_bit_linux()
@@ -34,7 +26,7 @@ public class SocketReceiverTests
     [Fact]
     public async Task An_interrupted_wait_hands_its_armed_registration_to_the_next_waiter_without_losing_a_wakeup()
     {
-        var (listener, client, server) = await ConnectAsync();
+        var (client, server, listener) = await ConnectAsync();
         using var _ = listener;
         using var __ = client;
         using var ___ = server;
@@ -86,7 +78,7 @@ public class SocketReceiverTests
     [Fact]
     public async Task Close_after_the_socket_is_disposed_ends_a_pending_wait_with_operation_aborted()
     {
-        var (listener, client, server) = await ConnectAsync();
+        var (client, server, listener) = await ConnectAsync();
         using var _ = listener;
         using var __ = client;
         var receiver = new SocketReceiver(server);
@@ -107,7 +99,7 @@ public class SocketReceiverTests
     [Fact]
     public async Task A_receive_with_nothing_there_is_would_block_and_the_peers_fin_is_zero_bytes()
     {
-        var (listener, client, server) = await ConnectAsync();
+        var (client, server, listener) = await ConnectAsync();
         using var _ = listener;
         using var ___ = server;
         var receiver = new SocketReceiver(server);
@@ -137,7 +129,7 @@ public class SocketReceiverTests
         {
             return;
         }
-        var (listener, _, firstServer) = await ConnectAsync();
+        var (_, firstServer, listener) = await ConnectAsync();
         firstServer.Dispose();
         using var __ = listener;
         const int Connections = 1500;
