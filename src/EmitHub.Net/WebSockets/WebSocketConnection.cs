@@ -89,8 +89,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     private Subscription? _subscription;
     private Task _sending = Task.CompletedTask;
     private Task? _joining;
-    // Send coalescing (null when off, and for echo connections, whose replies answer the peer one by one).
-    private SendCoalescer? _coalescer;
+    // When the last send completed (Stopwatch timestamp): whether the next one is coalesced.
     private long _lastSendTimestamp;
     private int _sends;
     private bool _echo;
@@ -195,7 +194,6 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
         }
         // Started inline: it parks at once on the empty outbox (its first step is an await), so no Task.Run wrapper.
         _echo = join is null;
-        _coalescer = _echo ? null : _settings.Coalescer;
         _sending = SendLoopAsync();
         // The join runs until its first real wait (a replay reading the store, or room in the outbox) and goes on
         // beside the receive loop, which handles pongs, the peer's close and pings during a long replay (client texts
@@ -605,7 +603,8 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 {
                     return;
                 }
-                if (_coalescer is { } coalescer && coalescer.ShouldCork(_lastSendTimestamp))
+                // Echo connections are never coalesced: their replies answer the peer one by one.
+                if (!_echo && _settings.Coalescer is { } coalescer && coalescer.ShouldCork(_lastSendTimestamp))
                 {
                     // Sent less than a window ago: wait for the coalescer's next tick, so what arrives meanwhile joins
                     // this send. Armed before registering, so the tick that uncorks it cannot come first.
