@@ -101,6 +101,9 @@ public abstract class ClusterTestBase : IAsyncLifetime
         return (ws, connected);
     }
 
+    /// <summary>A line in the test's output (shown with a failure).</summary>
+    private protected void Log(string line) => _output.WriteLine(line);
+
     /// <summary>Polls <paramref name="condition"/> every 50 ms for up to 20 s (a loaded 2-core box).</summary>
     private protected static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
     {
