@@ -121,7 +121,10 @@ run_load() { # name scenario tool-args...
   sed 's/^/    /' "$work/tool.err" >&2
   if [[ -n "$perf_pid" ]]; then
     kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true
-    { echo "# perf: $name during $scenario (server process only; --no-children, by DSO and symbol)"
+    { echo "# perf: $name during $scenario (server process only; --no-children)"
+      echo "# by DSO ([kernel.kallsyms] is the kernel's share: syscalls and the loopback softirq work charged to the server)"
+      perf report -i "$work/perf.data" --no-children -g none --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -8
+      echo "# by DSO and symbol"
       perf report -i "$work/perf.data" --no-children -g none --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -60
     } >"bench/results/$stamp-perf-$name.txt" || true
   fi
