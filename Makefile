@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all build run test test-deps publish install bench bench-cluster bench-micro bench-compression clean restore
+.PHONY: all build run test test-deps publish install bench bench-cost bench-cluster bench-micro bench-compression clean restore
 
 all: build
 
@@ -74,6 +74,11 @@ bench-micro: build
 bench: publish
 	bash bench/run-bench.sh
 	$(DOTNET) run -c Release --project bench/EmitHub.Benchmarks -- compression-report 1000 10000 --broadcasts 5
+
+## bench-cost: each server's CPU per delivery, request and connection split into kernel and user space (perf), beside
+## the load generator's; writes bench/results/<date>-cost-split.txt (about 5 minutes).
+bench-cost: publish
+	bash bench/cost-split.sh
 
 ## bench-cluster: 3 nodes on one nats-server (JetStream) vs a single node, same fan-out load (BENCH_CLIENTS etc.).
 bench-cluster: publish
