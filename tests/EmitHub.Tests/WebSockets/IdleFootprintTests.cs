@@ -176,11 +176,12 @@ public class IdleFootprintTests
         Assert.Equal(0, await HeldFramesOnceSettledAsync(accepted!));
     }
 
-    /// <summary>The client saw the bytes a moment before the server's send completion ran: polls up to 2 s for the
-    /// send loop to drop its references, and returns what it still holds then.</summary>
+    /// <summary>The client saw the bytes a moment before the server's send completion ran: polls up to 10 s for the
+    /// send loop to drop its references, and returns what it still holds then (10 s: a loaded CI box can stall the
+    /// thread pool for seconds).</summary>
     private static async Task<int> HeldFramesOnceSettledAsync(WebSocketConnection connection)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (connection.HeldFramesForTests != 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(10);
