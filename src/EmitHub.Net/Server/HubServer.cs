@@ -265,7 +265,8 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         ThreadPool.UnsafeQueueUserWorkItem(static state =>
         {
             var (connection, serve, onClosed, stopping) = state;
-            connection.Running = connection.RunAsync(serve, stopping, onClosed);
+            // Never throws; the connection's end is seen through HasClosed (after an upgrade the task completes early).
+            _ = connection.RunAsync(serve, stopping, onClosed);
         }, (connection, serve, _onConnectionClosed, _stopping.Token), preferLocal: false);
     }
 
@@ -279,17 +280,18 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         Interlocked.Increment(ref _closedByReason[(int)connection.CloseReason]);
     }
 
-    /// <summary>Completes when <paramref name="connection"/> has ended; its task may not be stored yet if its
-    /// work item has not started.</summary>
-    private static async Task WhenEndedAsync(ConnectionContext connection)
+    /// <summary>Completes when every connection in <paramref name="connections"/> has closed (its close callback ran).
+    /// Polls every 10 ms: only the server's stop waits like this, and a connection holds no task for its whole life
+    /// that could be awaited instead (issue 10).</summary>
+    private static async Task WhenClosedAsync(IEnumerable<ConnectionContext> connections)
     {
-        var running = connection.Running;
-        while (running is null)
+        foreach (var connection in connections)
         {
-            await Task.Delay(5).ConfigureAwait(false);
-            running = connection.Running;
+            while (!connection.HasClosed)
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
         }
-        await running.ConfigureAwait(false);
     }
 
     /// <summary>
@@ -317,7 +319,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
             connection.RequestStop();
         }
 
-        var all = Task.WhenAll(open.Select(WhenEndedAsync));
+        var all = WhenClosedAsync(open);
         try
         {
             await all.WaitAsync(ShutdownGrace, cancellationToken).ConfigureAwait(false);
@@ -334,7 +336,7 @@ public sealed class HubServer : IAsyncDisposable, ServerMetrics.ISource
         }
         try
         {
-            await Task.WhenAll(remaining.Select(WhenEndedAsync)).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await WhenClosedAsync(remaining).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

@@ -66,7 +66,13 @@ public sealed partial class ConnectionContext
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
     private Task _receiving = Task.CompletedTask;
-    private Task? _running;
+    // After an upgrade: the upgraded protocol's task, the server's stop token and the owner's close callback, for the
+    // close that runs as that task's continuation (OnUpgradedEnded). Three fields and one delegate instead of RunAsync's
+    // state machine parked for the connection's whole life (issue 10: about 110 bytes less per idle WebSocket).
+    private Task? _upgradedRun;
+    private CancellationToken _serverStopping;
+    private Action<ConnectionContext>? _onClosed;
+    private int _closed;
     private int _closeReason;
     private bool _stopRequested;
     // Written by one loop each, read (torn-free on 64-bit) by the metrics collection: no interlocked traffic per send.
@@ -91,13 +97,9 @@ public sealed partial class ConnectionContext
             OutputPauseThreshold, OutputPauseThreshold / 2, MinimumOutputSegment, useSynchronizationContext: false));
     }
 
-    /// <summary>The task of <see cref="RunAsync"/> once its owner stored it (null until then); completes after the
-    /// owner's close callback ran.</summary>
-    internal Task? Running
-    {
-        get => Volatile.Read(ref _running);
-        set => Volatile.Write(ref _running, value);
-    }
+    /// <summary>True once the connection has closed and its owner's close callback ran (the last step of
+    /// <see cref="RunAsync"/>, or of the close that follows an upgraded protocol).</summary>
+    internal bool HasClosed => Volatile.Read(ref _closed) != 0;
 
     /// <summary>Server-unique connection number (also the heartbeat registration key).</summary>
     public long Id { get; }
@@ -211,11 +213,15 @@ public sealed partial class ConnectionContext
     /// Runs the connection: starts the receive and send loops, runs <paramref name="application"/> (HTTP; it owns
     /// <see cref="Input"/>/<see cref="Output"/>), then the upgraded protocol it returns, if any (stopped by
     /// <paramref name="serverStopping"/>), then sends what is queued, shuts down the sending side, lingers briefly, and
-    /// disposes the socket; last, calls <paramref name="onClosed"/>. Never throws.
+    /// disposes the socket; last, calls <paramref name="onClosed"/> (then <see cref="HasClosed"/> is true). Never
+    /// throws. The returned task completes when the connection closed or, after an upgrade, as soon as the upgraded
+    /// protocol runs: its end closes the connection as a continuation, so nothing stays parked for an idle WebSocket's
+    /// life. Wait for <see cref="HasClosed"/> to know the connection ended.
     /// </summary>
     internal async Task RunAsync(Func<ConnectionContext, Task<Http.IUpgradedConnection?>> application, CancellationToken serverStopping,
         Action<ConnectionContext>? onClosed = null)
     {
+        var handedOff = false;
         try
         {
             if (_tls is not null && !await AuthenticateTlsAsync(_tls).ConfigureAwait(false))
@@ -223,30 +229,27 @@ public sealed partial class ConnectionContext
                 CloseAfterFailedHandshake();
                 return;
             }
-            // Kept in fields, not locals of this (long-parked) method: a hand-over replaces _receiving, so the finished
-            // loop's task is garbage while the upgraded protocol runs.
+            // Kept in fields, not locals of this method: a hand-over replaces _receiving, so the finished loop's task is
+            // garbage while the upgraded protocol runs.
             _receiving = _ssl is null ? ReceiveLoopAsync() : TlsReceiveLoopAsync(_ssl);
-            // A field, not a local of this long-parked method: CompleteOutputAsync replaces it once the loop ended, so an
-            // upgraded connection does not hold the finished loop's state machine.
+            // A field, not a local: CompleteOutputAsync replaces it once the loop ended, so an upgraded connection does
+            // not hold the finished loop's state machine.
             _sending = _ssl is null ? SendLoopAsync() : TlsSendLoopAsync(_ssl);
             try
             {
                 var upgraded = await application(this).ConfigureAwait(false);
                 if (upgraded is not null)
                 {
-                    // Run here, not by the application awaiting it: one state machine fewer parked per upgraded
-                    // connection, and nothing of the HTTP side stays reachable.
+                    // Run here, not by the application awaiting it, so nothing of the HTTP side stays reachable; and not
+                    // awaited here either: its end runs the close as a continuation (OnUpgradedEnded).
+                    _serverStopping = serverStopping;
+                    _onClosed = onClosed;
                     var running = upgraded.RunAsync(serverStopping);
                     upgraded = null;
-                    try
-                    {
-                        await running.ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (serverStopping.IsCancellationRequested)
-                    {
-                        TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
-                    }
-                    TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
+                    _upgradedRun = running;
+                    handedOff = true;
+                    running.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(OnUpgradedEnded);
+                    return;
                 }
             }
             catch (Exception e)
@@ -254,61 +257,120 @@ public sealed partial class ConnectionContext
                 TrySetCloseReason(ConnectionCloseReason.InternalError);
                 TransportLog.ConnectionFailed(_logger, Id, e);
             }
-
-            if (_output is { } output)
-            {
-                await output.Writer.CompleteAsync().ConfigureAwait(false);
-            }
-            try
-            {
-                await _sending.WaitAsync(s_drainTime).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                TrySetCloseReason(ConnectionCloseReason.SocketError);
-            }
-
-            if (_ssl is not null && CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed))
-            {
-                await TlsCloseNotifyAsync(_ssl).ConfigureAwait(false);
-            }
-            var lingering = Task.CompletedTask;
-            try
-            {
-                _socket.Shutdown(SocketShutdown.Send);
-                if (_receivesDirectly)
-                {
-                    lingering = LingerDirectAsync();
-                    await lingering.WaitAsync(s_lingerTime).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                }
-                else
-                {
-                    await LingerAsync().ConfigureAwait(false);
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-            _socket.Dispose();
-            // Ends a direct linger still waiting (a closed descriptor leaves epoll without a word).
-            _receiver.Close();
-            _ssl?.Dispose();
-            if (_input is { } input)
-            {
-                await input.Reader.CompleteAsync().ConfigureAwait(false);
-            }
-            await _receiving.ConfigureAwait(false);
-            await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            TrySetCloseReason(ConnectionCloseReason.ResponseClose);
-            TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
+            await CloseAsync().ConfigureAwait(false);
         }
         finally
         {
-            _receiver.Close();
-            // The owner's bookkeeping runs here rather than in a wrapper that awaits this method: a wrapper would be
-            // one more state machine parked for the connection's whole life.
+            if (!handedOff)
+            {
+                Closed(onClosed);
+            }
+        }
+    }
+
+    /// <summary>The upgraded protocol's task ended (its continuation; any thread): records how, then closes.</summary>
+    private void OnUpgradedEnded() => _ = CloseAfterUpgradeAsync();
+
+    private async Task CloseAfterUpgradeAsync()
+    {
+        var running = _upgradedRun!;
+        _upgradedRun = null;
+        try
+        {
+            try
+            {
+                await running.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_serverStopping.IsCancellationRequested)
+            {
+                TrySetCloseReason(ConnectionCloseReason.ServerShutdown);
+            }
+            catch (Exception e)
+            {
+                TrySetCloseReason(ConnectionCloseReason.InternalError);
+                TransportLog.ConnectionFailed(_logger, Id, e);
+            }
+            TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
+            await CloseAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Never thrown in practice (CloseAsync swallows socket errors); a continuation must not throw either way.
+            TransportLog.ConnectionFailed(_logger, Id, e);
+        }
+        finally
+        {
+            var onClosed = _onClosed;
+            _onClosed = null;
+            Closed(onClosed);
+        }
+    }
+
+    private void Closed(Action<ConnectionContext>? onClosed)
+    {
+        _receiver.Close();
+        // The owner's bookkeeping runs here rather than in a wrapper that awaits the connection: a wrapper would be one
+        // more state machine parked for the connection's whole life.
+        try
+        {
             onClosed?.Invoke(this);
         }
+        finally
+        {
+            Volatile.Write(ref _closed, 1);
+        }
+    }
+
+    /// <summary>After the application (and the upgraded protocol, if any) finished: sends what is queued, shuts down
+    /// the sending side, lingers briefly, disposes the socket and logs the close.</summary>
+    private async Task CloseAsync()
+    {
+        if (_output is { } output)
+        {
+            await output.Writer.CompleteAsync().ConfigureAwait(false);
+        }
+        try
+        {
+            await _sending.WaitAsync(s_drainTime).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            TrySetCloseReason(ConnectionCloseReason.SocketError);
+        }
+
+        if (_ssl is not null && CloseReason is not (ConnectionCloseReason.SocketError or ConnectionCloseReason.RemoteClosed))
+        {
+            await TlsCloseNotifyAsync(_ssl).ConfigureAwait(false);
+        }
+        var lingering = Task.CompletedTask;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+            if (_receivesDirectly)
+            {
+                lingering = LingerDirectAsync();
+                await lingering.WaitAsync(s_lingerTime).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            else
+            {
+                await LingerAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        _socket.Dispose();
+        // Ends a direct linger still waiting (a closed descriptor leaves epoll without a word).
+        _receiver.Close();
+        _ssl?.Dispose();
+        if (_input is { } input)
+        {
+            await input.Reader.CompleteAsync().ConfigureAwait(false);
+        }
+        await _receiving.ConfigureAwait(false);
+        await lingering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        TrySetCloseReason(ConnectionCloseReason.ResponseClose);
+        TransportLog.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);
     }
 
     /// <summary>
