@@ -66,8 +66,8 @@ public sealed partial class ConnectionContext
     private IConnectionHeartbeatHandler? _heartbeatHandler;
     private Task _sending = Task.CompletedTask;
     private Task _receiving = Task.CompletedTask;
-    // After an upgrade: the upgraded protocol's task, the server's stop token and the owner's close callback, for the
-    // close that runs as that task's continuation (OnUpgradedEnded). Three fields and one delegate instead of RunAsync's
+    // The owner's close callback and the server's stop token, and after an upgrade the upgraded protocol's task: what the
+    // close needs when it runs as that task's continuation (OnUpgradedEnded). Three fields and one delegate instead of RunAsync's
     // state machine parked for the connection's whole life (issue 10: about 110 bytes less per idle WebSocket).
     private Task? _upgradedRun;
     private CancellationToken _serverStopping;
@@ -221,6 +221,8 @@ public sealed partial class ConnectionContext
     internal async Task RunAsync(Func<ConnectionContext, Task<Http.IUpgradedConnection?>> application, CancellationToken serverStopping,
         Action<ConnectionContext>? onClosed = null)
     {
+        _serverStopping = serverStopping;
+        _onClosed = onClosed;
         var handedOff = false;
         try
         {
@@ -242,8 +244,6 @@ public sealed partial class ConnectionContext
                 {
                     // Run here, not by the application awaiting it, so nothing of the HTTP side stays reachable; and not
                     // awaited here either: its end runs the close as a continuation (OnUpgradedEnded).
-                    _serverStopping = serverStopping;
-                    _onClosed = onClosed;
                     var running = upgraded.RunAsync(serverStopping);
                     upgraded = null;
                     _upgradedRun = running;
@@ -254,8 +254,7 @@ public sealed partial class ConnectionContext
             }
             catch (Exception e)
             {
-                TrySetCloseReason(ConnectionCloseReason.InternalError);
-                TransportLog.ConnectionFailed(_logger, Id, e);
+                Failed(e);
             }
             await CloseAsync().ConfigureAwait(false);
         }
@@ -263,7 +262,7 @@ public sealed partial class ConnectionContext
         {
             if (!handedOff)
             {
-                Closed(onClosed);
+                Closed();
             }
         }
     }
@@ -287,30 +286,36 @@ public sealed partial class ConnectionContext
             }
             catch (Exception e)
             {
-                TrySetCloseReason(ConnectionCloseReason.InternalError);
-                TransportLog.ConnectionFailed(_logger, Id, e);
+                Failed(e);
             }
             TrySetCloseReason(ConnectionCloseReason.UpgradedProtocolClosed);
             await CloseAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            // Never thrown in practice (CloseAsync swallows socket errors); a continuation must not throw either way.
-            TransportLog.ConnectionFailed(_logger, Id, e);
+            // Nobody observes this task (it is a continuation's): log rather than lose what the close threw.
+            Failed(e);
         }
         finally
         {
-            var onClosed = _onClosed;
-            _onClosed = null;
-            Closed(onClosed);
+            Closed();
         }
     }
 
-    private void Closed(Action<ConnectionContext>? onClosed)
+    private void Failed(Exception e)
+    {
+        TrySetCloseReason(ConnectionCloseReason.InternalError);
+        TransportLog.ConnectionFailed(_logger, Id, e);
+    }
+
+    /// <summary>The last step of every connection, once: the owner's bookkeeping, then <see cref="HasClosed"/>.</summary>
+    private void Closed()
     {
         _receiver.Close();
         // The owner's bookkeeping runs here rather than in a wrapper that awaits the connection: a wrapper would be one
         // more state machine parked for the connection's whole life.
+        var onClosed = _onClosed;
+        _onClosed = null;
         try
         {
             onClosed?.Invoke(this);
