@@ -147,6 +147,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     internal int HeldFramesForTests =>
         (_control.HoldsBuffer ? 1 : 0) + (_ownedFrames?.Count ?? 0) + _outbox.Queue.QueuedCount;
 
+    /// <summary>This connection's send coalescer, or null: coalescing is off, or this is an echo connection, whose
+    /// replies answer the peer one by one.</summary>
+    private SendCoalescer? Coalescer => _echo ? null : _settings.Coalescer;
+
     /// <summary>Test hook: gathered sends made so far (each carries every frame queued when it started).</summary>
     internal int SendsForTests => Volatile.Read(ref _sends);
 
@@ -603,8 +607,7 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 {
                     return;
                 }
-                // Echo connections are never coalesced: their replies answer the peer one by one.
-                if (!_echo && _settings.Coalescer is { } coalescer && coalescer.ShouldCork(_lastSendTimestamp))
+                if (Coalescer is { } coalescer && coalescer.ShouldCork(_lastSendTimestamp))
                 {
                     // Sent less than a window ago: wait for the coalescer's next tick, so what arrives meanwhile joins
                     // this send. Armed before registering, so the tick that uncorks it cannot come first.
@@ -688,7 +691,10 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
             segments.Clear();
         }
         var error = await sending.ConfigureAwait(false);
-        _lastSendTimestamp = Stopwatch.GetTimestamp();
+        if (Coalescer is not null)
+        {
+            _lastSendTimestamp = Stopwatch.GetTimestamp();
+        }
         _sends++;
         _control.Reset();
         _outbox.ReleaseSent();
