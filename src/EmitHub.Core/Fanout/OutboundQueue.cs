@@ -211,10 +211,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     {
         lock (_lock)
         {
-            if (_waiterArmed)
-            {
-                throw new InvalidOperationException("Only the send loop may wait on an OutboundQueue, one wait at a time.");
-            }
+            ThrowIfWaiterArmed();
             if (_queuedCount > 0 || _wakeRequested)
             {
                 _wakeRequested = false;
@@ -224,9 +221,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
             {
                 return new ValueTask<bool>(false);
             }
-            _signal.Reset();
-            _waiterArmed = true;
-            return new ValueTask<bool>(this, _signal.Version);
+            return ArmWaiter(corked: false);
         }
     }
 
@@ -241,18 +236,12 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
     {
         lock (_lock)
         {
-            if (_waiterArmed)
-            {
-                throw new InvalidOperationException("Only the send loop may wait on an OutboundQueue, one wait at a time.");
-            }
+            ThrowIfWaiterArmed();
             if (_completed || _disposed)
             {
                 return new ValueTask<bool>(_queuedCount > 0);
             }
-            _signal.Reset();
-            _waiterArmed = true;
-            _corked = true;
-            return new ValueTask<bool>(this, _signal.Version);
+            return ArmWaiter(corked: true);
         }
     }
 
@@ -447,6 +436,24 @@ public sealed class OutboundQueue : IValueTaskSource<bool>, IDisposable
         {
             _signal.SetResult(false);
         }
+    }
+
+    // Caller holds _lock.
+    private void ThrowIfWaiterArmed()
+    {
+        if (_waiterArmed)
+        {
+            throw new InvalidOperationException("Only the send loop may wait on an OutboundQueue, one wait at a time.");
+        }
+    }
+
+    // Caller holds _lock. The send loop's wait: ended by a message or a wake, or, corked, only by Uncork or completion.
+    private ValueTask<bool> ArmWaiter(bool corked)
+    {
+        _signal.Reset();
+        _waiterArmed = true;
+        _corked = corked;
+        return new ValueTask<bool>(this, _signal.Version);
     }
 
     // Caller holds _lock. True when a waiter was armed and must now be completed (outside the lock when possible).
