@@ -24,11 +24,9 @@ port="${COST_PORT:-18931}"
 scenarios="${COST_SCENARIOS:-fanout-10000-max fanout-1000-max fanout-10000-fixed connect-15000 health}"
 command -v perf >/dev/null || { echo "perf is not installed (linux-tools for this kernel)" >&2; exit 1; }
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-publish() { # project, output dir: native AOT, as bench/run-bench.sh builds them
-  dotnet publish "$1" -c Release -r "${RID:-linux-x64}" -o "$2" -p:TreatWarningsAsErrors=true >/dev/null
-}
-[[ -x "$load" ]] || publish bench/EmitHub.LoadTool "$root/dist/bench/load"
-[[ -x "$khub" ]] || publish bench/Peers/KestrelHub "$root/dist/bench/kestrel-hub"
+source "$root/bench/servers.sh"
+[[ -x "$load" ]] || bench_publish bench/EmitHub.LoadTool "$root/dist/bench/load" /tmp/emit-hub-cost-publish.log
+[[ -x "$khub" ]] || bench_publish bench/Peers/KestrelHub "$root/dist/bench/kestrel-hub" /tmp/emit-hub-cost-publish.log
 [[ -x "$ehub" ]] || bash tools/publish.sh "${RID:-linux-x64}" >/dev/null
 work="$(mktemp -d /tmp/emit-hub-cost.XXXXXX)"
 out="bench/results/$(date -u +%Y-%m-%d-%H%M%S)-cost-split.txt"
@@ -39,15 +37,9 @@ trap 'cleanup; rm -rf "$work"' EXIT
 start() { # server
   cleanup
   rm -rf "$work/db"
-  if [[ "$1" == emithub ]]; then
-    env EMIT_HUB_HOST=127.0.0.1 EMIT_HUB_PORT="$port" EMIT_HUB_DB_PATH="$work/db" EMIT_HUB_MAX_CONNECTIONS=20000 \
-      EMIT_HUB_LOG_LEVEL=warn EMIT_HUB_PERSIST_MESSAGES=false "$ehub" >"$work/server.log" 2>&1 &
-  else
-    env KESTREL_HUB_HOST=127.0.0.1 KESTREL_HUB_PORT="$port" "$khub" >"$work/server.log" 2>&1 &
-  fi
-  pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "$1 did not start" >&2; return 1
+  bench_launch "$1" "$port" "$work"
+  pid=$server_pid
+  bench_wait_healthy "$port" "$pid" || { echo "$1 did not start" >&2; return 1; }
 }
 
 kernel_share() { # perf.data -> fraction of samples in the kernel

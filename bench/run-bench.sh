@@ -36,6 +36,7 @@ md="bench/results/$stamp.md"
 : >"$jsonl"
 start_s=$SECONDS
 
+source "$root/bench/servers.sh"
 server_pid=""
 cleanup() {
   if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
@@ -60,16 +61,10 @@ fi
 if ! command -v clang >/dev/null && ! command -v gcc >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang zlib1g-dev >/dev/null
 fi
-publish() { # project, output dir: native AOT, Release; fails on trim/AOT warnings
-  local plog="$work/publish.log"
-  dotnet publish "$1" -c Release -r "$rid" -o "$2" -p:TreatWarningsAsErrors=true >"$plog" 2>&1 || { cat "$plog" >&2; return 1; }
-  if grep -E 'warning (IL[23][0-9]{3})' "$plog" >/dev/null; then cat "$plog" >&2; echo "publish: AOT warnings in $1" >&2; return 1; fi
-  rm -f "$2"/*.pdb # the .dbg symbol files stay beside the binaries, for perf
-}
 if [[ "${BENCH_SKIP_BUILD:-0}" != 1 || ! -x "$load" || ! -x "$khub" ]]; then
   log "publishing load tool and Kestrel peer (native AOT)"
-  publish bench/EmitHub.LoadTool "$out/load"
-  publish bench/Peers/KestrelHub "$out/kestrel-hub"
+  bench_publish bench/EmitHub.LoadTool "$out/load" "$work/publish.log"
+  bench_publish bench/Peers/KestrelHub "$out/kestrel-hub" "$work/publish.log"
 fi
 if [[ " $servers " == *" emithub "* && ! -x "$ehub" ]]; then
   log "dist/emit-hub missing: running tools/publish.sh"
@@ -86,20 +81,8 @@ start_server() { # name
     echo "port $port already in use; set BENCH_EMITHUB_PORT/BENCH_KESTREL_PORT" >&2; return 1
   fi
   local dir="$work/$name"; rm -rf "$dir"; mkdir -p "$dir"
-  if [[ "$name" == emithub ]]; then
-    # Fresh store per run; per-channel limit above the largest scenario (15k); logs at warn like the peer.
-    (cd "$dir" && exec env EMIT_HUB_HOST=127.0.0.1 EMIT_HUB_PORT="$port" EMIT_HUB_DB_PATH="$dir/db" \
-      EMIT_HUB_MAX_CONNECTIONS=20000 EMIT_HUB_LOG_LEVEL=warn EMIT_HUB_PERSIST_MESSAGES=false \
-      "$ehub" >"$dir/server.log" 2>&1) &
-  else
-    (cd "$dir" && exec env KESTREL_HUB_HOST=127.0.0.1 KESTREL_HUB_PORT="$port" "$khub" >"$dir/server.log" 2>&1) &
-  fi
-  server_pid=$!
-  for _ in $(seq 100); do
-    if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then return 0; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  bench_launch "$name" "$port" "$dir"
+  if bench_wait_healthy "$port" "$server_pid"; then return 0; fi
   echo "$name did not become healthy on port $port; log:" >&2; tail -20 "$dir/server.log" >&2
   cleanup; return 1
 }
