@@ -134,6 +134,11 @@ public class IdleFootprintTests
         reloaded.WebSocket.PingInterval = current.WebSocket.PingInterval + 7;
         hub.Options.Update(reloaded);
         using var third = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
+        // The hook runs just after the 101 is flushed, so only each `connected` envelope proves it ran.
+        foreach (var ws in new[] { first, second, third })
+        {
+            await ws.ReadEventsAsync(e => e.Any(x => x.Contains("\"connected\"", StringComparison.Ordinal)));
+        }
         endpoint.AcceptedForTests = null;
 
         Assert.Equal(3, accepted.Count);
