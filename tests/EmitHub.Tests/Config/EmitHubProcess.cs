@@ -181,12 +181,26 @@ internal sealed partial class EmitHubProcess : IDisposable
         _process.Dispose();
     }
 
-    /// <summary>A port that was free a moment ago on 127.0.0.1 (the server refuses port 0 by the SPEC).</summary>
+    private static readonly HashSet<int> s_handedOut = [];
+
+    /// <summary>A port that was free a moment ago on 127.0.0.1 (the server refuses port 0 by the SPEC), and that no
+    /// earlier call in this test run returned: the kernel may give the same just-released port to two calls in a row,
+    /// and two cluster nodes started together then fought over it.</summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (s_handedOut)
+            {
+                if (s_handedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -127,18 +127,20 @@ public class IdleFootprintTests
                 accepted.Add(w);
             }
         };
+        // The hook runs just after the 101 is flushed, so only each `connected` envelope proves it ran: read it before
+        // the next connect, so the list is in connect order.
+        static Task Connected(RawWebSocketClient ws) =>
+            ws.ReadEventsAsync(e => e.Any(x => x.Contains("\"connected\"", StringComparison.Ordinal)));
         using var first = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
+        await Connected(first);
         using var second = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
+        await Connected(second);
         var current = hub.Options.Current;
         var reloaded = new EmitHub.Core.Configuration.EmitHubOptions { Host = current.Host, Port = current.Port };
         reloaded.WebSocket.PingInterval = current.WebSocket.PingInterval + 7;
         hub.Options.Update(reloaded);
         using var third = await RawWebSocketClient.ConnectAsync(hub.EndPoint, $"/api/v1/channels/{id}/ws");
-        // The hook runs just after the 101 is flushed, so only each `connected` envelope proves it ran.
-        foreach (var ws in new[] { first, second, third })
-        {
-            await ws.ReadEventsAsync(e => e.Any(x => x.Contains("\"connected\"", StringComparison.Ordinal)));
-        }
+        await Connected(third);
         endpoint.AcceptedForTests = null;
 
         Assert.Equal(3, accepted.Count);
