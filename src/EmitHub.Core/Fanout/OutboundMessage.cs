@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace EmitHub.Core.Fanout;
 
@@ -150,11 +151,13 @@ public sealed class OutboundMessage
     private static void ThrowReleased() =>
         throw new InvalidOperationException("OutboundMessage was released more times than it was referenced.");
 
-    /// <summary>An int alone in its 128-byte block (two lines: adjacent-line prefetch pairs them on x64).</summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 192)]
+    /// <summary>An int at byte 64 of a 192-byte struct: at least 64 bytes from the message's other fields and 124 from
+    /// the next object, so no 64-byte line it sits on is shared, even with the adjacent-line prefetch of x64 pairing
+    /// lines into 128-byte blocks (objects are only 8-byte aligned, so where the lines fall is not known).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
     private struct PaddedCount
     {
-        [System.Runtime.InteropServices.FieldOffset(64)]
+        [FieldOffset(64)]
         public int Value;
     }
 }
