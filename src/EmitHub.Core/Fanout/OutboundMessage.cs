@@ -152,8 +152,9 @@ public sealed class OutboundMessage
         throw new InvalidOperationException("OutboundMessage was released more times than it was referenced.");
 
     /// <summary>An int at byte 64 of a 192-byte struct: at least 64 bytes from the message's other fields and 124 from
-    /// the next object, so no 64-byte line it sits on is shared, even with the adjacent-line prefetch of x64 pairing
-    /// lines into 128-byte blocks (objects are only 8-byte aligned, so where the lines fall is not known).</summary>
+    /// the next object, so the 64-byte line it sits on holds nothing else wherever the object lands (objects are only
+    /// 8-byte aligned). The larger gap after it also keeps the next message out of the adjacent line that x64's
+    /// prefetcher pairs with it.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 192)]
     private struct PaddedCount
     {
