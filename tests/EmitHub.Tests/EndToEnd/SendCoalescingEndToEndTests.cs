@@ -1,4 +1,3 @@
-using EmitHub.Net.WebSockets;
 using EmitHub.Tests.Infrastructure;
 
 namespace EmitHub.Tests.EndToEnd;
@@ -17,21 +16,16 @@ public class SendCoalescingEndToEndTests
     {
         await using var hub = await TestHubServer.StartAsync(o => o.WebSocket.CoalesceWindowMs = WindowMs);
         var id = await hub.CreateActiveChannelAsync();
-        var endpoint = Assert.IsType<WebSocketEndpoint>(hub.Server.WebSocketUpgrade);
-        WebSocketConnection? accepted = null;
-        endpoint.AcceptedForTests = w => accepted = w;
-        using var client = await hub.ConnectAsync(id);
-        // The hook runs just after the 101 is flushed, so only the `connected` envelope proves it ran.
-        Assert.Equal("connected", (await client.ReceiveEnvelopeAsync())!.Value.GetProperty("status").GetString());
-        endpoint.AcceptedForTests = null;
-        Assert.Equal(1, await SendsAfterAsync(accepted!, 1));
+        var (client, accepted) = await hub.ConnectAcceptedAsync(id);
+        using var _ = client;
+        Assert.Equal(1, await accepted.SendsAfterAsync(1));
 
         // Quiet for longer than the window: the first broadcast is sent at once (no tick to wait for).
         await Task.Delay(WindowMs + 100);
         await hub.BroadcastAsync(id, "first");
         var first = await client.ReceiveEnvelopeAsync(5);
         Assert.Equal(1, first!.Value.GetProperty("sequence").GetInt64());
-        Assert.Equal(2, await SendsAfterAsync(accepted!, 2));
+        Assert.Equal(2, await accepted.SendsAfterAsync(2));
 
         // 20 broadcasts a few milliseconds apart: at most one send per window they span (plus the one a tick may
         // split), however slowly this box runs the loop, and far fewer than 20.
@@ -50,19 +44,8 @@ public class SendCoalescingEndToEndTests
             sequences.Add(envelope!.Value.GetProperty("sequence").GetInt64());
         }
         Assert.Equal(Enumerable.Range(2, 20).Select(i => (long)i), sequences);
-        var sends = await SendsAfterAsync(accepted!, 3) - 2;
+        var sends = await accepted.SendsAfterAsync(3) - 2;
         Assert.True(sends >= 1 && sends <= (int)(elapsedMs / WindowMs) + 2 && sends < 20,
             $"{sends} sends for 20 broadcasts over {elapsedMs:F0} ms with a {WindowMs} ms window");
-    }
-
-    /// <summary>The connection's send count once it reached <paramref name="atLeast"/> (or after 5 s): the count goes up
-    /// when a send completes on the server, which can be a moment after the client already read the bytes.</summary>
-    internal static async Task<int> SendsAfterAsync(WebSocketConnection connection, int atLeast)
-    {
-        for (var i = 0; i < 500 && connection.SendsForTests < atLeast; i++)
-        {
-            await Task.Delay(10);
-        }
-        return connection.SendsForTests;
     }
 }

@@ -1,57 +1,64 @@
-using EmitHub.Net.WebSockets;
 using EmitHub.Tests.Infrastructure;
 
 namespace EmitHub.Tests.EndToEnd;
 
 /// <summary>
-/// The send loop's deferral (issue 10): a woken WebSocket send waits extra turns at the back of the thread pool's
-/// queue only while other work is pending, and only a bounded number of them. A pool that never drains must not
-/// starve a subscriber: every broadcast still arrives, once and in order.
+/// The send loop's deferral (issue 10): a woken WebSocket send waits extra
+/// turns at the back of the thread pool's queue only while other work is pending, and only a bounded number of them.
+/// A pool that never drains must not starve a subscriber: every broadcast still arrives, once and in order.
 /// </summary>
 [Collection(ThreadPoolSaturationCollection.Name)]
 public class SendDeferralEndToEndTests
 {
-    /// <summary>A work item that queues itself again on every run, so the pool's global queue is never empty.</summary>
-    private sealed class PoolSpinner : IThreadPoolWorkItem
-    {
-        private volatile bool _stopped;
-
-        public void Start() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-
-        public void Stop() => _stopped = true;
-
-        public void Execute()
-        {
-            if (_stopped)
-            {
-                return;
-            }
-            Thread.SpinWait(50);
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
+    private const int Count = 30;
 
     [Fact]
-    public async Task Broadcasts_arrive_in_order_while_the_thread_pool_never_drains()
+    public async Task WebSocket_broadcasts_arrive_in_order_while_the_thread_pool_never_drains()
     {
         await using var hub = await TestHubServer.StartAsync();
         var id = await hub.CreateActiveChannelAsync();
-        var endpoint = Assert.IsType<WebSocketEndpoint>(hub.Server.WebSocketUpgrade);
-        WebSocketConnection? accepted = null;
-        endpoint.AcceptedForTests = w => accepted = w;
-        using var client = await hub.ConnectAsync(id);
-        // The hook runs just after the 101 is flushed, so only the `connected` envelope proves it ran.
-        Assert.Equal("connected", (await client.ReceiveEnvelopeAsync())!.Value.GetProperty("status").GetString());
-        endpoint.AcceptedForTests = null;
+        var (client, accepted) = await hub.ConnectAcceptedAsync(id);
+        using var _ = client;
 
-        var spinners = Enumerable.Range(0, 32).Select(_ => new PoolSpinner()).ToArray();
-        try
+        using (await BusyPool.StartAsync())
         {
-            foreach (var spinner in spinners)
+            await BroadcastAllAsync(hub, id);
+            for (var i = 1; i <= Count; i++)
             {
-                spinner.Start();
+                // An unbounded deferral never sends while the pool stays busy: this would time out.
+                var envelope = await client.ReceiveEnvelopeAsync(15);
+                Assert.True(envelope.HasValue, $"closed after {i - 1} of {Count}");
+                Assert.Equal(i, envelope!.Value.GetProperty("sequence").GetInt64());
+                Assert.Equal($"m{i}", envelope.Value.GetProperty("message").GetString());
             }
-            // The case under test: work is pending whenever the send loop looks.
+            var sends = await accepted.SendsAfterAsync(2);
+            Assert.True(sends <= Count + 1, $"{sends} sends for {Count} broadcasts");
+        }
+    }
+
+    private static async Task BroadcastAllAsync(TestHubServer hub, string id)
+    {
+        for (var i = 1; i <= Count; i++)
+        {
+            var ack = await hub.BroadcastAsync(id, $"m{i}");
+            Assert.Equal(1, ack.GetProperty("recipients").GetInt32());
+        }
+    }
+
+    /// <summary>32 work items that queue themselves again on every run, so the pool's global queue is never empty
+    /// until disposed.</summary>
+    private sealed class BusyPool : IDisposable
+    {
+        private readonly PoolSpinner[] _spinners = Enumerable.Range(0, 32).Select(_ => new PoolSpinner()).ToArray();
+
+        public static async Task<BusyPool> StartAsync()
+        {
+            var pool = new BusyPool();
+            foreach (var spinner in pool._spinners)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(spinner, preferLocal: false);
+            }
+            // The case under test: work is pending whenever a send loop looks.
             var busySamples = 0;
             for (var i = 0; i < 20; i++)
             {
@@ -61,31 +68,35 @@ public class SendDeferralEndToEndTests
                 }
                 await Task.Delay(1);
             }
-            Assert.True(busySamples >= 15, $"the pool had pending work in only {busySamples} of 20 samples");
-
-            const int Count = 30;
-            for (var i = 1; i <= Count; i++)
+            if (busySamples < 15)
             {
-                var ack = await hub.BroadcastAsync(id, $"m{i}");
-                Assert.Equal(1, ack.GetProperty("recipients").GetInt32());
+                pool.Dispose();
+                Assert.Fail($"the pool had pending work in only {busySamples} of 20 samples");
             }
-            for (var i = 1; i <= Count; i++)
-            {
-                // An unbounded deferral never sends while the spinners run: this would time out.
-                var envelope = await client.ReceiveEnvelopeAsync(15);
-                Assert.True(envelope.HasValue, $"closed after {i - 1} of {Count}");
-                Assert.Equal(i, envelope!.Value.GetProperty("sequence").GetInt64());
-                Assert.Equal($"m{i}", envelope.Value.GetProperty("message").GetString());
-            }
-            var sends = await SendCoalescingEndToEndTests.SendsAfterAsync(accepted!, 2);
-            Assert.True(sends <= Count + 1, $"{sends} sends for {Count} broadcasts");
+            return pool;
         }
-        finally
+
+        public void Dispose()
         {
-            foreach (var spinner in spinners)
+            foreach (var spinner in _spinners)
             {
-                spinner.Stop();
+                spinner.Stopped = true;
             }
+        }
+    }
+
+    private sealed class PoolSpinner : IThreadPoolWorkItem
+    {
+        public volatile bool Stopped;
+
+        public void Execute()
+        {
+            if (Stopped)
+            {
+                return;
+            }
+            Thread.SpinWait(50);
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 }

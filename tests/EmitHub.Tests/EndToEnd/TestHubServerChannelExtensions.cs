@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using EmitHub.Net.WebSockets;
 using EmitHub.Tests.Infrastructure;
 
 namespace EmitHub.Tests.EndToEnd;
@@ -34,6 +35,32 @@ public static class TestHubServerChannelExtensions
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await ws.ConnectAsync(new Uri($"ws://127.0.0.1:{hub.EndPoint.Port}/api/v1/channels/{id}/ws{query}"), cts.Token);
         return ws;
+    }
+
+    /// <summary>Connects to channel <paramref name="id"/>, reads the <c>connected</c> envelope, and returns the client
+    /// with the server's <see cref="WebSocketConnection"/> for it (through <c>AcceptedForTests</c>). The hook runs
+    /// just after the 101 is flushed, so only the <c>connected</c> envelope proves it ran.</summary>
+    internal static async Task<(ClientWebSocket Client, WebSocketConnection Accepted)> ConnectAcceptedAsync(this TestHubServer hub, string id)
+    {
+        var endpoint = Assert.IsType<WebSocketEndpoint>(hub.Server.WebSocketUpgrade);
+        WebSocketConnection? accepted = null;
+        endpoint.AcceptedForTests = w => accepted = w;
+        var client = await hub.ConnectAsync(id);
+        Assert.Equal("connected", (await client.ReceiveEnvelopeAsync())!.Value.GetProperty("status").GetString());
+        endpoint.AcceptedForTests = null;
+        Assert.NotNull(accepted);
+        return (client, accepted);
+    }
+
+    /// <summary>The connection's send count once it reached <paramref name="atLeast"/> (or after 5 s): the count goes up
+    /// when a send completes on the server, which can be a moment after the client already read the bytes.</summary>
+    internal static async Task<int> SendsAfterAsync(this WebSocketConnection connection, int atLeast)
+    {
+        for (var i = 0; i < 500 && connection.SendsForTests < atLeast; i++)
+        {
+            await Task.Delay(10);
+        }
+        return connection.SendsForTests;
     }
 }
 
