@@ -128,8 +128,14 @@ public sealed class ServerSentEventsConnection : IConnectionHeartbeatHandler
                 {
                     return;
                 }
-                // Let the broadcasts that follow join this send (see WebSocketConnection's send loop).
-                await Task.Yield();
+                // Let the broadcasts that follow join this send: one turn at the back of the thread pool, more while it
+                // is busy (SendDeferral).
+                var turns = 0;
+                do
+                {
+                    await Task.Yield();
+                }
+                while (SendDeferral.AnotherTurn(++turns));
                 if (!await SendAsync().ConfigureAwait(false))
                 {
                     return;

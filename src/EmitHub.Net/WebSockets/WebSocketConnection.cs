@@ -63,11 +63,6 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
     /// <summary>Most bytes taken from the socket per direct receive: 16 KiB, as the transport's receive loop.</summary>
     private const int ReceiveChunk = 16 * 1024;
 
-    /// <summary>Most turns a woken send loop waits at the back of the thread pool's queue before it drains: one
-    /// always, more only while other work items are pending (see <c>SendLoopAsync</c>). 6 measured as well as 8 and
-    /// better than 4 or 12 at 10k clients and max rate.</summary>
-    private const int MaxSendDeferrals = 6;
-
     // Direct receive: bytes of a frame the reader could not consume yet (an incomplete header or control frame, at
     // most 14 + 4 + 125 bytes), rented when a read ends inside one and returned at the next read. Null when drained,
     // which is what an idle connection holds.
@@ -626,20 +621,14 @@ public sealed class WebSocketConnection : IConnectionHeartbeatHandler
                 }
                 else
                 {
-                    // Requeue at the back of the thread pool's global queue before draining: a broadcast wakes every
-                    // subscriber at once, so by the time this connection's turn comes round again the frames of the
-                    // broadcasts that followed have joined the same gathered send. Once costs a few microseconds when
-                    // idle and doubled deliveries/s under load (1k clients: 0.68 -> 1.35 M/s, ~5 -> ~19 frames per
-                    // send; bench/results/2026-11-29-*.md). While other work is still waiting for a thread the CPU is
-                    // busy anyway, so the send waits more turns, at most MaxSendDeferrals in all: at 10k clients and
-                    // max rate that took frames per send from ~12 to ~28 and deliveries/s from ~1.1 M to ~1.9 M, with
-                    // a lower p99 (bench/results/2026-12-06-send-deferral.md). The bound keeps a send from starving
-                    // behind a pool that never drains.
-                    await Task.Yield();
-                    for (var turn = 1; turn < MaxSendDeferrals && ThreadPool.PendingWorkItemCount > 0; turn++)
+                    // Let the broadcasts that follow join this send: one turn at the back of the thread pool, more
+                    // while it is busy (SendDeferral).
+                    var turns = 0;
+                    do
                     {
                         await Task.Yield();
                     }
+                    while (SendDeferral.AnotherTurn(++turns));
                 }
                 _outbox.WriteControlFrames(_control);
                 if (!await SendAsync(drain: true).ConfigureAwait(false))

@@ -1,9 +1,10 @@
 using EmitHub.Tests.Infrastructure;
+using EmitHub.Tests.ServerSentEvents;
 
 namespace EmitHub.Tests.EndToEnd;
 
 /// <summary>
-/// The send loop's deferral (issue 10): a woken WebSocket send waits extra
+/// The send loops' deferral (<c>SendDeferral</c>, issue 10): a woken WebSocket or Server-Sent Events send waits extra
 /// turns at the back of the thread pool's queue only while other work is pending, and only a bounded number of them.
 /// A pool that never drains must not starve a subscriber: every broadcast still arrives, once and in order.
 /// </summary>
@@ -33,6 +34,27 @@ public class SendDeferralEndToEndTests
             }
             var sends = await accepted.SendsAfterAsync(2);
             Assert.True(sends <= Count + 1, $"{sends} sends for {Count} broadcasts");
+        }
+    }
+
+    [Fact]
+    public async Task Server_sent_events_arrive_in_order_while_the_thread_pool_never_drains()
+    {
+        await using var hub = await TestHubServer.StartAsync();
+        var id = await hub.CreateActiveChannelAsync();
+        using var sse = await SseReader.OpenAsync(hub, id);
+        Assert.Equal("connected", (await sse.ReadEventAsync())!.Event);
+
+        using (await BusyPool.StartAsync())
+        {
+            await BroadcastAllAsync(hub, id);
+            for (var i = 1; i <= Count; i++)
+            {
+                var sent = await sse.ReadEventAsync(15);
+                Assert.True(sent is not null, $"stream ended after {i - 1} of {Count}");
+                Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), sent!.Id);
+                Assert.Equal($"m{i}", sent.Envelope.GetProperty("message").GetString());
+            }
         }
     }
 
